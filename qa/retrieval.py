@@ -1,0 +1,107 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25 over character bigrams), fused by RRF."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+
+from qa.embedder import Embedder
+from qa.index import Index, index_text
+from qa.normalize import char_bigrams
+from qa.types import Passage
+
+
+class LexicalIndex:
+    """BM25 over character bigrams of normalised text (numbers and Latin words kept whole)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._bm25 = bm25s.BM25()
+        self._size = len(texts)
+        if texts:
+            self._bm25.index([char_bigrams(t) or ["∅"] for t in texts], show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        tokens = char_bigrams(query)
+        if not tokens or not self._size:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+
+def rrf_fuse(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: sum of weight / (k + rank), rank counted from 1."""
+    fused: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def top_indices(scores: np.ndarray, k: int, positive_only: bool = False) -> list[int]:
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [int(i) for i in order if not positive_only or scores[i] > 0]
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    """Ranked passages, plus the raw signals the answerer uses to judge evidence."""
+
+    passages: list[Passage]
+    query_vector: np.ndarray
+    dense_scores: np.ndarray
+    lexical_scores: np.ndarray
+
+
+class Retriever:
+    """Ranks an index's chunks for a question by dense, lexical or fused (hybrid) scores."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        index: Index,
+        candidate_k: int = 20,
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+    ) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.candidate_k = candidate_k
+        self.rrf_k = rrf_k
+        self.weights = (dense_weight, lexical_weight)
+        self.lexical = LexicalIndex([index_text(index.document_of(c), c) for c in index.chunks])
+
+    def search(self, question: str, top_k: int = 5, mode: str = "hybrid") -> RetrievalResult:
+        n = len(self.index.chunks)
+        query = self.embedder.embed_queries([question])[0]
+        dense_scores = np.zeros(n, dtype=np.float32)
+        if n:
+            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), n)
+            dense_scores[ids[0]] = scores[0]
+        lexical_scores = self.lexical.scores(question)
+        dense_rank = top_indices(dense_scores, self.candidate_k)
+        lexical_rank = top_indices(lexical_scores, self.candidate_k, positive_only=True)
+        if mode == "dense":
+            ranked = [(i, float(dense_scores[i])) for i in dense_rank]
+        elif mode == "bm25":
+            ranked = [(i, float(lexical_scores[i])) for i in lexical_rank]
+        else:
+            ranked = rrf_fuse([dense_rank, lexical_rank], self.weights, self.rrf_k)
+        d_pos = {c: r for r, c in enumerate(dense_rank, start=1)}
+        l_pos = {c: r for r, c in enumerate(lexical_rank, start=1)}
+        passages = [
+            Passage(
+                chunk=self.index.chunks[i],
+                score=score,
+                dense_rank=d_pos.get(i),
+                lexical_rank=l_pos.get(i),
+                dense_score=float(dense_scores[i]),
+                lexical_score=float(lexical_scores[i]),
+            )
+            for i, score in ranked[:top_k]
+        ]
+        return RetrievalResult(passages, query, dense_scores, lexical_scores)

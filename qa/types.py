@@ -1,0 +1,113 @@
+"""The typed core: documents, chunks, passages, citations and answers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+AnswerType = Literal["number", "list", "text", "none"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A policy document: its id, readable text and metadata."""
+
+    doc_id: str
+    title: str
+    text: str
+    doc_number: str = ""
+    issuers: tuple[str, ...] = ()
+    date_signed: str = ""
+    date_published: str = ""
+    source: str = ""
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the text, as plain JSON-ready values."""
+        data = asdict(self)
+        data.pop("text")
+        data["issuers"] = list(self.issuers)
+        data["length"] = len(self.text)
+        return data
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous span of a document: `document.text[start:end] == text`."""
+
+    doc_id: str
+    section: str
+    start: int
+    end: int
+    text: str
+
+    @property
+    def chunk_id(self) -> str:
+        """A content hash, so the same text in the same place always gets the same id."""
+        key = f"{self.doc_id}\x00{self.start}\x00{self.end}\x00{self.text}"
+        return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk as retrieved for a question, with its scores and ranks."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact quote: `document.text[start:end] == text`, inside the passage it came from."""
+
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    passage_start: int
+    passage_end: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question, with the citations every fact comes from."""
+
+    question: str
+    found: bool
+    answer: str
+    answer_type: AnswerType
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = field(default=(), compare=False)
+    latency_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract shared by the CLI and the API."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "answer_type": self.answer_type,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [
+                {
+                    "chunk_id": p.chunk.chunk_id,
+                    "doc_id": p.chunk.doc_id,
+                    "section": p.chunk.section,
+                    "start": p.chunk.start,
+                    "end": p.chunk.end,
+                    "score": round(p.score, 6),
+                }
+                for p in self.passages
+            ],
+            "latency_ms": round(self.latency_ms, 2),
+        }

@@ -2,7 +2,8 @@
 
 Nothing is generated. Each answer is one or more exact spans of a document, each with a
 citation; when the evidence is too weak, or no passage holds the kind of thing asked for
-(a number for that year, a date, a document number), the answer says it was not found.
+(a number for that year, in that measure, a date, a document number), the answer says it
+was not found.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from qa.normalize import char_bigrams, normalize
 from qa.question import QuestionIntent
 from qa.retrieval import RetrievalResult
 from qa.types import AnswerType, Citation
-from qa.units import DATE, DOCNUM, ORG, Unit, bigram_idf, document_units
+from qa.units import DATE, DOCNUM, ORG, YEAR_ONLY, Unit, bigram_idf, document_units
 
-_DEFINES = re.compile(r"是指|指的是|即|是一种|是")
+_DEFINES = re.compile(r"是指|指的是|即|是一种")
+# Where each context of a clause counts towards covering the question's words.
+_WEIGHTS = {"clause": 1.0, "sentence": 0.7, "heading": 0.5, "paragraph": 0.4, "title": 0.3}
+# Answer kinds whose shape (a date, a document number) is itself most of the evidence:
+# their questions name the field ("落款日期", "文号"), rarely words of the answer.
+_SHAPE_KINDS = ("when", "docnum")
+Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Extraction:
 
 @dataclass(frozen=True)
 class _Scored:
+    index: int
     unit: Unit
     coverage: float
     score: float
@@ -48,24 +56,29 @@ class Answerer:
         self.refusal_threshold = refusal_threshold
         self.scope_passages = scope_passages
         self.units = [u for doc in index.documents.values() for u in document_units(doc)]
-        sentences = {(u.doc_id, u.sentence): index.documents[u.doc_id].text[u.sentence[0] : u.sentence[1]] for u in self.units}
+        sentences = {(u.doc_id, u.sentence): self._text(u.doc_id, u.sentence) for u in self.units}
         self.idf, self.unseen_idf = bigram_idf(sentences.values())
         self._grams = [self._context_grams(u) for u in self.units]
         self._by_section: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, u in enumerate(self.units):
             self._by_section[(u.doc_id, u.section)].append(i)
 
+    def _text(self, doc_id: str, span: Span) -> str:
+        return self.index.documents[doc_id].text[span[0] : span[1]]
+
     def _context_grams(self, unit: Unit) -> dict[str, float]:
-        """Bigrams around a clause, weighted by closeness: clause 1, sentence .7, heading and lead .5."""
-        text = self.index.documents[unit.doc_id].text
+        """Bigrams around a clause, weighted by closeness (see _WEIGHTS)."""
+        sources = {
+            "title": self.index.documents[unit.doc_id].title,
+            "paragraph": self._text(unit.doc_id, unit.paragraph),
+            "heading": unit.section.split(" › ")[0] + unit.heading + unit.lead,
+            "sentence": self._text(unit.doc_id, unit.sentence),
+            "clause": unit.text,
+        }
         weights: dict[str, float] = {}
-        for source, weight in (
-            (unit.heading + unit.lead, 0.5),
-            (text[unit.sentence[0] : unit.sentence[1]], 0.7),
-            (unit.text, 1.0),
-        ):
+        for name, source in sources.items():
             for gram in char_bigrams(source):
-                weights[gram] = max(weights.get(gram, 0.0), weight)
+                weights[gram] = max(weights.get(gram, 0.0), _WEIGHTS[name])
         return weights
 
     def _content(self, intent: QuestionIntent) -> list[str]:
@@ -87,11 +100,15 @@ class Answerer:
         return list(dict.fromkeys(grams))
 
     def _coverage(self, grams: Sequence[str], context: dict[str, float]) -> float:
+        """IDF-weighted share of the question's bigrams found in a context."""
         if not grams:
             return 1.0
         total = sum(self.idf.get(g, self.unseen_idf) for g in grams)
         hit = sum(self.idf.get(g, self.unseen_idf) * context.get(g, 0.0) for g in grams)
         return hit / total
+
+    def _text_coverage(self, grams: Sequence[str], text: str) -> float:
+        return self._coverage(grams, dict.fromkeys(char_bigrams(text), 1.0))
 
     def _candidates(self, retrieval: RetrievalResult, intent: QuestionIntent) -> dict[int, float]:
         """Units in the sections of the top passages, with a prior from the passage rank.
@@ -100,7 +117,7 @@ class Answerer:
         documents: such facts sit in headers and sign-offs that rarely match question words.
         """
         prior: dict[int, float] = {}
-        if intent.kind in ("when", "docnum"):
+        if intent.kind in _SHAPE_KINDS:
             docs = {p.chunk.doc_id for p in retrieval.passages[: self.scope_passages]}
             prior.update({i: 0.0 for i, u in enumerate(self.units) if u.doc_id in docs})
         for rank, passage in enumerate(retrieval.passages[: self.scope_passages], start=1):
@@ -108,17 +125,24 @@ class Answerer:
             for i in self._by_section[(chunk.doc_id, chunk.section)]:
                 u = self.units[i]
                 inside = chunk.start <= u.start and u.end <= chunk.end
-                value = (1.0 if inside else 0.5) / rank
-                prior[i] = max(prior.get(i, 0.0), value)
+                prior[i] = max(prior.get(i, 0.0), (1.0 if inside else 0.5) / rank)
         return prior
 
     def _shape_ok(self, unit: Unit, intent: QuestionIntent) -> bool:
+        """Whether a clause can hold the kind of answer asked for."""
+        if unit.is_heading:
+            return False
         if intent.years and not set(intent.years) & set(unit.years):
             return False
+        if intent.present and unit.years:
+            return False  # a target for a future year does not say what is the case now
         if intent.kind == "number":
-            return unit.has_quantity
+            units = unit.quantity_units
+            if intent.unit and intent.unit != "个":
+                return intent.unit in units or (intent.unit == "元" and bool(units & {"亿", "万"}))
+            return bool(units)
         if intent.kind == "when":
-            return bool(DATE.search(unit.text))
+            return bool(DATE.search(unit.text) or YEAR_ONLY.search(unit.text))
         if intent.kind == "docnum":
             return bool(DOCNUM.search(unit.text))
         if intent.kind == "who":
@@ -126,29 +150,47 @@ class Answerer:
         return True
 
     def _shape_bonus(self, unit: Unit, intent: QuestionIntent) -> float:
-        if intent.years and unit.lead_span[0] == unit.paragraph[0] and set(intent.years) & set(unit.years):
-            if any(y in unit.lead for y in intent.years):
-                return 0.2  # the clause sits in the paragraph that is about the year asked
-        if intent.kind in ("list", "who") and (unit.is_list or unit.enum_item is not None):
-            return 0.3
-        if intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
-            return 0.3
-        return 0.0
+        bonus = 0.0
+        if intent.years and any(y in unit.lead for y in intent.years) and unit.lead_span[0] == unit.paragraph[0]:
+            bonus += 0.2  # the clause sits in the paragraph about the year asked
+        if intent.kind == "list" and (unit.is_list or unit.enum_item is not None):
+            bonus += 0.3
+        elif intent.kind == "who":
+            bonus += min(0.4, 0.1 * unit.org_count)
+        elif intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
+            bonus += 0.3
+        elif intent.kind == "when":
+            full = DATE.search(unit.text)
+            if full:
+                bonus += 0.3
+                web_date = "-" in full.group()
+                if intent.date_role == ("published" if web_date else "signed"):
+                    bonus += 0.3
+        return bonus
 
-    def extract(self, question: str, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
-        grams = self._content(intent)
-        scored: list[_Scored] = []
+    def _score(self, retrieval: RetrievalResult, intent: QuestionIntent, grams: Sequence[str]) -> list[_Scored]:
+        scored = []
         for i, prior in self._candidates(retrieval, intent).items():
             unit = self.units[i]
-            if unit.is_heading or not self._shape_ok(unit, intent):
-                continue
-            coverage = self._coverage(grams, self._grams[i])
-            scored.append(_Scored(unit, coverage, coverage + 0.25 * prior + self._shape_bonus(unit, intent)))
+            if self._shape_ok(unit, intent):
+                coverage = self._coverage(grams, self._grams[i])
+                scored.append(_Scored(i, unit, coverage, coverage + 0.25 * prior + self._shape_bonus(unit, intent)))
+        scored.sort(key=lambda s: (-s.score, s.unit.start))
+        return scored
+
+    def extract(self, question: str, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
+        """The answer to a question from its retrieved passages, or a plain refusal."""
+        grams = self._content(intent)
+        scored = self._score(retrieval, intent, grams)
+        if not scored and intent.kind == "number" and intent.generic_target:
+            # "2030年的目标是什么": that year's targets may be qualitative, with no number.
+            intent = QuestionIntent("text", intent.years, intent.segments, True)
+            scored = self._score(retrieval, intent, grams)
         if not scored:
             return self._refusal(intent, 0.0)
-        scored.sort(key=lambda s: (-s.score, s.unit.start))
         best = scored[0]
-        if best.coverage < self.refusal_threshold:
+        threshold = self.refusal_threshold * (0.5 if intent.kind in _SHAPE_KINDS else 1.0)
+        if best.coverage < threshold:
             return self._refusal(intent, best.coverage)
         spans, answer_type, joiner = self._compose(best, scored, intent, grams)
         citations = tuple(self._cite(best.unit.doc_id, a, b, best.score, retrieval) for a, b in spans)
@@ -157,51 +199,43 @@ class Answerer:
 
     def _compose(
         self, best: _Scored, scored: list[_Scored], intent: QuestionIntent, grams: Sequence[str]
-    ) -> tuple[list[tuple[int, int]], AnswerType, str]:
+    ) -> tuple[list[Span], AnswerType, str]:
+        """The spans that make the answer, its type, and how its quotes are joined."""
         unit = best.unit
         if intent.kind == "number":
             if intent.generic_target:
                 chosen = sorted(
-                    (s.unit for s in scored if s.unit.paragraph == unit.paragraph and s.unit.has_quantity),
-                    key=lambda u: u.start,
+                    {s.unit.start: s.unit for s in scored if s.unit.paragraph == unit.paragraph}.values(), key=lambda u: u.start
                 )
             else:
                 chosen = [unit]
             spans = [(u.start, u.end) for u in chosen]
             if unit.lead_span[0] < spans[0][0] and not any(y in unit.text for y in unit.years):
-                spans.insert(0, unit.lead_span)
+                spans.insert(0, unit.lead_span)  # the year the number belongs to
             return spans, "number", "……"
-        if intent.kind in ("list", "who"):
-            group, whole_item = self._enum_group(unit, grams)
-            if whole_item:
-                return group, "list" if "、" in self.index.documents[unit.doc_id].text[group[0][0] : group[0][1]] else "text", ""
-            if group:
-                return group, "list", "；"
-            if unit.is_list:
-                siblings = [
-                    s.unit
-                    for s in scored
-                    if s.unit.paragraph == unit.paragraph
-                    and s.unit.is_list
-                    and s.score >= 0.8 * best.score
-                    and abs(s.unit.start - unit.start) < 200
-                ]
-                siblings = sorted({u.start: u for u in siblings + [unit]}.values(), key=lambda u: u.start)
-                return [(u.start, u.end) for u in siblings], "list", "；"
-        if intent.kind in ("when", "docnum", "who"):
+        if intent.kind not in _SHAPE_KINDS:
+            item, whole_group = self._enumeration(unit, grams, intent.kind in ("list", "who"))
+            if item:
+                return item, "list", "；" if whole_group else ""
+        if intent.kind in ("list", "who") and unit.is_list:
+            siblings = [
+                s.unit for s in scored if s.unit.paragraph == unit.paragraph and s.unit.is_list and s.score >= 0.8 * best.score
+            ]
+            ordered = sorted({u.start: u for u in [*siblings, unit]}.values(), key=lambda u: u.start)
+            return [(u.start, u.end) for u in ordered], "list", "；"
+        if intent.kind in _SHAPE_KINDS or intent.kind == "who":
             return [(unit.start, unit.end)], "text", ""
+        if intent.years and intent.generic_target and any(y in unit.lead for y in intent.years):
+            return [unit.paragraph], "text", ""  # a year's qualitative targets: the whole paragraph
         return [unit.sentence], "text", ""
 
-    def _text_coverage(self, grams: Sequence[str], text: str) -> float:
-        return self._coverage(grams, dict.fromkeys(char_bigrams(text), 1.0))
+    def _enumeration(self, unit: Unit, grams: Sequence[str], wants_list: bool) -> tuple[list[Span], bool]:
+        """Spans from an enumeration (一是…二是…) in the best clause's section, if it answers better.
 
-    def _enum_group(self, unit: Unit, grams: Sequence[str]) -> tuple[list[tuple[int, int]], bool]:
-        """Spans answering a list question from an enumeration (一是…二是…) near the best clause.
-
-        Returns (spans, whole_item). A question naming one item ("建体系包括什么") gets that
-        item's whole sentence; a question about the section as a whole ("重点任务有哪些")
-        gets the head clause of every item; a question a single list clause answers better
-        than the section does gets nothing here.
+        A question naming one item ("建体系包括什么") gets that item's whole sentence. A list
+        question about the section as a whole ("重点任务有哪些") gets every item's head
+        clause. Returns (spans, whether they are the whole group); no spans when a single
+        clause answers better.
         """
         section_units = [self.units[i] for i in self._by_section[(unit.doc_id, unit.section)]]
         if unit.enum_group is not None:
@@ -212,15 +246,20 @@ class Answerer:
                 return [], False
             target = after[0]
         heads = sorted((u for u in section_units if u.enum_group == target and u.is_sentence_start), key=lambda u: u.start)
-        head_cov = [self._text_coverage(grams, h.text) for h in heads]
-        best_item = max(range(len(heads)), key=lambda i: head_cov[i])
-        if grams and head_cov[best_item] >= 0.5:
-            return [heads[best_item].sentence], True
-        text = self.index.documents[unit.doc_id].text
-        intro = unit.heading + "".join(text[u.sentence[0] : u.sentence[1]] for u in section_units if u.enum_group is None and not u.is_heading)
+        if not grams or len(heads) < 2:
+            return [], False
+        head_cov = sorted(((self._text_coverage(grams, h.text), n) for n, h in enumerate(heads)), reverse=True)
+        (top, n), (second, _) = head_cov[0], head_cov[1]
+        if top >= 0.3 and top >= 2 * second:
+            return [heads[n].sentence], False
+        if not wants_list:
+            return [], False
+        intro = unit.heading + "".join(
+            self._text(u.doc_id, u.sentence) for u in section_units if u.enum_group is None and not u.is_heading
+        )
         if unit.is_list and self._text_coverage(grams, unit.text) >= self._text_coverage(grams, intro):
             return [], False
-        return [(h.start, h.end) for h in heads], False
+        return [(h.start, h.end) for h in heads], True
 
     def _refusal(self, intent: QuestionIntent, evidence: float) -> Extraction:
         if intent.kind == "number" and intent.years:
@@ -234,16 +273,17 @@ class Answerer:
         return Extraction(False, message, "none", (), evidence)
 
     def _cite(self, doc_id: str, start: int, end: int, score: float, retrieval: RetrievalResult) -> Citation:
+        """A citation for a span, inside the retrieved (or else any) chunk that holds it."""
         doc = self.index.documents[doc_id]
-        containing = [p.chunk for p in retrieval.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end]
-        if not containing:
-            containing = [c for c in self.index.chunks if c.doc_id == doc_id and c.start <= start and end <= c.end]
-        if containing:
-            chunk = containing[0]
-            section, p_start, p_end = chunk.section, chunk.start, chunk.end
-        else:
-            unit = next(u for u in self.units if u.doc_id == doc_id and u.start <= start < u.end or u.lead_span == (start, end))
-            section, (p_start, p_end) = unit.section, unit.paragraph
+        holders = [
+            p.chunk for p in retrieval.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end
+        ]
+        holders = holders or [c for c in self.index.chunks if c.doc_id == doc_id and c.start <= start and end <= c.end]
+        if holders:
+            section, p_start, p_end = holders[0].section, holders[0].start, holders[0].end
+        else:  # a span longer than any chunk (a whole paragraph): the paragraph is its passage
+            unit = next(u for u in self.units if u.doc_id == doc_id and u.paragraph[0] <= start < u.paragraph[1])
+            section, (p_start, p_end) = unit.section, (min(start, unit.paragraph[0]), max(end, unit.paragraph[1]))
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
 
 

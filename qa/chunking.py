@@ -66,7 +66,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         cuts.add(start + m.start())
     points = sorted(cuts)
     spans = []
-    for a, b in zip(points, points[1:]):
+    for a, b in zip(points, points[1:], strict=False):
         while a < b and text[a].isspace():
             a += 1
         while b > a and text[b - 1].isspace():
@@ -128,7 +128,17 @@ def chunk_document(doc: Document, max_chars: int = 300, overlap_chars: int = 60)
     sentences when they fit in `overlap_chars`. Chunks never cross a section.
     """
     chunks: list[Chunk] = []
-    for section in _sections(doc):
+    sections = _sections(doc)
+    carried_title: int | None = None  # a part title alone joins the next section's first chunk
+    for n, section in enumerate(sections):
+        if (
+            section.heading is None
+            and len(section.bodies) == 1
+            and n + 1 < len(sections)
+            and _PART_TITLE.match(doc.text[section.bodies[0].start : section.bodies[0].end])
+        ):
+            carried_title = section.bodies[0].start
+            continue
         units: list[tuple[int, int, bool]] = []  # (start, end, starts_paragraph)
         for para in section.bodies:
             spans = [
@@ -139,10 +149,14 @@ def chunk_document(doc: Document, max_chars: int = 300, overlap_chars: int = 60)
             units.extend((a, b, i == 0) for i, (a, b) in enumerate(spans))
         if section.heading and not units:
             a, b = section.heading
+            if carried_title is not None:
+                a, carried_title = carried_title, None
             chunks.append(Chunk(doc.doc_id, section.path, a, b, doc.text[a:b]))
             continue
         current: list[tuple[int, int, bool]] = []
         chunk_start = section.heading[0] if section.heading else None
+        if carried_title is not None:
+            chunk_start, carried_title = carried_title, None
         for unit in units:
             first = chunk_start if chunk_start is not None else (current[0][0] if current else unit[0])
             if current and unit[1] - first > max_chars:
@@ -166,14 +180,3 @@ def chunk_document(doc: Document, max_chars: int = 300, overlap_chars: int = 60)
 
 def _make(doc: Document, section: str, start: int, end: int) -> Chunk:
     return Chunk(doc.doc_id, section, start, end, doc.text[start:end])
-
-
-def section_of(doc: Document, chunk: Chunk) -> tuple[int, int]:
-    """The span of the whole section (heading and bodies) a chunk belongs to."""
-    for section in _sections(doc):
-        spans = [p for p in section.bodies] + ([Paragraph(*section.heading, "heading")] if section.heading else [])
-        lo = min(p.start for p in spans)
-        hi = max(p.end for p in spans)
-        if lo <= chunk.start and chunk.end <= hi:
-            return lo, hi
-    return chunk.start, chunk.end

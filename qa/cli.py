@@ -59,13 +59,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
     if not args.json:
-        raise QAError("no question given; use `qa ask \"问题\"`, or `qa ask --json` to read questions from standard input")
+        raise QAError('no question given; use `qa ask "问题"`, or `qa ask --json` to read questions from standard input')
     status = 0
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            print(json.dumps(service.ask(line, top_k=args.top_k, retriever=args.retriever).to_json(), ensure_ascii=False), flush=True)
+            print(
+                json.dumps(service.ask(line, top_k=args.top_k, retriever=args.retriever).to_json(), ensure_ascii=False),
+                flush=True,
+            )
         except QAError as exc:  # one bad line does not end the stream
             print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False), flush=True)
             status = 1
@@ -80,12 +83,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
-
     from web.app import create_app
 
-    settings = _settings(args).with_(
-        host=args.host or _settings(args).host, port=args.port or _settings(args).port
-    )
+    settings = _settings(args).with_(host=args.host or _settings(args).host, port=args.port or _settings(args).port)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 

@@ -71,9 +71,7 @@ def read_text_file(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{path} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 and try again"
-        ) from None
+        raise CorpusError(f"{path} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 and try again") from None
 
 
 def load_document(path: Path) -> Document:
@@ -91,12 +89,15 @@ def load_document(path: Path) -> Document:
         if not isinstance(meta, dict):
             raise CorpusError(f"{meta_path} must hold a JSON object")
     first_line = text.split("\n", 1)[0].strip()
+    issuers = meta.get("issuers") or []
+    if not isinstance(issuers, list):
+        raise CorpusError(f"{meta_path}: issuers must be a list of names")
     return Document(
         doc_id=str(meta.get("id") or path.stem),
         title=str(meta.get("title") or first_line),
         text=text,
         doc_number=str(meta.get("doc_number", "")),
-        issuers=tuple(str(x) for x in meta.get("issuers", []) or []),  # type: ignore[union-attr]
+        issuers=tuple(str(x) for x in issuers),
         date_signed=str(meta.get("date_signed", "")),
         date_published=str(meta.get("date_published", "")),
         source=str(meta.get("source", "")),

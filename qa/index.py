@@ -1,10 +1,10 @@
 """The index folder: FAISS vectors, readable chunks and a manifest, written atomically.
 
-    index/
-      manifest.json   model name and fingerprint, dimension, chunking, corpus hash, format
-      documents.jsonl the documents (id, metadata, text), so answers quote exactly what was indexed
-      chunks.jsonl    one chunk a line, Chinese kept readable
-      dense.faiss     inner-product index over L2-normalised chunk vectors
+index/
+  manifest.json   model name and fingerprint, dimension, chunking, corpus hash, format
+  documents.jsonl the documents (id, metadata, text), so answers quote exactly what was indexed
+  chunks.jsonl    one chunk a line, Chinese kept readable
+  dense.faiss     inner-product index over L2-normalised chunk vectors
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ def save_index(index: Index, folder: Path) -> None:
         _write_jsonl(tmp / "documents.jsonl", [{**d.metadata(), "text": d.text} for d in index.documents.values()])
         _write_jsonl(
             tmp / "chunks.jsonl",
-            [{"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section, "start": c.start, "end": c.end, "text": c.text} for c in index.chunks],
+            [
+                {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section, "start": c.start, "end": c.end, "text": c.text}
+                for c in index.chunks
+            ],
         )
         faiss.write_index(index.dense, str(tmp / "dense.faiss"))
         # The manifest goes last: a folder without one is never taken for an index.
@@ -198,7 +201,9 @@ def load_index(folder: Path) -> Index:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index at {folder} is damaged ({str(exc)[:200]}); run `qa build` to rebuild it") from None
     if dense.ntotal != len(chunks) or dense.d != manifest.dim or len(chunks) != manifest.chunks:
-        raise IndexCorruptError(f"the index at {folder} is inconsistent (vectors, chunks and manifest disagree); run `qa build` to rebuild it")
+        raise IndexCorruptError(
+            f"the index at {folder} is inconsistent (vectors, chunks and manifest disagree); run `qa build` to rebuild it"
+        )
     return Index(manifest, documents, chunks, dense)
 
 

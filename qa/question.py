@@ -13,24 +13,50 @@ from qa.normalize import normalize
 
 AnswerKind = str  # "number" | "list" | "who" | "when" | "docnum" | "definition" | "text"
 
-_CN_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_CN_DIGITS = {
+    "〇": "0",
+    "零": "0",
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
 
 # Question words, particles and fillers: they say what is asked, not what it is about.
 _STOP = re.compile(
     "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一类|哪类|哪种|哪|"
-    "多少[项个家类种条件名次]?|几[项个家大类种条件名次]?|属于|归于|算是|算|到|搞|弄|整|"
+    "多少[项个家类种条件名次]?|几[项个家大类种条件名次]?|属于|归于|算是|算|到|搞|弄|整|达到|实现|"
     "吗|呢|吧|啊|呀|嘛|哈|哦|呗|咯|么|是不是|有没有|是否|能不能|可不可以|怎么样|怎么|怎样|咋|如何|为什么|为何|"
     "谁|我想|想知道|知道|告诉我|告诉|我们|咱们|咱|俺|我|你们|你|他们|它|一共|总共|到底|究竟|具体|分别|大概|大约|打算|"
-    "这个|那个|这些|那些|这|那|的|了|是|有|都|还|也|就|又|会|能|可以|得|着|过|给|让|和|与|及|或|跟|对|把|被|些|"
-    "要求|要|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述"
+    "这个|那个|这些|那些|这份|这篇|这|那|的|了|是|有|都|还|也|就|又|会|能|可以|得|着|过|给|让|和|与|及|或|跟|对|把|被|些|"
+    "要求|要|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述|程度|样子|来着|"
+    "说白了|简单来说|通俗地?说|一句话|说的|说|里|一起|一同|共同|文章|本文|该文|这篇|行当|东西|事儿|事情|件事"
 )
 # Words that name the kind of answer; they are matched by the answer's shape, not its words.
 _KIND_WORDS = re.compile(
-    "文号|发文字号|字号|编号|文件号|日期|时间|什么时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
-    "目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|单位|机构|定义|含义|意思|概念|是指|指的是"
+    "文号|发文字号|字号|编号|文件号|日期|时间节点|时间|什么时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
+    "目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|部委|单位|机构|定义|含义|意思|概念|是指|指的是"
 )
+# The words above, for the typo corrector's vocabulary.
+KIND_VOCABULARY = "文号 发文字号 编号 日期 时间 落款 成文 签发 发布 部门 单位 机构 比例 数量 指标 目标 定义 含义"
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
 _CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
+_COUNT_NOUN = re.compile(
+    r"[一二三四五六七八九十\d]+(?:项|个|大|类|方面|条|点)[^\d]{0,6}(?:任务|措施|领域|方向|原则|工作|方面|部门|产业|目标|举措)"
+)
+_COLLECTIVE_END = re.compile(r"(?:领域|方向|任务|措施|原则|部门|单位|举措|清单|名单)$")
+_QUESTION_WORD = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|\\?")
+_UNIT_ASKED = re.compile(r"(?:多少|几)(项|家|名|人|条|部|类|种|倍|亿元|万元|元|钱)")
+_MONEY = re.compile("钱|资金|金额|投资|经费|补贴|奖金|补助|拨款|亿元|万元")
+_PERCENT = re.compile("比例|比重|占比|百分|率")
+_PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|截止目前|迄今")
+_PUBLISHED = re.compile("发布|公布|发表|上网|网上|挂出|刊登|公开")
+_SIGNED = re.compile("落款|成文|签发|签署|印发|下发|签")
 
 
 @dataclass(frozen=True)
@@ -40,7 +66,10 @@ class QuestionIntent:
     kind: AnswerKind
     years: tuple[str, ...]
     segments: tuple[str, ...]  # normalised content pieces, question words removed
-    generic_target: bool  # asks for "the targets" of a year without naming one
+    generic_target: bool = False  # asks for all of a year's targets, not one
+    unit: str | None = None  # the measure a number question asks in: 项, 家, %, 元…
+    present: bool = False  # asks about the current state, not a target
+    date_role: str | None = None  # "published" or "signed" for a question about a date
 
 
 def _years(norm: str) -> tuple[str, ...]:
@@ -54,17 +83,40 @@ def classify(norm: str) -> AnswerKind:
     """The expected answer kind from question words (normalised question)."""
     if re.search("文号|发文字号|字号|文件号|编号", norm):
         return "docnum"
-    if re.search("什么时候|何时|哪天|哪一天|几月|几号|日期|时间|哪年", norm):
+    if re.search("什么时候|何时|哪天|哪一天|几月|几号|日期|时间|哪年|哪一年", norm):
         return "when"
-    if re.search("谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|印发部门|联合印发|牵头", norm):
+    if re.search(
+        "谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|"
+        "印发部门|联合印发|牵头|来源|出处|部委",
+        norm,
+    ):
         return "who"
-    if re.search("多少|几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|[^主]目标是?(?:什么|多少)", norm):
+    if re.search(
+        "多少|几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|[^主]目标是?(?:什么|多少)",
+        norm,
+    ) and not re.search("哪几个|哪几", norm):
         return "number"
-    if re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|哪几个方面|清单|名单|范围", norm):
+    if re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|清单|名单|范围", norm) or _COUNT_NOUN.search(
+        norm
+    ):
         return "list"
-    if re.search("什么是|是什么意思|什么意思|指什么|指的是|是指|含义|定义|概念|何谓|啥叫|什么叫", norm):
+    if not _QUESTION_WORD.search(norm) and _COLLECTIVE_END.search(norm):
+        return "list"  # a keyword query naming a collection: "新兴产业 重点领域"
+    if re.search("什么是|是什么意思|什么意思|指什么|指的是|是指|含义|定义|概念|何谓|啥叫|什么叫|啥意思", norm):
         return "definition"
     return "text"
+
+
+def _unit(norm: str) -> str | None:
+    asked = _UNIT_ASKED.search(norm)
+    if asked:
+        unit = asked.group(1)
+        return "元" if unit in ("亿元", "万元", "钱") else unit
+    if _MONEY.search(norm):
+        return "元"
+    if _PERCENT.search(norm):
+        return "%"
+    return None
 
 
 def analyse(question: str) -> QuestionIntent:
@@ -75,9 +127,20 @@ def analyse(question: str) -> QuestionIntent:
     content = _YEAR.sub("|", _CN_YEAR.sub("|", norm))
     content = re.sub(r"(?<![\d])[2-4]\d年|年底|年末|年前|年", "|", content)
     content = _KIND_WORDS.sub("|", content)
+    if kind == "when":
+        content = _PUBLISHED.sub("|", _SIGNED.sub("|", content))
     content = _STOP.sub("|", content)
     segments = tuple(s for s in re.split(r"[|\W_]+", content) if s)
-    generic = kind == "number" and bool(years) and not any(len(s) >= 2 for s in segments)
-    if kind == "text" and years and re.search("目标", norm) and not any(len(s) >= 2 for s in segments):
-        kind, generic = "number", True
-    return QuestionIntent(kind, years, segments, generic)
+    substantive = [s for s in segments if len(s) >= 2]
+    generic = bool(years) and (not substantive or (kind == "number" and bool(re.search("哪些|哪几", norm))))
+    if kind in ("text", "list") and years and re.search("目标|指标", norm) and not substantive:
+        kind = "number"
+    return QuestionIntent(
+        kind=kind,
+        years=years,
+        segments=segments,
+        generic_target=generic,
+        unit=_unit(norm) if kind == "number" else None,
+        present=bool(_PRESENT.search(norm)) and not years,
+        date_role="published" if _PUBLISHED.search(norm) else "signed" if _SIGNED.search(norm) else None,
+    )

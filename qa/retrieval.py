@@ -30,12 +30,10 @@ class LexicalIndex:
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
 
-def rrf_fuse(
-    rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60
-) -> list[tuple[int, float]]:
+def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion: sum of weight / (k + rank), rank counted from 1."""
     fused: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -11,10 +11,21 @@ from qa.answer import Answerer
 from qa.corpus import load_corpus
 from qa.embedder import Embedder, load_embedder
 from qa.errors import IndexCorruptError, IndexMissingError, QuestionError
-from qa.index import Index, build_index, check_compatible, corpus_fingerprint, load_index, read_manifest, save_index, tqdm_progress
-from qa.question import analyse
+from qa.index import (
+    Index,
+    build_index,
+    check_compatible,
+    corpus_fingerprint,
+    load_index,
+    read_manifest,
+    save_index,
+    tqdm_progress,
+)
+from qa.normalize import normalize
+from qa.question import KIND_VOCABULARY, analyse
 from qa.retrieval import Retriever
 from qa.settings import RETRIEVERS, Settings
+from qa.spelling import HomophoneCorrector
 from qa.types import Answer
 
 
@@ -79,6 +90,7 @@ class QAService:
         s = self.settings
         self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
         self.answerer = Answerer(self.index, s.refusal_threshold)
+        self.corrector = HomophoneCorrector([*(d.text for d in self.index.documents.values()), KIND_VOCABULARY])
 
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
@@ -98,8 +110,9 @@ class QAService:
         k = top_k or self.settings.top_k
         if not 1 <= k <= 50:
             raise QuestionError("top_k 必须在 1 到 50 之间。")
-        intent = analyse(text)
-        retrieval = self.retriever.search(text, top_k=max(k, self.answerer.scope_passages), mode=mode)
+        understood = self.corrector.correct(normalize(text))
+        intent = analyse(understood)
+        retrieval = self.retriever.search(understood, top_k=max(k, self.answerer.scope_passages), mode=mode)
         extraction = self.answerer.extract(text, intent, retrieval)
         return Answer(
             question=text,
@@ -109,4 +122,5 @@ class QAService:
             citations=extraction.citations,
             passages=tuple(retrieval.passages[:k]),
             latency_ms=(time.perf_counter() - started) * 1000,
+            interpreted=understood if understood != normalize(text) else "",
         )

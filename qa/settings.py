@@ -78,7 +78,7 @@ class Settings:
         return self.model == DEFAULT_MODEL
 
 
-def _parse(name: str, raw: str, kind: type) -> Any:
+def _parse(name: str, raw: str, kind: Any) -> Any:
     try:
         if kind is bool:
             return raw.strip().lower() in ("1", "true", "yes", "on")

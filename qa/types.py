@@ -89,6 +89,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     passages: tuple[Passage, ...] = field(default=(), compare=False)
     latency_ms: float = 0.0
+    interpreted: str = ""  # the question as understood (typos corrected), when it differs
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract shared by the CLI and the API."""
@@ -109,5 +110,6 @@ class Answer:
                 }
                 for p in self.passages
             ],
+            "interpreted": self.interpreted,
             "latency_ms": round(self.latency_ms, 2),
         }

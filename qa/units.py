@@ -21,9 +21,10 @@ QUANTITY = re.compile(
     r"(?:\d+(?:\.\d+)?(?:%|％|万|亿)?(?:项|家|个|件|类|大|名|人|次|倍|条|部|种)?|[一二三四五六七八九十两百千]+(?:项|个|类|方面|步|家|名|条|部|种|大(?=领域|类|任务|产业|方向|板块|工程|行动)))"
     r"(?:以上|以下|左右|以内|多)?"
 )
-DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}")
+DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?")
 DOCNUM = re.compile(r"〔\d{4}〕\s*\d+\s*号|\[\d{4}\]\s*\d+\s*号")
-ORG = re.compile(r"(?:部|局|委员会|委|厅|办公室|总局|院)(?=[、,，]|$)")
+ORG = re.compile(r"(?:部|局|委员会|委|厅|司|办公室|总局|院|协会|中心)(?=[、,，:：]|$|组织|联合|等)")
+YEAR_ONLY = re.compile(r"(?<!\d)(?:19|20)\d{2}年")
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,29 @@ class Unit:
 
     @property
     def has_quantity(self) -> bool:
-        return any(_is_quantity(m.group()) for m in QUANTITY.finditer(_strip_titles(self.text)))
+        return bool(self.quantity_units)
+
+    @property
+    def quantity_units(self) -> frozenset[str]:
+        """The measures of the quantities in this clause: {"项"}, {"%"}…; empty when none."""
+        found = set()
+        for m in QUANTITY.finditer(_strip_titles(self.text)):
+            token = m.group()
+            if _is_quantity(token):
+                unit = re.search(r"[%％]|亿|万|项|家|个|件|类|大|名|人|次|倍|条|部|种|方面|步", token)
+                found.add("%" if unit and unit.group() == "％" else unit.group() if unit else "")
+        return frozenset(found)
+
+    @property
+    def org_count(self) -> int:
+        return len(ORG.findall(self.text))
 
 
 def _is_quantity(token: str) -> bool:
     # A bare number (a year, a page) is not a quantity; a number with a unit or qualifier is.
-    return bool(re.search(r"[%％项家个件类大名人次倍条部种方面步]|以上|以下|左右|以内|超过|达到|不少于|不低于|至少", token)) and bool(
-        re.search(r"\d|[一二三四五六七八九十两百千]", token)
-    )
+    return bool(
+        re.search(r"[%％项家个件类大名人次倍条部种方面步]|以上|以下|左右|以内|超过|达到|不少于|不低于|至少", token)
+    ) and bool(re.search(r"\d|[一二三四五六七八九十两百千]", token))
 
 
 def _clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -73,7 +89,11 @@ def _clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             depth += 1
         elif ch in "》”)）」』]":
             depth = max(0, depth - 1)
-        elif depth == 0 and _CLAUSE_CUT.match(ch):
+        elif (
+            depth == 0
+            and _CLAUSE_CUT.match(ch)
+            and not (ch in ":：" and text[i - 1 : i].isdigit() and text[i + 1 : i + 2].isdigit())
+        ):
             if i > a:
                 spans.append((a, i))
             a = i + 1

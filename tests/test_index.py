@@ -1,0 +1,94 @@
+"""The index folder: manifest checks, refusal of foreign indexes, atomic writes, damage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.corpus import load_corpus
+from qa.embedder import HashEmbedder
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.index import FORMAT_VERSION, build_index, check_compatible, load_index, read_manifest, save_index
+from qa.service import ensure_index
+from qa.settings import Settings
+
+from .conftest import CORPUS
+
+
+def _built(tmp_path: Path) -> Path:
+    folder = tmp_path / "index"
+    save_index(build_index(load_corpus(CORPUS), HashEmbedder(), 300, 60), folder)
+    return folder
+
+
+def test_index_folder_is_readable_and_round_trips(tmp_path: Path) -> None:
+    folder = _built(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["chunks.jsonl", "dense.faiss", "documents.jsonl", "manifest.json"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == "hash-bigrams-64" and manifest["dim"] == 64 and manifest["format_version"] == FORMAT_VERSION
+    first = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    assert "工业和信息化部" in first  # Chinese stays readable, not \\u-escaped
+    index = load_index(folder)
+    assert index.dense.ntotal == len(index.chunks) == manifest["chunks"]
+    for chunk in index.chunks:
+        assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
+
+
+def test_index_built_with_another_model_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
+    manifest = read_manifest(_built(tmp_path))
+    with pytest.raises(IndexMismatchError, match=r"built with model 'hash-bigrams-64'.*run `qa build`"):
+        check_compatible(manifest, HashEmbedder(dim=32))
+
+
+def test_index_of_another_format_is_refused(tmp_path: Path) -> None:
+    folder = _built(tmp_path)
+    data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    data["format_version"] = FORMAT_VERSION + 1
+    (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="format"):
+        check_compatible(read_manifest(folder), HashEmbedder())
+
+
+def test_missing_and_damaged_indexes_say_how_to_rebuild(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match="qa build"):
+        load_index(tmp_path / "nothing")
+    folder = _built(tmp_path)
+    (folder / "dense.faiss").write_bytes(b"not a faiss index")
+    with pytest.raises(IndexCorruptError, match="damaged.*qa build"):
+        load_index(folder)
+    (folder / "manifest.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="unreadable"):
+        read_manifest(folder)
+
+
+def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _built(tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    index = build_index(load_corpus(CORPUS), HashEmbedder(), 200, 20)
+
+    def crash(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("qa.index.faiss.write_index", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_index(index, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no temporary folders left
+
+
+def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_path: Path) -> None:
+    settings = Settings(model="hash", corpus_dir=CORPUS, index_dir=tmp_path / "index")
+    _, built = ensure_index(settings, HashEmbedder())
+    assert built
+    _, built = ensure_index(settings, HashEmbedder())
+    assert not built
+    _, built = ensure_index(settings.with_(chunk_max_chars=200), HashEmbedder())
+    assert built  # chunking changed: the index is stale and rebuilt
+    with pytest.raises(IndexMismatchError):
+        ensure_index(settings, HashEmbedder(dim=32))  # another model: refused, not replaced
+    corrupt = settings.index_dir / "manifest.json"
+    corrupt.write_text("{", encoding="utf-8")
+    _, built = ensure_index(settings, HashEmbedder())
+    assert built  # an unreadable index is rebuilt on first use

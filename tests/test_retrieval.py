@@ -1,0 +1,89 @@
+"""Lexical index, rank fusion, question analysis and typo correction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.question import analyse
+from qa.retrieval import LexicalIndex, rrf_fuse, top_indices
+from qa.spelling import HomophoneCorrector
+
+
+def test_bm25_over_bigrams_ranks_the_matching_text_first() -> None:
+    texts = ["新兴产业聚焦新一代信息技术、新能源等8大领域", "未来产业聚焦元宇宙、脑机接口等9大领域", "加强组织领导"]
+    lexical = LexicalIndex(texts)
+    scores = lexical.scores("脑机接口属于哪类产业")
+    assert int(np.argmax(scores)) == 1
+    assert scores[2] == 0
+    assert lexical.scores("？？").tolist() == [0.0, 0.0, 0.0]
+    assert LexicalIndex([]).scores("任何问题").shape == (0,)
+
+
+def test_bm25_matches_traditional_and_full_width_questions() -> None:
+    lexical = LexicalIndex(["重点领域国际标准转化率超过90%", "培育先进团体标准300项以上"])
+    assert int(np.argmax(lexical.scores("國際標準轉化率"))) == 0
+    assert int(np.argmax(lexical.scores("團體標準３００項"))) == 1
+
+
+def test_rrf_fuses_by_reciprocal_rank_and_weights() -> None:
+    fused = rrf_fuse([[1, 2, 3], [3, 1]], weights=[1.0, 1.0], k=60)
+    assert [item for item, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    only_second = rrf_fuse([[1, 2, 3], [3, 1]], weights=[0.0, 1.0], k=60)
+    assert [item for item, _ in only_second][:2] == [3, 1]
+
+
+def test_top_indices_can_drop_zero_scores() -> None:
+    assert top_indices(np.array([0.0, 2.0, 1.0]), 3, positive_only=True) == [1, 2]
+    assert top_indices(np.array([0.0, 2.0, 1.0]), 2) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "years"),
+    [
+        ("到2025年新制定国家标准和行业标准多少项？", "number", ("2025",)),
+        ("國際標準轉化率要達到多少", "number", ()),
+        ("新兴产业包括哪些领域", "list", ()),
+        ("新兴产业 重点领域", "list", ()),
+        ("五项主要任务是什么", "list", ()),
+        ("哪些部门联合印发了这个通知", "who", ()),
+        ("通知的落款日期是哪天", "when", ()),
+        ("这份通知的文号是什么", "docnum", ()),
+        ("什么是新产业", "definition", ()),
+        ("制定方案的背景", "text", ()),
+        ("二〇三〇年的目标是什么", "number", ("2030",)),
+        ("到25年团体标准有多少项", "number", ("2025",)),
+    ],
+)
+def test_question_kinds_and_years(question: str, kind: str, years: tuple[str, ...]) -> None:
+    intent = analyse(question)
+    assert intent.kind == kind
+    assert intent.years == years
+
+
+def test_a_years_targets_without_a_named_measure_are_generic() -> None:
+    assert analyse("二〇三〇年的目标是什么").generic_target
+    assert analyse("2025年设定了哪些量化指标").generic_target
+    assert not analyse("2025年新制定多少项国家标准").generic_target
+
+
+def test_question_measure_and_present_tense() -> None:
+    assert analyse("元宇宙领域要制定多少项标准").unit == "项"
+    assert analyse("重点领域国际标准转化率是多少").unit == "%"
+    assert analyse("领航工程总投资多少亿元").unit == "元"
+    assert analyse("目前已经培育了多少项团体标准").present
+    assert not analyse("到2025年培育多少项团体标准").present
+
+
+def test_question_content_drops_question_words() -> None:
+    assert analyse("请问新兴产业都有哪些领域呢？").segments == ("新兴产业", "领域")
+
+
+def test_homophone_typos_are_corrected_from_the_corpus_vocabulary() -> None:
+    corrector = HomophoneCorrector(["《实施方案》提出五个方面的保障措施。", "工信部联科〔2023〕118号", "文号"])
+    assert corrector.correct("方案的保彰措施有哪几条") == "方案的保障措施有哪几条"
+    assert corrector.correct("这份通知的闻号是多少") == "这份通知的文号是多少"
+    # words the corpus lacks are not "corrected" into something else
+    assert corrector.correct("有补贴吗") == "有补贴吗"
+    assert corrector.correct("今天天气怎么样") == "今天天气怎么样"

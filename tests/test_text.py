@@ -1,0 +1,138 @@
+"""Normalisation, corpus cleaning and chunking: pure functions on small fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.chunking import chunk_document, sentence_spans
+from qa.corpus import clean_text, is_noise_line, load_corpus, load_document, read_text_file
+from qa.errors import CorpusError
+from qa.normalize import char_bigrams, normalize, normalize_aligned
+from qa.types import Document
+
+from .conftest import CORPUS, RAW_SEED
+
+
+def test_normalize_folds_width_script_case_and_space() -> None:
+    assert normalize("新產業 標準化（ＡＢＣ１２３）") == "新产业标准化(abc123)"
+    assert normalize("  \u3000到2025年\n") == "到2025年"
+
+
+def test_normalize_aligned_keeps_offsets() -> None:
+    text = "到２０２５年，國際標準轉化率超過90%"
+    assert len(normalize_aligned(text)) == len(text)
+    assert normalize_aligned(text) == "到2025年,国际标准转化率超过90%"
+
+
+def test_char_bigrams_keep_numbers_whole() -> None:
+    assert char_bigrams("新制定2000项") == ["新制", "制定", "2000", "项"]
+    assert char_bigrams("脑") == ["脑"]
+    assert char_bigrams("？！") == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1691626891346469.gif",
+        "天阳--内容页.jpg",
+        "cf2c524ff2d6f54a1f9566cade2b0f5.jpg553dcec49d9f6abf296c3fe67e126de.jpg",
+        "铸造头条微信二维码.jpg",
+        "——欢迎登陆www.zhuzaotoutiao.com发表您的作品",
+        "查看所有评论",
+        "/*本文部分内容(图片)来源于网络,若牵涉版权请联系删除。",
+    ],
+)
+def test_noise_lines_are_recognised(line: str) -> None:
+    assert is_noise_line(line)
+
+
+@pytest.mark.parametrize("line", ["工信部联科〔2023〕118号", "2023年8月3日", "一、制定《实施方案》的背景是什么?", "科技部"])
+def test_policy_lines_are_kept(line: str) -> None:
+    assert not is_noise_line(line)
+
+
+def test_clean_text_drops_noise_and_repeated_heading() -> None:
+    raw = "标题行\n\n来源:某部收藏\nimage.png\n标题行\n\n正文第一句。\n\n查看所有评论\n"
+    assert clean_text(raw) == "标题行\n\n来源:某部\n\n正文第一句。\n"
+    assert clean_text(clean_text(raw)) == clean_text(raw)
+
+
+def test_raw_scraped_page_gives_the_same_chunks_as_the_clean_document(tmp_path: Path) -> None:
+    if not RAW_SEED.exists():
+        pytest.skip(f"raw seed page not found at {RAW_SEED}")
+    clean = load_document(CORPUS / "miit-2023-118.txt")
+    raw_copy = tmp_path / "miit-2023-118.txt"
+    raw_copy.write_bytes(RAW_SEED.read_bytes())
+    raw = load_document(raw_copy)
+    assert raw.text == clean.text
+    assert chunk_document(raw) == chunk_document(clean)
+
+
+def test_bundled_corpus_has_metadata() -> None:
+    (doc,) = load_corpus(CORPUS)
+    assert doc.doc_id == "miit-2023-118"
+    assert doc.doc_number == "工信部联科〔2023〕118号"
+    assert doc.date_signed == "2023-08-03" and doc.date_published == "2023-08-22"
+    assert doc.issuers == ("工业和信息化部", "科技部", "国家能源局", "国家标准化管理委员会")
+
+
+def test_binary_and_misencoded_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "bin.txt").write_bytes(b"\x00\x01\x02PK")
+    with pytest.raises(CorpusError, match="binary"):
+        read_text_file(tmp_path / "bin.txt")
+    (tmp_path / "gbk.txt").write_bytes("新产业标准化".encode("gbk"))
+    with pytest.raises(CorpusError, match="not valid UTF-8"):
+        read_text_file(tmp_path / "gbk.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no .txt documents"):
+        load_corpus(tmp_path / "empty")
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "missing")
+
+
+def test_sentence_spans_split_sentences_and_enumerations() -> None:
+    text = "提出三项措施。一是加强领导,统筹推进;二是加大投入。三是注重宣传"
+    spans = [text[a:b] for a, b in sentence_spans(text, 0, len(text))]
+    assert spans == ["提出三项措施。", "一是加强领导,统筹推进;", "二是加大投入。", "三是注重宣传"]
+
+
+FIXTURE = (
+    "某部关于印发《示例方案》的通知\n\n"
+    "各有关单位:\n\n"
+    "现印发你们,请抓好落实。\n\n"
+    "《示例方案》解读\n\n"
+    "一、主要目标是什么?\n\n"
+    "到2025年,制定标准100项以上。培育企业50家以上。\n\n"
+    "二、重点任务是什么?\n\n"
+    "一是建体系:完善体系。二是强能力:提升能力。\n"
+)
+
+
+def test_chunks_follow_structure_with_exact_spans() -> None:
+    doc = Document("demo", "某部关于印发《示例方案》的通知", FIXTURE)
+    chunks = chunk_document(doc, max_chars=60, overlap_chars=10)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("《通知》", "某部关于印发《示例方案》的通知\n\n各有关单位:\n\n现印发你们,请抓好落实。"),
+        (
+            "《解读》 › 一、主要目标是什么?",
+            "《示例方案》解读\n\n一、主要目标是什么?\n\n到2025年,制定标准100项以上。培育企业50家以上。",
+        ),
+        ("《解读》 › 二、重点任务是什么?", "二、重点任务是什么?\n\n一是建体系:完善体系。二是强能力:提升能力。"),
+    ]
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+
+
+def test_long_sections_split_with_overlap_and_ids_are_stable() -> None:
+    body = "".join(f"第{n}句话内容比较长一些。" for n in range(1, 13))
+    doc = Document("demo", "示例解读", "示例解读\n\n一、问题是什么?\n\n" + body + "\n")
+    chunks = chunk_document(doc, max_chars=60, overlap_chars=15)
+    assert len(chunks) > 2
+    assert all(len(c.text) <= 60 for c in chunks)
+    assert all(c.section == "《解读》 › 一、问题是什么?" for c in chunks[1:])
+    # each continuation chunk starts with the previous chunk's last sentence (the overlap)
+    for prev, nxt in zip(chunks[1:], chunks[2:], strict=False):
+        assert nxt.text.split("。")[0] == prev.text.rstrip("。").split("。")[-1]
+    assert [c.chunk_id for c in chunks] == [c.chunk_id for c in chunk_document(doc, max_chars=60, overlap_chars=15)]

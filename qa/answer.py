@@ -11,16 +11,21 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.index import Index
 from qa.normalize import char_bigrams, normalize
 from qa.question import QuestionIntent
 from qa.retrieval import RetrievalResult
 from qa.types import AnswerType, Citation
-from qa.units import DATE, DOCNUM, ORG, YEAR_ONLY, Unit, bigram_idf, document_units
+from qa.units import DATE, DOCNUM, ORG_MENTION, YEAR_ONLY, Unit, bigram_idf, document_units, strip_titles
 
 _DEFINES = re.compile(r"是指|指的是|即|是一种")
+_CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")
+# Bigrams in more sentences than this IDF says are the corpus's topic words ("新产业", "标准"),
+# which name no particular fact.
+_TOPIC_IDF = 2.0
+_FOCUS_MISS = 0.6
 # Where each context of a clause counts towards covering the question's words.
 _WEIGHTS = {"clause": 1.0, "sentence": 0.7, "heading": 0.5, "paragraph": 0.4, "title": 0.3}
 # Answer kinds whose shape (a date, a document number) is itself most of the evidence:
@@ -130,7 +135,7 @@ class Answerer:
 
     def _shape_ok(self, unit: Unit, intent: QuestionIntent) -> bool:
         """Whether a clause can hold the kind of answer asked for."""
-        if unit.is_heading:
+        if unit.is_heading or (unit.is_part_title and not intent.asks_title):
             return False
         if intent.years and not set(intent.years) & set(unit.years):
             return False
@@ -142,60 +147,102 @@ class Answerer:
                 return intent.unit in units or (intent.unit == "元" and bool(units & {"亿", "万"}))
             return bool(units)
         if intent.kind == "when":
-            return bool(DATE.search(unit.text) or YEAR_ONLY.search(unit.text))
+            return bool(DATE.search(unit.text) or YEAR_ONLY.search(strip_titles(unit.text)))
         if intent.kind == "docnum":
             return bool(DOCNUM.search(unit.text))
         if intent.kind == "who":
-            return bool(ORG.search(unit.text))
+            return bool(ORG_MENTION.search(unit.text))
         return True
 
     def _shape_bonus(self, unit: Unit, intent: QuestionIntent) -> float:
+        """How much better than its word overlap a clause's shape fits the question (a factor)."""
         bonus = 0.0
         if intent.years and any(y in unit.lead for y in intent.years) and unit.lead_span[0] == unit.paragraph[0]:
-            bonus += 0.2  # the clause sits in the paragraph about the year asked
+            bonus += 0.3  # the clause sits in the paragraph about the year asked
+        if intent.asks_document_name and self._names_other_document(unit):
+            bonus += 0.4
         if intent.kind == "list" and (unit.is_list or unit.enum_item is not None):
             bonus += 0.3
         elif intent.kind == "who":
             bonus += min(0.4, 0.1 * unit.org_count)
         elif intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
-            bonus += 0.3
+            bonus += 0.4
         elif intent.kind == "when":
             full = DATE.search(unit.text)
             if full:
-                bonus += 0.3
+                bonus += 0.5
                 web_date = "-" in full.group()
                 if intent.date_role == ("published" if web_date else "signed"):
-                    bonus += 0.3
+                    bonus += 0.5
         return bonus
 
+    def _names_other_document(self, unit: Unit) -> bool:
+        """Whether a clause cites a document 《…》 other than its own (not a self-reference)."""
+        own = self.index.documents[unit.doc_id].title
+        return any(name not in own for name in re.findall(r"《([^》]+)》", unit.text))
+
     def _score(self, retrieval: RetrievalResult, intent: QuestionIntent, grams: Sequence[str]) -> list[_Scored]:
+        """Candidate clauses of the right shape, best first.
+
+        Word coverage is the evidence; the shape bonus scales it (a list clause that covers
+        nothing stays at nothing) and the passage rank breaks near-ties.
+        """
         scored = []
         for i, prior in self._candidates(retrieval, intent).items():
             unit = self.units[i]
             if self._shape_ok(unit, intent):
                 coverage = self._coverage(grams, self._grams[i])
-                scored.append(_Scored(i, unit, coverage, coverage + 0.25 * prior + self._shape_bonus(unit, intent)))
+                weight = max(coverage, 0.2 if not grams else 0.0)
+                score = weight * (1.0 + self._shape_bonus(unit, intent)) + 0.25 * prior
+                scored.append(_Scored(i, unit, coverage, score))
         scored.sort(key=lambda s: (-s.score, s.unit.start))
         return scored
+
+    def _is_generic(self, intent: QuestionIntent, grams: Sequence[str]) -> bool:
+        """A question about a year that names nothing more specific than the corpus's topic words."""
+        if not intent.years:
+            return False
+        return intent.generic_target or all(self.idf.get(g, 99.0) < _TOPIC_IDF for g in grams)
+
+    def _focus_ok(self, intent: QuestionIntent, best: _Scored) -> bool:
+        """Whether the chosen clause's paragraph speaks of what the question asks about."""
+        focus = [g for f in intent.focus for g in char_bigrams(f)]
+        return not focus or any(self._grams[best.index].get(g, 0.0) >= _WEIGHTS["paragraph"] for g in focus)
 
     def extract(self, question: str, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
         """The answer to a question from its retrieved passages, or a plain refusal."""
         grams = self._content(intent)
+        generic = self._is_generic(intent, grams)
+        if generic and not intent.generic_target:
+            intent = replace(intent, generic_target=True)
         scored = self._score(retrieval, intent, grams)
-        if not scored and intent.kind == "number" and intent.generic_target:
+        if not scored and intent.kind == "number" and generic:
             # "2030年的目标是什么": that year's targets may be qualitative, with no number.
-            intent = QuestionIntent("text", intent.years, intent.segments, True)
+            intent = replace(intent, kind="text", unit=None)
             scored = self._score(retrieval, intent, grams)
         if not scored:
             return self._refusal(intent, 0.0)
         best = scored[0]
-        threshold = self.refusal_threshold * (0.5 if intent.kind in _SHAPE_KINDS else 1.0)
-        if best.coverage < threshold:
-            return self._refusal(intent, best.coverage)
+        threshold = self.refusal_threshold
+        if generic:
+            threshold *= 0.25  # the year and the shape are the evidence; the words are generic
+        elif intent.kind in _SHAPE_KINDS:
+            threshold *= 0.5
+        # An answer whose paragraph never mentions what the question asks about ("提交哪些材料",
+        # "部长是谁") is weaker evidence than its word overlap alone suggests.
+        evidence = best.coverage * (1.0 if self._focus_ok(intent, best) else _FOCUS_MISS)
+        if evidence < threshold:
+            return self._refusal(intent, evidence)
         spans, answer_type, joiner = self._compose(best, scored, intent, grams)
+        if intent.years and spans[0][0] > best.unit.lead_span[0] >= best.unit.paragraph[0]:
+            if not any(y in self._text(best.unit.doc_id, spans[0]) for y in intent.years) and any(
+                y in best.unit.lead for y in intent.years
+            ):
+                spans.insert(0, best.unit.lead_span)  # the year the answer belongs to
+                joiner = joiner or "……"
         citations = tuple(self._cite(best.unit.doc_id, a, b, best.score, retrieval) for a, b in spans)
         answer = joiner.join(c.text for c in citations)
-        return Extraction(True, answer, answer_type, citations, best.coverage)
+        return Extraction(True, answer, answer_type, citations, evidence)
 
     def _compose(
         self, best: _Scored, scored: list[_Scored], intent: QuestionIntent, grams: Sequence[str]
@@ -227,7 +274,25 @@ class Answerer:
             return [(unit.start, unit.end)], "text", ""
         if intent.years and intent.generic_target and any(y in unit.lead for y in intent.years):
             return [unit.paragraph], "text", ""  # a year's qualitative targets: the whole paragraph
-        return [unit.sentence], "text", ""
+        return [self._with_elaboration(unit)], "list" if intent.kind == "list" else "text", ""
+
+    def _with_elaboration(self, unit: Unit) -> Span:
+        """A clause's sentence, extended over the sentences that go on with it.
+
+        "…形成“8+9”的重点领域。其中,新兴产业…;未来产业…。": a sentence followed by one
+        opening with 其中/具体/包括, or ending in a semicolon, is not complete by itself.
+        """
+        start, end = unit.sentence
+        text = self.index.documents[unit.doc_id].text
+        following = sorted(
+            {u.sentence for u in self.units if u.doc_id == unit.doc_id and u.paragraph == unit.paragraph and u.sentence[0] >= end}
+        )
+        for s_start, s_end in following:
+            if text[end - 1] in "；;" or _CONTINUES.match(text[s_start:s_end]):
+                end = s_end
+            else:
+                break
+        return start, end
 
     def _enumeration(self, unit: Unit, grams: Sequence[str], wants_list: bool) -> tuple[list[Span], bool]:
         """Spans from an enumeration (一是…二是…) in the best clause's section, if it answers better.

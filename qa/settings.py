@@ -30,6 +30,7 @@ class Settings:
     cache_dir: Path = _default_cache_dir()
     model: str = DEFAULT_MODEL
     embed_batch_size: int = 16
+    torch_threads: int = 1
     chunk_max_chars: int = 300
     chunk_overlap_chars: int = 60
     retriever: str = "hybrid"
@@ -46,7 +47,15 @@ class Settings:
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
             raise SettingsError(f"QA_RETRIEVER must be one of {', '.join(RETRIEVERS)}, not {self.retriever!r}")
-        for name in ("embed_batch_size", "chunk_max_chars", "top_k", "candidate_k", "rrf_k", "max_question_chars"):
+        for name in (
+            "embed_batch_size",
+            "torch_threads",
+            "chunk_max_chars",
+            "top_k",
+            "candidate_k",
+            "rrf_k",
+            "max_question_chars",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"QA_{name.upper()} must be a positive number, not {getattr(self, name)!r}")
         if not 0 <= self.chunk_overlap_chars < self.chunk_max_chars:

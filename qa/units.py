@@ -24,6 +24,8 @@ QUANTITY = re.compile(
 DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?")
 DOCNUM = re.compile(r"〔\d{4}〕\s*\d+\s*号|\[\d{4}\]\s*\d+\s*号")
 ORG = re.compile(r"(?:部|局|委员会|委|厅|司|办公室|总局|院|协会|中心)(?=[、,，:：]|$|组织|联合|等)")
+# Any mention of an organisation, for "who" questions ("鼓励谁" → 标准化研究机构).
+ORG_MENTION = re.compile(r"(?<![全内外局])(?:部|局|委员会|委|厅|司|办公室|院|协会|中心|机构|组织|企业|单位)(?![分署长])")
 YEAR_ONLY = re.compile(r"(?<!\d)(?:19|20)\d{2}年")
 
 
@@ -46,6 +48,7 @@ class Unit:
     enum_item: int | None  # index of the item within its group
     is_sentence_start: bool
     is_heading: bool
+    is_part_title: bool
 
     @property
     def is_list(self) -> bool:
@@ -59,7 +62,7 @@ class Unit:
     def quantity_units(self) -> frozenset[str]:
         """The measures of the quantities in this clause: {"项"}, {"%"}…; empty when none."""
         found = set()
-        for m in QUANTITY.finditer(_strip_titles(self.text)):
+        for m in QUANTITY.finditer(strip_titles(self.text)):
             token = m.group()
             if _is_quantity(token):
                 unit = re.search(r"[%％]|亿|万|项|家|个|件|类|大|名|人|次|倍|条|部|种|方面|步", token)
@@ -105,7 +108,7 @@ def _clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _strip_titles(text: str) -> str:
+def strip_titles(text: str) -> str:
     return re.sub(r"《[^》]*》", "", text)
 
 
@@ -137,7 +140,7 @@ def document_units(doc: Document) -> list[Unit]:
                 enum_item = item
             for i, (c_start, c_end) in enumerate(_clause_spans(doc.text, s_start, s_end)):
                 clause = doc.text[c_start:c_end]
-                years = set(_YEAR.findall(_strip_titles(clause)))
+                years = set(_YEAR.findall(strip_titles(clause)))
                 if lead_year:
                     years.add(lead_year.group(1))
                 units.append(
@@ -157,6 +160,7 @@ def document_units(doc: Document) -> list[Unit]:
                         enum_item=enum_item,
                         is_sentence_start=i == 0,
                         is_heading=para.kind == "heading",
+                        is_part_title=para.kind == "part" or para.start == 0,
                     )
                 )
     return units

@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.corpus import load_corpus  # noqa: E402
 from qa.embedder import load_embedder  # noqa: E402
 from qa.index import build_index, save_index  # noqa: E402
-from qa.corpus import load_corpus  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 

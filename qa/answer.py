@@ -18,7 +18,7 @@ from qa.normalize import char_bigrams, normalize
 from qa.question import QuestionIntent
 from qa.retrieval import RetrievalResult
 from qa.types import AnswerType, Citation
-from qa.units import DATE, DOCNUM, ORG_MENTION, YEAR_ONLY, Unit, bigram_idf, document_units, strip_titles
+from qa.units import DATE, DOCNUM, ORG_MENTION, ORG_NAME, YEAR_ONLY, Unit, bigram_idf, document_units, strip_titles
 
 _DEFINES = re.compile(r"是指|指的是|即|是一种")
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")
@@ -26,6 +26,8 @@ _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")
 # which name no particular fact.
 _TOPIC_IDF = 2.0
 _FOCUS_MISS = 0.6
+# "提出五个方面的保障措施": a sentence announcing a counted enumeration.
+_COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
 # Where each context of a clause counts towards covering the question's words.
 _WEIGHTS = {"clause": 1.0, "sentence": 0.7, "heading": 0.5, "paragraph": 0.4, "title": 0.3}
 # Answer kinds whose shape (a date, a document number) is itself most of the evidence:
@@ -159,10 +161,8 @@ class Answerer:
         bonus = 0.0
         if intent.years and any(y in unit.lead for y in intent.years) and unit.lead_span[0] == unit.paragraph[0]:
             bonus += 0.3  # the clause sits in the paragraph about the year asked
-        if intent.asks_document_name and self._names_other_document(unit):
-            bonus += 0.4
         if intent.kind == "list" and (unit.is_list or unit.enum_item is not None):
-            bonus += 0.3
+            bonus += 0.15
         elif intent.kind == "who":
             bonus += min(0.4, 0.1 * unit.org_count)
         elif intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
@@ -175,6 +175,9 @@ class Answerer:
                 if intent.date_role == ("published" if web_date else "signed"):
                     bonus += 0.5
         return bonus
+
+    def _is_purpose(self, unit: Unit) -> bool:
+        return self._text(unit.doc_id, unit.sentence).startswith(("为", "为了")) and not unit.is_heading
 
     def _names_other_document(self, unit: Unit) -> bool:
         """Whether a clause cites a document 《…》 other than its own (not a self-reference)."""
@@ -194,7 +197,16 @@ class Answerer:
                 coverage = self._coverage(grams, self._grams[i])
                 weight = max(coverage, 0.2 if not grams else 0.0)
                 score = weight * (1.0 + self._shape_bonus(unit, intent)) + 0.25 * prior
-                scored.append(_Scored(i, unit, coverage, score))
+                candidate = _Scored(i, unit, coverage, score)
+                if not self._focus_ok(intent, candidate):
+                    candidate = _Scored(i, unit, coverage, score * _FOCUS_MISS)
+                scored.append(candidate)
+        # Shapes that, when any candidate has them, the answer must have: "依据哪个文件" names
+        # a document 《…》; "为了什么" is answered by a purpose sentence "为……".
+        if intent.asks_document_name and any(self._names_other_document(s.unit) for s in scored):
+            scored = [s for s in scored if self._names_other_document(s.unit)]
+        if intent.asks_purpose and any(self._is_purpose(s.unit) for s in scored):
+            scored = [s for s in scored if self._is_purpose(s.unit)]
         scored.sort(key=lambda s: (-s.score, s.unit.start))
         return scored
 
@@ -234,15 +246,19 @@ class Answerer:
         if evidence < threshold:
             return self._refusal(intent, evidence)
         spans, answer_type, joiner = self._compose(best, scored, intent, grams)
-        if intent.years and spans[0][0] > best.unit.lead_span[0] >= best.unit.paragraph[0]:
-            if not any(y in self._text(best.unit.doc_id, spans[0]) for y in intent.years) and any(
-                y in best.unit.lead for y in intent.years
-            ):
-                spans.insert(0, best.unit.lead_span)  # the year the answer belongs to
-                joiner = joiner or "……"
+        if self._needs_year_lead(intent, best.unit, spans[0]):
+            spans.insert(0, best.unit.lead_span)  # the year the answer belongs to
+            joiner = joiner or "……"
         citations = tuple(self._cite(best.unit.doc_id, a, b, best.score, retrieval) for a, b in spans)
         answer = joiner.join(c.text for c in citations)
         return Extraction(True, answer, answer_type, citations, evidence)
+
+    def _needs_year_lead(self, intent: QuestionIntent, unit: Unit, first: Span) -> bool:
+        """Whether an answer about a year must quote the paragraph lead that names the year."""
+        if not intent.years or not first[0] > unit.lead_span[0] >= unit.paragraph[0]:
+            return False
+        names_year = any(y in self._text(unit.doc_id, first) for y in intent.years)
+        return not names_year and any(y in unit.lead for y in intent.years)
 
     def _compose(
         self, best: _Scored, scored: list[_Scored], intent: QuestionIntent, grams: Sequence[str]
@@ -260,8 +276,26 @@ class Answerer:
             if unit.lead_span[0] < spans[0][0] and not any(y in unit.text for y in unit.years):
                 spans.insert(0, unit.lead_span)  # the year the number belongs to
             return spans, "number", "……"
+        if intent.kind == "who" and intent.date_role:
+            # "哪些部门印发的": the document's sign-off, the issuers' names one a line (落款).
+            block = self._sign_off(unit.doc_id)
+            if block:
+                return block, "list", "、"
+        if intent.asks_membership:
+            # "X属于哪一项任务": the item (一是……) or sentence that holds X, with its head; one
+            # for each thing asked about ("新型储能和新能源分别…").
+            spans = [self._with_elaboration(unit)]
+            for segment in intent.segments:
+                if len(segment) < 2 or any(segment in normalize(self._text(unit.doc_id, sp)) for sp in spans):
+                    continue
+                holder = next((s.unit for s in scored if segment in normalize(s.unit.text)), None)
+                if holder is not None:
+                    spans.append(self._with_elaboration(holder))
+            return sorted(set(spans)), "text", "……"
         if intent.kind not in _SHAPE_KINDS:
-            item, whole_group = self._enumeration(unit, grams, intent.kind in ("list", "who"))
+            # A keyword query landing on "提出五个方面的保障措施" wants the five, not the sentence.
+            wants_list = intent.kind in ("list", "who") or (intent.keyword_only and bool(_COUNTED.search(unit.text)))
+            item, whole_group = self._enumeration(unit, grams, wants_list)
             if item:
                 return item, "list", "；" if whole_group else ""
         if intent.kind in ("list", "who") and unit.is_list:
@@ -275,6 +309,20 @@ class Answerer:
         if intent.years and intent.generic_target and any(y in unit.lead for y in intent.years):
             return [unit.paragraph], "text", ""  # a year's qualitative targets: the whole paragraph
         return [self._with_elaboration(unit)], "list" if intent.kind == "list" else "text", ""
+
+    def _sign_off(self, doc_id: str) -> list[Span]:
+        """The longest run of consecutive one-line paragraphs that are each an organisation's name."""
+        runs: list[list[Span]] = [[]]
+        for u in self.units:
+            if u.doc_id != doc_id or not u.is_sentence_start:
+                continue
+            whole = u.paragraph == (u.start, u.end) and len(u.text) <= 20 and ORG_NAME.fullmatch(u.text)
+            if whole:
+                runs[-1].append(u.paragraph)
+            elif runs[-1]:
+                runs.append([])
+        best = max(runs, key=len)
+        return best if len(best) >= 2 else []
 
     def _with_elaboration(self, unit: Unit) -> Span:
         """A clause's sentence, extended over the sentences that go on with it.

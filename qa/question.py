@@ -29,31 +29,31 @@ _CN_DIGITS = {
 
 # Question words, particles and fillers: they say what is asked, not what it is about.
 _STOP = re.compile(
-    "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一[项个类种条]?|哪类|哪种|哪|"
+    "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一[项个类种条]?|哪类|哪种|哪份|哪部|哪条|哪|"
     "多少[项个家类种条件名次]?|几[项个家大类种条件名次]?|属于|归于|算是|算|到|搞|弄|整|达到|实现|"
     "吗|呢|吧|啊|呀|嘛|哈|哦|呗|咯|么|是不是|有没有|是否|能不能|可不可以|怎么样|怎么|怎样|咋|如何|为什么|为何|"
     "谁|我想|想知道|知道|告诉我|告诉|我们|咱们|咱|俺|我|你们|你|他们|它|一共|总共|到底|究竟|具体|分别|大概|大约|打算|哪一[项个类种条]?|"
     "这个|那个|这些|那些|这份|这篇|这|那|的|了|是|有|都|还|也|就|又|可以|给|让|和|与|及|或|跟|些|"
-    "要求|要|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述|程度|样子|来着|"
+    "要求|需要|想要|(?<![纲重需主])要(?![求素点])|这项|该项|此项|包括|包含|涵盖|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述|程度|样子|来着|"
     "说白了|简单来说|通俗地?说|一句话|说的|说|里|一起|一同|共同|文章|本文|该文|这篇|文件|行当|东西|事儿|事情|件事|"
     "最后|最终|想|样"
 )
 # Words that name the kind of answer; they are matched by the answer's shape, not its words.
 _KIND_WORDS = re.compile(
-    "文号|发文字号|字号|编号|文件号|日期|时间节点|时间|什么时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
-    "目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|部委|单位|机构|定义|含义|意思|概念|是指|指的是"
+    "文号|发文字号|字号|编号|文件号|日期|时间节点|时间|什么时候|啥时候|时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
+    "依据|目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|部委|单位|机构|定义|含义|意思|概念|是指|指的是"
 )
-# The words above, for the typo corrector's vocabulary.
-KIND_VOCABULARY = "文号 发文字号 编号 日期 时间 落款 成文 签发 发布 部门 单位 机构 比例 数量 指标 目标 定义 含义"
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
 _CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
 # "五项主要任务是什么": a counted collection asked for as a whole is a list question.
 _COUNT_NOUN = re.compile(
-    r"[一二三四五六七八九十\d]+(?:项|个|大|类|方面|条|点)[^\d]{0,6}(?:任务|措施|领域|方向|原则|工作|方面|部门|产业|目标|举措)"
+    r"(?<!哪)[一二三四五六七八九十\d]+(?:项|个|大|类|方面|条|点)[^\d]{0,6}(?:任务|措施|领域|方向|原则|工作|方面|部门|产业|目标|举措)"
     r"(?:是什么|是哪些|有哪些|包括什么|包括哪些|指什么|分别是什么|分别是)?\W*$"
 )
 _DOC_NAME = re.compile("(?:哪个|哪份|哪些|哪部|什么)(?:文件|纲要|规划|政策|文|法规|方案)|依据")
 _TITLE = re.compile("标题|题目|名称|全称|叫什么")
+_MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪类|哪一项|哪个方面|哪一方面|哪一部分")
+_PURPOSE = re.compile("为了什么|为什么|为何|目的|用意|意义何在|初衷")
 _QUESTION_WORDS = re.compile("哪些|哪个|哪几个|哪几|哪一|哪|多少|几|什么|啥|谁")
 _COLLECTIVE_END = re.compile(r"(?:领域|方向|任务|措施|原则|部门|单位|举措|清单|名单)$")
 _QUESTION_WORD = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|\\?")
@@ -63,6 +63,12 @@ _PERCENT = re.compile("比例|比重|占比|百分|率")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|截止目前|迄今")
 _PUBLISHED = re.compile("发布|公布|发表|上网|网上|挂出|刊登|公开")
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|签")
+
+
+def _literals(*patterns: re.Pattern[str]) -> str:
+    """The plain words among regex alternatives, for the typo corrector's vocabulary."""
+    words = (w for p in patterns for w in p.pattern.split("|"))
+    return " ".join(w for w in words if re.fullmatch(r"[\u4e00-\u9fff]{2,}", w))
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,13 @@ class QuestionIntent:
     focus: tuple[str, ...] = ()  # the words next to the question word: what is asked about
     asks_document_name: bool = False  # "依据哪个文件": the answer names a document 《…》
     asks_title: bool = False  # the answer may be a document's title line
+    asks_membership: bool = False  # "X属于哪一类": the answer is the group that holds X
+    asks_purpose: bool = False  # "为了什么": the answer is a purpose clause (为……)
+    keyword_only: bool = False  # a search-box query without any question word
+
+
+# Question words the analyser understands: the typo corrector leaves them alone.
+QUESTION_VOCABULARY = _literals(*(v for v in list(globals().values()) if isinstance(v, re.Pattern)))
 
 
 def _years(norm: str) -> tuple[str, ...]:
@@ -92,7 +105,7 @@ def classify(norm: str) -> AnswerKind:
     """The expected answer kind from question words (normalised question)."""
     if re.search("文号|发文字号|字号|文件号|编号", norm):
         return "docnum"
-    if re.search("什么时候|啥时候|啥时|何时|哪天|哪一天|几月|几号|日期|时间|哪年|哪一年", norm):
+    if re.search("什么时候|啥时候|啥时|何时|哪天|哪一天|几月|几号|日期|时间|哪年|哪一年|哪几年|哪些年", norm):
         return "when"
     if re.search(
         "谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|"
@@ -156,6 +169,9 @@ def analyse(question: str) -> QuestionIntent:
         focus=focus,
         asks_document_name=bool(_DOC_NAME.search(norm)),
         asks_title=bool(_TITLE.search(norm)),
+        asks_membership=bool(_MEMBERSHIP.search(norm)),
+        asks_purpose=bool(_PURPOSE.search(norm)),
+        keyword_only=not _QUESTION_WORD.search(norm),
     )
 
 

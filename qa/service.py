@@ -22,7 +22,7 @@ from qa.index import (
     tqdm_progress,
 )
 from qa.normalize import normalize
-from qa.question import KIND_VOCABULARY, analyse
+from qa.question import QUESTION_VOCABULARY, analyse
 from qa.retrieval import Retriever
 from qa.settings import RETRIEVERS, Settings
 from qa.spelling import HomophoneCorrector
@@ -90,7 +90,7 @@ class QAService:
         s = self.settings
         self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
         self.answerer = Answerer(self.index, s.refusal_threshold)
-        self.corrector = HomophoneCorrector([*(d.text for d in self.index.documents.values()), KIND_VOCABULARY])
+        self.corrector = HomophoneCorrector([*(d.text for d in self.index.documents.values()), QUESTION_VOCABULARY])
 
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:

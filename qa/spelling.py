@@ -18,7 +18,8 @@ from qa.normalize import normalize
 
 # Function characters are never typos of content words; leave them alone.
 _FUNCTION_CHARS = set(
-    "的了是有在和与及都也就又会能吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下"
+    "的了是有在和与及都也就又会能吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下由"
+    "项家件类种条名位次"  # measure words
 )
 
 
@@ -37,8 +38,7 @@ class HomophoneCorrector:
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.bigrams: Counter[str] = Counter()
-        for text in texts:
-            norm = normalize(text)
+        for norm in (normalize(piece) for text in texts for piece in text.split()):
             self.bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
         for gram in self.bigrams:
@@ -58,6 +58,9 @@ class HomophoneCorrector:
             right = chars[j + 1] if j + 1 < len(chars) and _is_cjk(chars[j + 1]) else ""
             if not (left or right) or (left and self._known(left + ch)) or (right and self._known(ch + right)):
                 continue
+            # A replacement must form a known word with a content neighbour: "的问" proves nothing.
+            left = "" if left in _FUNCTION_CHARS else left
+            right = "" if right in _FUNCTION_CHARS else right
             best, best_key = ch, (0, 0)
             for candidate in self._chars_by_sound.get(reading(ch), ()):
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]

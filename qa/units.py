@@ -26,6 +26,8 @@ DOCNUM = re.compile(r"〔\d{4}〕\s*\d+\s*号|\[\d{4}\]\s*\d+\s*号")
 ORG = re.compile(r"(?:部|局|委员会|委|厅|司|办公室|总局|院|协会|中心)(?=[、,，:：]|$|组织|联合|等)")
 # Any mention of an organisation, for "who" questions ("鼓励谁" → 标准化研究机构).
 ORG_MENTION = re.compile(r"(?<![全内外局])(?:部|局|委员会|委|厅|司|办公室|院|协会|中心|机构|组织|企业|单位)(?![分署长])")
+# A whole line that is an organisation's name, as in a document's sign-off (落款).
+ORG_NAME = re.compile(r"[\u4e00-\u9fff()（）]{2,20}(?:部|局|委员会|委|厅|署|办公室|总局|院|会|司|办)")
 YEAR_ONLY = re.compile(r"(?<!\d)(?:19|20)\d{2}年")
 
 

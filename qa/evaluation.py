@@ -1,0 +1,779 @@
+"""Grading answers against a golden set: pure grading and metrics, the runner, and its reports.
+
+A golden question passes when its expected facts appear both in the answer and in a quote
+the answer cites (or, for an unanswerable question, when the service declines). The runner
+asks every question once per retriever on one loaded service, and can compare the run with
+a saved baseline so that a change which breaks answers fails loudly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.errors import QAError
+from qa.normalize import normalize
+from qa.settings import RETRIEVERS, Settings
+from qa.types import Answer, Citation, Document
+
+if TYPE_CHECKING:
+    from qa.service import QAService
+
+EVAL_TOP_K = 5
+RECALL_AT = (1, 3, 5)
+
+
+class GoldenSetError(QAError):
+    """A golden-set or baseline file is missing or malformed."""
+
+
+# ---------------------------------------------------------------- golden questions
+
+
+@dataclass(frozen=True)
+class GoldenQuestion:
+    """One golden question: the facts a right answer holds (`all_of` every one, `any_of` at least one)."""
+
+    id: str
+    question: str
+    kind: str
+    lang: str
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    answerable: bool = True
+
+
+def parse_golden_line(line: str, where: str = "") -> GoldenQuestion:
+    """One JSON line as a GoldenQuestion, or a GoldenSetError naming what is wrong and where."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise GoldenSetError(f"{where}not valid JSON: {exc.msg}") from None
+    if not isinstance(row, dict):
+        raise GoldenSetError(f"{where}expected a JSON object")
+    for key in ("id", "question", "kind", "lang"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise GoldenSetError(f"{where}{key!r} must be a non-empty string")
+    facts: dict[str, tuple[str, ...]] = {}
+    for key in ("all", "any"):
+        value = row.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(s, str) and normalize(s) for s in value):
+            raise GoldenSetError(f"{where}{key!r} must be a list of non-empty strings")
+        facts[key] = tuple(value)
+    answerable = row.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise GoldenSetError(f"{where}'answerable' must be true or false")
+    return GoldenQuestion(row["id"], row["question"], row["kind"], row["lang"], facts["all"], facts["any"], answerable)
+
+
+def load_golden(path: Path) -> list[GoldenQuestion]:
+    """Read a golden set: one JSON object a line, blank lines skipped, ids unique."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenSetError(f"cannot read golden set {path}: {exc}") from None
+    questions: list[GoldenQuestion] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        question = parse_golden_line(line, f"{path}:{number}: ")
+        if question.id in seen:
+            raise GoldenSetError(f"{path}:{number}: duplicate id {question.id!r}")
+        seen.add(question.id)
+        questions.append(question)
+    if not questions:
+        raise GoldenSetError(f"golden set {path} holds no questions")
+    return questions
+
+
+# ---------------------------------------------------------------- grading (pure)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Whether an answer passes, and if not, why in a few words."""
+
+    passed: bool
+    reason: str = ""
+
+
+def holds_facts(text: str, all_of: Sequence[str], any_of: Sequence[str]) -> bool:
+    """Whether normalised `text` contains every `all_of` string and, if any are given, one `any_of` string."""
+    norm = normalize(text)
+    if not all(normalize(s) in norm for s in all_of):
+        return False
+    return not any_of or any(normalize(s) in norm for s in any_of)
+
+
+def grade(question: GoldenQuestion, answer: Answer) -> Grade:
+    """Grade one answer: the expected facts must be in the answer and in a cited quote."""
+    if not question.answerable:
+        return Grade(True) if not answer.found else Grade(False, "answered an unanswerable question")
+    if not answer.found:
+        return Grade(False, "refused")
+    in_answer = normalize(answer.answer)
+    quotes = [normalize(c.text) for c in answer.citations]
+
+    def cited(fact: str) -> bool:
+        return any(normalize(fact) in q for q in quotes)
+
+    missing = [s for s in question.all_of if normalize(s) not in in_answer]
+    uncited = [s for s in question.all_of if s not in missing and not cited(s)]
+    if question.any_of:
+        answered = [s for s in question.any_of if normalize(s) in in_answer]
+        if not answered:
+            missing.append(" | ".join(question.any_of))
+        elif not any(cited(s) for s in answered):
+            uncited.append(" | ".join(answered))
+    if missing:
+        return Grade(False, "missing: " + ", ".join(missing))
+    if uncited:
+        return Grade(False, "not cited: " + ", ".join(uncited))
+    return Grade(True)
+
+
+def citation_span_valid(citation: Citation, documents: Mapping[str, Document]) -> bool:
+    """Whether a citation quotes its document exactly at its offsets."""
+    doc = documents.get(citation.doc_id)
+    if doc is None or not 0 <= citation.start <= citation.end <= len(doc.text):
+        return False
+    return doc.text[citation.start : citation.end] == citation.text
+
+
+def first_relevant_rank(question: GoldenQuestion, passage_texts: Sequence[str]) -> int | None:
+    """The 1-based rank of the first passage holding the expected facts, or None."""
+    for rank, text in enumerate(passage_texts, start=1):
+        if holds_facts(text, question.all_of, question.any_of):
+            return rank
+    return None
+
+
+# ---------------------------------------------------------------- metrics (pure)
+
+
+def share(part: int, whole: int) -> float | None:
+    """part / whole, or None when there is nothing to divide (an undefined rate, not zero)."""
+    return part / whole if whole else None
+
+
+def recall_at_k(ranks: Sequence[int | None], k: int) -> float | None:
+    """Share of questions whose first relevant passage ranks within the top k."""
+    return share(sum(1 for r in ranks if r is not None and r <= k), len(ranks))
+
+
+def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float | None:
+    """Mean of 1/rank of the first relevant passage (0 when none was retrieved)."""
+    return sum(1.0 / r for r in ranks if r is not None) / len(ranks) if ranks else None
+
+
+@dataclass(frozen=True)
+class RefusalScores:
+    """Refusal as the positive class: precision over refused answers, recall over unanswerable questions."""
+
+    refused: int
+    unanswerable: int
+    refused_unanswerable: int
+
+    @property
+    def precision(self) -> float | None:
+        return share(self.refused_unanswerable, self.refused)
+
+    @property
+    def recall(self) -> float | None:
+        return share(self.refused_unanswerable, self.unanswerable)
+
+
+def refusal_scores(outcomes: Iterable[tuple[bool, bool]]) -> RefusalScores:
+    """Count refusals from (refused, answerable) pairs."""
+    pairs = list(outcomes)
+    return RefusalScores(
+        refused=sum(1 for refused, _ in pairs if refused),
+        unanswerable=sum(1 for _, answerable in pairs if not answerable),
+        refused_unanswerable=sum(1 for refused, answerable in pairs if refused and not answerable),
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0–100) with linear interpolation between closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """passed out of total."""
+
+    passed: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        return share(self.passed, self.total)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "total": self.total, "rate": _round(self.rate)}
+
+
+def tally_by(results: Sequence[tuple[str, bool]]) -> dict[str, Tally]:
+    """Pass counts per group from (group, passed) pairs, groups sorted by name."""
+    groups: dict[str, list[bool]] = {}
+    for group, passed in results:
+        groups.setdefault(group, []).append(passed)
+    return {g: Tally(sum(v), len(v)) for g, v in sorted(groups.items())}
+
+
+# ---------------------------------------------------------------- a run
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One golden question as answered and graded."""
+
+    golden: GoldenQuestion
+    answer: Answer
+    grade: Grade
+    relevant_rank: int | None
+    citations_valid: tuple[bool, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.golden.id,
+            "kind": self.golden.kind,
+            "lang": self.golden.lang,
+            "question": self.golden.question,
+            "expected_all": list(self.golden.all_of),
+            "expected_any": list(self.golden.any_of),
+            "answerable": self.golden.answerable,
+            "passed": self.grade.passed,
+            "reason": self.grade.reason,
+            "found": self.answer.found,
+            "answer": self.answer.answer,
+            "citations": [
+                {**c.to_json(), "valid": ok} for c, ok in zip(self.answer.citations, self.citations_valid, strict=True)
+            ],
+            "relevant_rank": self.relevant_rank,
+            "latency_ms": round(self.answer.latency_ms, 2),
+        }
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The summary of one run."""
+
+    overall: Tally
+    by_kind: dict[str, Tally]
+    by_lang: dict[str, Tally]
+    refusal: RefusalScores
+    recall: dict[int, float | None]
+    mrr: float | None
+    citation_spans: Tally
+    latency_p50: float | None
+    latency_p95: float | None
+
+    def to_json(self, with_latency: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "overall": self.overall.to_json(),
+            "by_kind": {k: t.to_json() for k, t in self.by_kind.items()},
+            "by_lang": {k: t.to_json() for k, t in self.by_lang.items()},
+            "refusal": {
+                "precision": _round(self.refusal.precision),
+                "recall": _round(self.refusal.recall),
+                "refused": self.refusal.refused,
+                "unanswerable": self.refusal.unanswerable,
+            },
+            "retrieval": {**{f"recall@{k}": _round(v) for k, v in self.recall.items()}, "mrr": _round(self.mrr)},
+            "citation_spans": self.citation_spans.to_json(),
+        }
+        if with_latency:
+            data["latency_ms"] = {"p50": _round(self.latency_p50, 1), "p95": _round(self.latency_p95, 1)}
+        return data
+
+
+def summarise(results: Sequence[QuestionResult]) -> Metrics:
+    """Pass rates, refusal, retrieval, citation-span and latency metrics of a run."""
+    ranks = [r.relevant_rank for r in results if r.golden.answerable]
+    latencies = [r.answer.latency_ms for r in results]
+    return Metrics(
+        overall=Tally(sum(r.grade.passed for r in results), len(results)),
+        by_kind=tally_by([(r.golden.kind, r.grade.passed) for r in results]),
+        by_lang=tally_by([(r.golden.lang, r.grade.passed) for r in results]),
+        refusal=refusal_scores((not r.answer.found, r.golden.answerable) for r in results),
+        recall={k: recall_at_k(ranks, k) for k in RECALL_AT},
+        mrr=mean_reciprocal_rank(ranks),
+        citation_spans=Tally(sum(sum(r.citations_valid) for r in results), sum(len(r.citations_valid) for r in results)),
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+    )
+
+
+@dataclass(frozen=True)
+class Run:
+    """Every golden question answered with one retriever."""
+
+    retriever: str
+    results: list[QuestionResult]
+    metrics: Metrics
+
+    @property
+    def outcomes(self) -> dict[str, bool]:
+        return {r.golden.id: r.grade.passed for r in self.results}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"retriever": self.retriever, "metrics": self.metrics.to_json(), "results": [r.to_json() for r in self.results]}
+
+
+def evaluate(
+    service: QAService,
+    questions: Sequence[GoldenQuestion],
+    retriever: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> Run:
+    """Ask every golden question with one retriever (top 5 passages) and grade the answers."""
+    documents = service.index.documents
+    results: list[QuestionResult] = []
+    for done, question in enumerate(questions, start=1):
+        answer = service.ask(question.question, top_k=EVAL_TOP_K, retriever=retriever)
+        rank = first_relevant_rank(question, [p.chunk.text for p in answer.passages]) if question.answerable else None
+        valid = tuple(citation_span_valid(c, documents) for c in answer.citations)
+        results.append(QuestionResult(question, answer, grade(question, answer), rank, valid))
+        if progress is not None:
+            progress(done, len(questions))
+    return Run(retriever, results, summarise(results))
+
+
+# ---------------------------------------------------------------- baseline and comparison
+
+
+def baseline_json(run: Run, model: str) -> dict[str, Any]:
+    """A small, diff-friendly record of a run: per-question pass/fail plus the summary (no latency)."""
+    return {
+        "model": model,
+        "retriever": run.retriever,
+        "summary": run.metrics.to_json(with_latency=False),
+        "results": dict(sorted(run.outcomes.items())),
+    }
+
+
+def dump_baseline(run: Run, model: str) -> str:
+    return json.dumps(baseline_json(run, model), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A saved run to compare against."""
+
+    model: str
+    retriever: str
+    outcomes: dict[str, bool]
+
+    @property
+    def overall(self) -> Tally:
+        return Tally(sum(self.outcomes.values()), len(self.outcomes))
+
+
+def load_baseline(path: Path) -> Baseline:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenSetError(f"cannot read baseline {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise GoldenSetError(f"baseline {path} is not valid JSON: {exc.msg}") from None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict) or not all(isinstance(v, bool) for v in results.values()):
+        raise GoldenSetError(f"baseline {path} has no 'results' mapping of question ids to true/false")
+    return Baseline(str(data.get("model", "")), str(data.get("retriever", "")), dict(results))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a run differs from a baseline, question by question."""
+
+    regressed: list[str]
+    fixed: list[str]
+    missing: list[str]
+    added: list[str]
+    baseline: Tally
+    current: Tally
+
+    @property
+    def rate_dropped(self) -> bool:
+        return (self.current.rate or 0.0) < (self.baseline.rate or 0.0) - 1e-12
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressed) or self.rate_dropped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "regressed": self.regressed,
+            "fixed": self.fixed,
+            "missing": self.missing,
+            "added": self.added,
+            "baseline": self.baseline.to_json(),
+            "current": self.current.to_json(),
+            "failed": self.failed,
+        }
+
+
+def compare(baseline: Mapping[str, bool], current: Mapping[str, bool]) -> Comparison:
+    """Questions that went pass → fail (regressed) and fail → pass (fixed), and the two pass rates."""
+    common = sorted(set(baseline) & set(current))
+    return Comparison(
+        regressed=[i for i in common if baseline[i] and not current[i]],
+        fixed=[i for i in common if not baseline[i] and current[i]],
+        missing=sorted(set(baseline) - set(current)),
+        added=sorted(set(current) - set(baseline)),
+        baseline=Tally(sum(baseline.values()), len(baseline)),
+        current=Tally(sum(current.values()), len(current)),
+    )
+
+
+# ---------------------------------------------------------------- text output
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _tally_cell(tally: Tally | None) -> str:
+    return "—" if tally is None else f"{tally.passed:>3}/{tally.total:<3} {_pct(tally.rate):>6}"
+
+
+def format_table(runs: Sequence[Run]) -> str:
+    """The metrics of one or more runs as a plain-text table, one column per retriever."""
+    label_width, col = 26, 18
+    lines = [f"{'':<{label_width}}" + "".join(f"{r.retriever:>{col}}" for r in runs)]
+
+    def row(label: str, cells: Iterable[str]) -> None:
+        lines.append(f"{label:<{label_width}}" + "".join(f"{c:>{col}}" for c in cells))
+
+    def tally_rows(title: str, get: Callable[[Metrics], dict[str, Tally]]) -> None:
+        lines.append(title)
+        names = sorted({name for r in runs for name in get(r.metrics)})
+        for name in names:
+            total = max(get(r.metrics)[name].total for r in runs if name in get(r.metrics))
+            row(f"  {name} ({total})", (_tally_cell(get(r.metrics).get(name)) for r in runs))
+
+    row("overall", (_tally_cell(r.metrics.overall) for r in runs))
+    tally_rows("by kind", lambda m: m.by_kind)
+    tally_rows("by lang", lambda m: m.by_lang)
+    lines.append("refusal (refused = positive)")
+    row("  precision", (_num(r.metrics.refusal.precision) for r in runs))
+    row("  recall", (_num(r.metrics.refusal.recall) for r in runs))
+    answerable = sum(1 for q in runs[0].results if q.golden.answerable)
+    lines.append(f"retrieval (top {EVAL_TOP_K}, {answerable} answerable)")
+    for k in RECALL_AT:
+        row(f"  recall@{k}", (_num(r.metrics.recall[k]) for r in runs))
+    row("  MRR", (_num(r.metrics.mrr) for r in runs))
+    row("citation spans valid", (_tally_cell(r.metrics.citation_spans) for r in runs))
+    lines.append("latency (ms)")
+    row("  p50", (_num(r.metrics.latency_p50, ".0f") for r in runs))
+    row("  p95", (_num(r.metrics.latency_p95, ".0f") for r in runs))
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def format_failures(run: Run) -> str:
+    failures = [r for r in run.results if not r.grade.passed]
+    lines = [f"failures with {run.retriever}: {len(failures)}"]
+    for r in failures:
+        lines.append(f"  {r.golden.id}  [{r.grade.reason}]")
+        lines.append(f"      问：{_clip(r.golden.question)}")
+        lines.append(f"      答：{_clip(r.answer.answer)}")
+    return "\n".join(lines)
+
+
+def format_comparison(comparison: Comparison, run: Run, baseline_path: Path) -> str:
+    by_id = {r.golden.id: r for r in run.results}
+    lines = [
+        f"compared with {baseline_path}: baseline {_tally_cell(comparison.baseline).strip()}, "
+        f"now {_tally_cell(comparison.current).strip()} ({run.retriever})"
+    ]
+    for title, ids in (("regressed (pass → fail)", comparison.regressed), ("fixed (fail → pass)", comparison.fixed)):
+        lines.append(f"{title}: {len(ids)}")
+        for i in ids:
+            r = by_id[i]
+            lines.append(f"  {i}  问：{_clip(r.golden.question, 40)}  答：{_clip(r.answer.answer, 40)}")
+    if comparison.missing:
+        lines.append(f"in the baseline but not in this golden set: {', '.join(comparison.missing)}")
+    if comparison.added:
+        lines.append(f"new since the baseline: {len(comparison.added)}")
+    return "\n".join(lines)
+
+
+def verdict(comparison: Comparison) -> str:
+    """One line saying whether the run regressed against the baseline, and how."""
+    problems = []
+    if comparison.regressed:
+        problems.append(f"{len(comparison.regressed)} question(s) regressed: {', '.join(comparison.regressed)}")
+    if comparison.rate_dropped:
+        problems.append(f"pass rate {_pct(comparison.current.rate)} is below the baseline's {_pct(comparison.baseline.rate)}")
+    return ("REGRESSION: " + "; ".join(problems)) if problems else "no regression against the baseline"
+
+
+# ---------------------------------------------------------------- HTML report
+
+_CSS = """
+body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2rem auto;max-width:70rem;
+padding:0 1rem;color:#1d2733;line-height:1.5}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
+table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d5dbe1;padding:.25rem .6rem;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:#eef2f6}
+.fail{border:1px solid #e3c2c2;border-left:4px solid #b3261e;padding:.5rem .8rem;margin:.8rem 0;background:#fdf8f8}
+.meta{color:#5b6875;font-size:.9rem}.quote{background:#f3f5f7;padding:.2rem .4rem;margin:.2rem 0;white-space:pre-wrap}
+.bad{color:#b3261e;font-weight:600}.good{color:#1e6b34;font-weight:600}code{font-size:.9em}
+"""
+_COLOURS = ("#2f6fb0", "#d08a1e", "#3f9a5b", "#8a4fb0")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _svg_pass_by_kind(runs: Sequence[Run]) -> str:
+    """A horizontal bar chart of pass rate by kind, one bar per retriever."""
+    kinds = sorted({k for r in runs for k in r.metrics.by_kind})
+    label_w, bar_w, bar_h, gap = 130, 420, 14, 10
+    group_h = bar_h * len(runs) + gap
+    legend_h = 22
+    height = legend_h + group_h * len(kinds) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 70}" height="{height}" role="img" '
+        f'aria-label="pass rate by kind" font-size="12" font-family="sans-serif">'
+    ]
+    for n, run in enumerate(runs):
+        x = label_w + n * 110
+        parts.append(
+            f'<rect x="{x}" y="4" width="12" height="12" fill="{_COLOURS[n % len(_COLOURS)]}"/>'
+            f'<text x="{x + 16}" y="14">{_e(run.retriever)}</text>'
+        )
+    for g, kind in enumerate(kinds):
+        y0 = legend_h + g * group_h
+        parts.append(f'<text x="0" y="{y0 + bar_h * len(runs) / 2 + 4:.0f}">{_e(kind)}</text>')
+        for n, run in enumerate(runs):
+            tally = run.metrics.by_kind.get(kind)
+            rate = (tally.rate or 0.0) if tally else 0.0
+            y = y0 + n * bar_h
+            colour = _COLOURS[n % len(_COLOURS)]
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="{bar_h - 2}" fill="#eef2f6"/>'
+                f'<rect x="{label_w}" y="{y}" width="{bar_w * rate:.1f}" height="{bar_h - 2}" fill="{colour}">'
+                f"<title>{_e(run.retriever)} {_e(kind)}: {_pct(rate)}</title></rect>"
+                f'<text x="{label_w + bar_w + 6}" y="{y + bar_h - 3}">{_pct(rate)}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _html_tally_table(title: str, runs: Sequence[Run], get: Callable[[Metrics], dict[str, Tally]]) -> str:
+    names = sorted({name for r in runs for name in get(r.metrics)})
+    head = "".join(f"<th>{_e(r.retriever)}</th>" for r in runs)
+    body = "".join(
+        f"<tr><td>{_e(name)}</td>" + "".join(f"<td>{_e(_tally_cell(get(r.metrics).get(name)))}</td>" for r in runs) + "</tr>"
+        for name in names
+    )
+    return f"<table><thead><tr><th>{_e(title)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_metrics_table(runs: Sequence[Run]) -> str:
+    rows: list[tuple[str, list[str]]] = [
+        ("overall", [_tally_cell(r.metrics.overall) for r in runs]),
+        ("refusal precision", [_num(r.metrics.refusal.precision) for r in runs]),
+        ("refusal recall", [_num(r.metrics.refusal.recall) for r in runs]),
+        *((f"recall@{k}", [_num(r.metrics.recall[k]) for r in runs]) for k in RECALL_AT),
+        ("MRR", [_num(r.metrics.mrr) for r in runs]),
+        ("citation spans valid", [_tally_cell(r.metrics.citation_spans) for r in runs]),
+        ("latency p50 (ms)", [_num(r.metrics.latency_p50, ".0f") for r in runs]),
+        ("latency p95 (ms)", [_num(r.metrics.latency_p95, ".0f") for r in runs]),
+    ]
+    head = "".join(f"<th>{_e(r.retriever)}</th>" for r in runs)
+    body = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>" for label, cells in rows)
+    return f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_failure(r: QuestionResult) -> str:
+    g, a = r.golden, r.answer
+    expected = f"all: {_e(' · '.join(g.all_of) or '—')}<br>any: {_e(' · '.join(g.any_of) or '—')}"
+    if not g.answerable:
+        expected = "a refusal (the document does not hold the answer)"
+    citations = (
+        "".join(
+            f'<div class="quote">{_e(c.text)}<div class="meta">{_e(c.section)} · 字符 {c.start}–{c.end}</div></div>'
+            for c in a.citations
+        )
+        or '<div class="meta">no citations</div>'
+    )
+    passages = "".join(
+        f'<div class="quote">{_e(p.chunk.text)}<div class="meta">#{n} {_e(p.chunk.section)} · score {p.score:.4f}</div></div>'
+        for n, p in enumerate(a.passages, start=1)
+    )
+    rank = "—" if r.relevant_rank is None else str(r.relevant_rank)
+    return (
+        f'<div class="fail"><div><strong>{_e(g.question)}</strong></div>'
+        f'<div class="meta"><code>{_e(g.id)}</code> · {_e(g.kind)} · {_e(g.lang)} · '
+        f'<span class="bad">{_e(r.grade.reason)}</span></div>'
+        f"<div>expected: {expected}</div>"
+        f"<div>got (found={_e(str(a.found).lower())}): {_e(a.answer)}</div>"
+        f"<div>cited:</div>{citations}"
+        f"<details><summary>top {len(a.passages)} passages (first holding the facts: {_e(rank)})</summary>"
+        f"{passages}</details></div>"
+    )
+
+
+def render_html(runs: Sequence[Run], golden_path: Path, model: str, comparison: tuple[Comparison, Run] | None = None) -> str:
+    """A self-contained HTML page: metrics side by side, a pass-rate-by-kind chart and every failure."""
+    parts = [
+        '<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">',
+        f"<title>qa eval — {_e(golden_path.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Evaluation of {_e(golden_path)}</h1>",
+        f'<p class="meta">{len(runs[0].results)} questions · model {_e(model)} · retrievers '
+        f"{_e(', '.join(r.retriever for r in runs))} · top {EVAL_TOP_K} passages</p>",
+        "<h2>Summary</h2>",
+        _html_metrics_table(runs),
+        "<h2>Pass rate by kind</h2>",
+        _svg_pass_by_kind(runs),
+        _html_tally_table("kind", runs, lambda m: m.by_kind),
+        "<h2>Pass rate by language form</h2>",
+        _html_tally_table("lang", runs, lambda m: m.by_lang),
+    ]
+    if comparison is not None:
+        comp, run = comparison
+        cls = "bad" if comp.failed else "good"
+        parts.append(f'<h2>Against the baseline ({_e(run.retriever)})</h2><p class="{cls}">{_e(verdict(comp))}</p>')
+        for title, ids in (("regressed (pass → fail)", comp.regressed), ("fixed (fail → pass)", comp.fixed)):
+            items = "".join(f"<li><code>{_e(i)}</code></li>" for i in ids) or "<li>none</li>"
+            parts.append(f"<h3>{_e(title)}: {len(ids)}</h3><ul>{items}</ul>")
+    for run in runs:
+        failures = [r for r in run.results if not r.grade.passed]
+        parts.append(f"<h2>Failures with {_e(run.retriever)}: {len(failures)}</h2>")
+        parts.extend(_html_failure(r) for r in failures)
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file so that readers see the old file or the new one, never half of it.
+
+    The temporary file sits in the same folder so the final rename stays on one file system.
+    mkstemp creates it private (0600); it gets the old file's mode, or an ordinary 0644.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- the command
+
+
+def retriever_modes(requested: Sequence[str] | None, default: str) -> list[str]:
+    """The retrievers to run, in the order given, each once; the settings' retriever when none."""
+    modes = list(dict.fromkeys(requested or [default]))
+    unknown = [m for m in modes if m not in RETRIEVERS]
+    if unknown:
+        raise QAError(f"unknown retriever(s) {', '.join(unknown)}; choose from {', '.join(RETRIEVERS)}")
+    return modes
+
+
+def run_eval_command(args: argparse.Namespace, settings: Settings, service: QAService | None = None) -> int:
+    """`qa eval`: run the golden set per retriever, print and write reports, compare and save baselines.
+
+    Returns 1 when `--compare` finds a question that passed in the baseline and fails now,
+    or a lower overall pass rate; 0 otherwise. The first retriever is the one compared and saved
+    (or, when comparing, the baseline's own retriever if it was run).
+    """
+    questions = load_golden(args.golden)
+    baseline = load_baseline(args.compare) if args.compare else None
+    modes = retriever_modes(args.retriever, settings.retriever)
+    if service is None:
+        from qa.service import QAService
+
+        service = QAService.load(settings)
+    model = service.settings.model
+    runs = []
+    for mode in modes:
+        progress = None
+        if sys.stderr.isatty():
+            from qa.index import tqdm_progress
+
+            progress = tqdm_progress(f"eval {mode}")
+        runs.append(evaluate(service, questions, mode, progress))
+
+    comparison: tuple[Comparison, Run] | None = None
+    notes: list[str] = []
+    if baseline is not None:
+        run = next((r for r in runs if r.retriever == baseline.retriever), runs[0])
+        if run.retriever != baseline.retriever:
+            notes.append(f"note: the baseline was recorded with retriever {baseline.retriever!r}, comparing {run.retriever!r}")
+        if baseline.model and baseline.model != model:
+            notes.append(f"note: the baseline was recorded with model {baseline.model!r}, this run uses {model!r}")
+        comparison = (compare(baseline.outcomes, run.outcomes), run)
+
+    if args.json:
+        report = {
+            "golden": str(args.golden),
+            "model": model,
+            "questions": len(questions),
+            "top_k": EVAL_TOP_K,
+            "runs": [r.to_json() for r in runs],
+            "comparison": comparison[0].to_json() if comparison else None,
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        for note in notes:
+            print(note, file=sys.stderr)
+        if comparison:
+            print(verdict(comparison[0]), file=sys.stderr)
+    else:
+        print(f"golden set {args.golden}: {len(questions)} questions · model {model} · top {EVAL_TOP_K} passages\n")
+        print(format_table(runs))
+        print()
+        print(format_failures(runs[0]))
+        for note in notes:
+            print(note)
+        if comparison:
+            print()
+            print(format_comparison(comparison[0], comparison[1], args.compare))
+            print(verdict(comparison[0]))
+
+    if args.report:
+        write_atomic(args.report, render_html(runs, args.golden, model, comparison))
+        print(f"wrote {args.report}", file=sys.stderr)
+    if args.save_baseline:
+        write_atomic(args.save_baseline, dump_baseline(runs[0], model))
+        print(f"wrote {args.save_baseline} ({runs[0].retriever})", file=sys.stderr)
+    return 1 if comparison and comparison[0].failed else 0

@@ -1,0 +1,238 @@
+"""End to end in a real headless Chromium: ask, read the answer and its highlighted sources, open the document.
+
+Needs Debian's `chromium` and `chromium-driver` (`make browser`); skipped with the reason
+where they are missing. Selenium is given both paths, so selenium-manager never runs and
+nothing is downloaded. Screenshots go to the test's tmp folder and to `test-output/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from qa.service import QAService
+from qa.settings import PROJECT_ROOT, Settings
+from web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT_SECONDS = 20
+OUTPUT_DIR = PROJECT_ROOT / "test-output"
+MOBILE = (390, 900)
+DESKTOP = (1280, 900)
+
+NUMBER_QUESTION = "到2025年要新制定多少项国家标准和行业标准？"
+LIST_QUESTION = "新兴产业包括哪些领域？"
+
+
+def _missing_browser() -> str:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    return (
+        f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver, or `make browser`)" if missing else ""
+    )
+
+
+@pytest.fixture(scope="module")
+def server(hash_settings: Settings, hash_service: QAService) -> Iterator[str]:
+    """The app on a real uvicorn server on a free local port, in a thread; its base URL."""
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(hash_settings, hash_service), log_level="warning", ws="none", lifespan="on")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        ready = threading.Event()
+        for _ in range(200):
+            if uvicorn_server.started:
+                ready.set()
+                break
+            ready.wait(0.05)
+        assert ready.is_set(), "the web server did not start within 10 s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=WAIT_SECONDS)
+        sock.close()
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[Callable[..., object]]:
+    """A factory of headless Chromium drivers (window size, JavaScript on or off); all quit at the end."""
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers: list[webdriver.Chrome] = []
+
+    def start(size: tuple[int, int] = MOBILE, javascript: bool = True) -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--lang=zh-CN",
+            f"--window-size={size[0]},{size[1]}",
+            f"--user-data-dir={tmp_path / f'chromium-profile-{len(drivers)}'}",
+        ):
+            options.add_argument(flag)
+        if not javascript:
+            options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        drivers.append(driver)
+        driver.set_page_load_timeout(WAIT_SECONDS)
+        driver.set_script_timeout(WAIT_SECONDS)
+        driver.set_window_size(*size)
+        return driver
+
+    try:
+        yield start
+    finally:
+        for driver in drivers:
+            driver.quit()
+
+
+def screenshot(driver: object, tmp_path: Path, name: str, full_page: bool = True) -> Path:
+    """The page (whole, or what is on screen) as PNG, in the test's folder and in test-output/ for people to look at."""
+    if full_page:
+        result = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})  # type: ignore[attr-defined]
+        png = base64.b64decode(result["data"])
+    else:
+        png = driver.get_screenshot_as_png()  # type: ignore[attr-defined]
+    path = tmp_path / f"{name}.png"
+    path.write_bytes(png)
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    shutil.copy(path, OUTPUT_DIR / path.name)
+    return path
+
+
+def ask(driver: object, question: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+    box = wait.until(ec.element_to_be_clickable((By.ID, "q")))
+    old = driver.find_elements(By.ID, "latest")  # type: ignore[attr-defined]
+    box.clear()
+    box.send_keys(question)
+    driver.find_element(By.CSS_SELECTOR, "form.ask-form button[type=submit]").click()  # type: ignore[attr-defined]
+    if old:
+        wait.until(ec.staleness_of(old[0]))
+    wait.until(ec.presence_of_element_located((By.ID, "latest")))
+
+
+def test_ask_read_the_highlighted_source_and_open_the_document(
+    server: str, browser: Callable[..., object], hash_service: QAService, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    expected = hash_service.ask(NUMBER_QUESTION)
+    driver = browser(MOBILE)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+    driver.get(server + "/")  # type: ignore[attr-defined]
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, "home-mobile")
+
+    ask(driver, NUMBER_QUESTION)
+    card = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .answer-card")))
+    assert "2000项以上" in card.text
+    marks = [m for m in driver.find_elements(By.CSS_SELECTOR, "#latest .passage mark") if m.is_displayed()]  # type: ignore[attr-defined]
+    assert {m.text for m in marks} == {c.text for c in expected.citations}
+    # Nothing overflows a phone screen sideways.
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= MOBILE[0]  # type: ignore[attr-defined]
+    assert "q=" in driver.current_url  # type: ignore[attr-defined]  # a shareable answer page
+    screenshot(driver, tmp_path, "answer-mobile")
+
+    # With JavaScript the copy button replaces the no-JS text box.
+    copy = driver.find_element(By.CSS_SELECTOR, "#latest button.copy")  # type: ignore[attr-defined]
+    assert copy.is_displayed()
+    copy.click()
+    wait.until(
+        lambda d: copy.text == "已复制" or d.find_element(By.CSS_SELECTOR, "#latest .copy-fallback textarea").is_displayed()
+    )
+
+    # Follow a quote to the whole document: the same span highlighted and scrolled into view.
+    citation = expected.citations[-1]
+    link = driver.find_element(By.CSS_SELECTOR, f"#latest a.quote-link[href*='hl={citation.start}-{citation.end}']")  # type: ignore[attr-defined]
+    link.click()
+    anchor = f"c-{citation.start}-{citation.end}"
+    mark = wait.until(ec.visibility_of_element_located((By.ID, anchor)))
+    assert mark.tag_name == "mark" and mark.text == citation.text
+    in_view = driver.execute_script(  # type: ignore[attr-defined]
+        "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight;", mark
+    )
+    assert in_view
+    assert "返回答案" in driver.find_element(By.CSS_SELECTOR, ".crumbs").text  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, "document-mobile", full_page=False)
+
+
+def test_conversation_on_desktop(server: str, browser: Callable[..., object], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser(DESKTOP)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+    driver.get(server + "/")  # type: ignore[attr-defined]
+    ask(driver, LIST_QUESTION)
+    ask(driver, "那未来产业呢？")
+    resolved = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .resolved")))
+    assert "未来产业包括哪些领域？" in resolved.text
+    earlier = driver.find_elements(By.CSS_SELECTOR, ".turn-earlier .ask-text")  # type: ignore[attr-defined]
+    assert [e.text for e in earlier] == [LIST_QUESTION]
+    assert driver.find_elements(By.CSS_SELECTOR, "#latest .passage mark")  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, "conversation-desktop")
+
+    ask(driver, "今天天气怎么样？")
+    none = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .answer-none")))
+    assert "未在文件中找到" in none.text
+    suggestion = none.find_element(By.CSS_SELECTOR, ".topics a")
+    screenshot(driver, tmp_path, "not-found-desktop")
+    suggestion.click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .answer-card:not(.answer-none)")))
+
+
+def test_works_without_javascript(server: str, browser: Callable[..., object], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser(MOBILE, javascript=False)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+    driver.get(server + "/")  # type: ignore[attr-defined]
+    ask(driver, LIST_QUESTION)
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .answer-card")))
+    assert not driver.find_element(By.CSS_SELECTOR, "#latest button.copy").is_displayed()  # type: ignore[attr-defined]
+    summary = driver.find_element(By.CSS_SELECTOR, "#latest .copy-fallback summary")  # type: ignore[attr-defined]
+    summary.click()
+    textarea = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .copy-fallback textarea")))
+    quote = textarea.get_attribute("value") or ""
+    assert "工信部联科〔2023〕118号" in quote and "《解读》" in quote
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", textarea)  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, "answer-nojs-mobile", full_page=False)

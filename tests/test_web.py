@@ -1,0 +1,387 @@
+"""The web app with the fast hash model: pages, the JSON API, errors and follow-up questions."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.errors import IndexCorruptError
+from qa.service import QAService
+from qa.settings import Settings
+from qa.types import Answer, Citation
+from web.app import (
+    COVERAGE,
+    EXAMPLES,
+    MAX_HISTORY,
+    AnswerLayout,
+    answer_layout,
+    create_app,
+    get_service,
+    highlight,
+    parse_spans,
+    safe_back_link,
+)
+
+NUMBER_QUESTION = "到2025年要新制定多少项国家标准和行业标准？"
+LIST_QUESTION = "新兴产业包括哪些领域？"
+DOC_ID = "miit-2023-118"
+
+
+@pytest.fixture()
+def client(hash_settings: Settings, hash_service: QAService) -> Iterator[TestClient]:
+    with TestClient(create_app(hash_settings, hash_service)) as test_client:
+        yield test_client
+
+
+def page(client: TestClient, **params: str | list[str]) -> str:
+    response = client.get("/?" + urlencode(params, doseq=True))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def marks(text: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", text, flags=re.S)]
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def test_home_page_is_chinese_mobile_ready_and_offers_examples(client: TestClient) -> None:
+    text = page(client)
+    assert '<html lang="zh-CN">' in text
+    assert 'name="viewport"' in text
+    assert re.search(r'<form[^>]*method="get"', text)
+    assert 'name="q"' in text
+    assert html.escape(NUMBER_QUESTION) in text  # an example question, as a link
+    assert "/?q=" in text
+    assert "/static/site.css" in text
+    assert "Content-Security-Policy" in client.get("/").headers
+
+
+def test_answer_page_shows_the_answer_first_and_highlights_the_quote(client: TestClient, hash_service: QAService) -> None:
+    answer = hash_service.ask(NUMBER_QUESTION)
+    assert answer.found
+    text = page(client, q=NUMBER_QUESTION)
+    assert "2000项以上" in text
+    assert text.index("2000项以上") < text.index("<mark")  # the answer comes before its sources
+    assert '<p class="headline">2000项以上</p>' in text
+    for citation in answer.citations:
+        assert citation.text in marks(text)
+        assert f"#c-{citation.start}-{citation.end}" in text
+        assert html.escape(citation.section) in text
+    assert html.escape(answer.citations[0].title) in text
+    assert "复制引用" in text and "工信部联科〔2023〕118号" in text
+    assert "<textarea" in text  # the citation to copy without JavaScript
+
+
+def test_list_answer_is_shown_as_a_list(client: TestClient) -> None:
+    text = page(client, q="保障措施有哪些？")
+    assert '<ol class="answer-list">' in text
+    assert "<li>一是加强组织领导</li>" in text
+
+
+def test_a_year_s_several_targets_are_a_list_without_a_headline(client: TestClient) -> None:
+    text = page(client, q="2025年的目标有哪些？")
+    assert '<p class="answer-lead">到2025年：</p>' in text
+    assert "<li>新制定国家标准和行业标准2000项以上</li>" in text
+    assert 'class="headline"' not in text
+
+
+def test_user_text_is_escaped(client: TestClient) -> None:
+    attack = '<script>alert("x")</script>新兴产业"><img src=x onerror=alert(1)>'
+    text = page(client, q=attack)
+    assert "<script>alert" not in text
+    assert "<img src=x" not in text
+    assert "&lt;script&gt;alert(" in text
+    text = page(client, q="那未来产业呢？", h=[attack])
+    assert "<script>alert" not in text and "<img src=x" not in text
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_gets_a_friendly_message_on_the_page(client: TestClient, question: str) -> None:
+    response = client.get("/", params={"q": question})
+    assert response.status_code == 400
+    assert "问题不能为空" in response.text
+    assert 'name="q"' in response.text  # the normal page with its form, not an error page
+
+
+def test_too_long_question_gets_the_limit(client: TestClient, hash_settings: Settings) -> None:
+    question = "标准" * hash_settings.max_question_chars
+    response = client.get("/", params={"q": question})
+    assert response.status_code == 400
+    assert f"请控制在{hash_settings.max_question_chars}字以内" in response.text
+    assert f'maxlength="{hash_settings.max_question_chars}"' in response.text
+
+
+def test_nothing_found_says_so_and_suggests_what_the_documents_cover(client: TestClient, hash_service: QAService) -> None:
+    question = "今天天气怎么样？"
+    assert not hash_service.ask(question).found
+    text = page(client, q=question)
+    assert "未在文件中找到" in text
+    for topic in ("2025年、2030年、2035年的目标", "8个新兴产业领域", "9个未来产业领域", "五项重点任务", "保障措施", "发文单位"):
+        assert topic in text
+    assert "/?q=" in text and "<mark" not in text
+
+
+def test_citation_links_open_the_document_with_the_span_highlighted(client: TestClient, hash_service: QAService) -> None:
+    answer = hash_service.ask(NUMBER_QUESTION)
+    text = page(client, q=NUMBER_QUESTION)
+    citation = answer.citations[-1]
+    links = re.findall(r'href="(/documents/[^"]+)"', text)
+    link = html.unescape(next(x for x in links if f"hl={citation.start}-{citation.end}" in x))
+    document_page = client.get(link.split("#")[0])
+    assert document_page.status_code == 200
+    anchor = f"c-{citation.start}-{citation.end}"
+    assert link.endswith("#" + anchor)
+    found = re.search(rf'<mark class="cited" id="{anchor}">(.*?)</mark>', document_page.text, flags=re.S)
+    assert found and html.unescape(found.group(1)) == citation.text
+    assert "返回答案" in document_page.text
+
+
+def test_document_page_shows_metadata_and_ignores_bad_spans(client: TestClient, hash_service: QAService) -> None:
+    document = hash_service.index.documents[DOC_ID]
+    response = client.get(f"/documents/{DOC_ID}", params=[("hl", "abc"), ("hl", "5-2"), ("hl", f"0-{len(document.text) + 1}")])
+    assert response.status_code == 200
+    assert "<mark" not in response.text
+    assert document.doc_number in response.text and "发文单位" in response.text
+    assert "2000项以上" in response.text  # the whole text
+
+
+def test_document_back_link_never_leaves_the_site(client: TestClient) -> None:
+    text = client.get(f"/documents/{DOC_ID}", params={"ret": "//evil.example/x"}).text
+    assert "evil.example" not in text
+    assert safe_back_link("/?q=1") == "/?q=1"
+    assert safe_back_link("https://evil.example") == "/"
+    assert safe_back_link(None) == "/"
+
+
+def test_unknown_document_and_route_get_a_chinese_404_page(client: TestClient) -> None:
+    for url in ("/documents/no-such-doc", "/no/such/page"):
+        response = client.get(url, headers={"accept": "text/html"})
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert '<html lang="zh-CN">' in response.text
+        assert "不存在" in response.text or "没有找到" in response.text
+
+
+def test_static_files_are_served(client: TestClient) -> None:
+    assert client.get("/static/site.css").status_code == 200
+    assert client.get("/static/site.js").status_code == 200
+
+
+@pytest.mark.parametrize("question", [*EXAMPLES, *(question for _, question in COVERAGE)])
+def test_every_suggested_question_finds_an_answer(hash_service: QAService, question: str) -> None:
+    """The page offers these questions to click: none of them may lead to "not found"."""
+    assert hash_service.ask(question).found
+
+
+# --- conversation ----------------------------------------------------------------------------
+
+
+def test_followup_is_understood_from_the_previous_question(client: TestClient) -> None:
+    text = page(client, q="那未来产业呢？", h=[LIST_QUESTION])
+    assert "理解为：<strong>未来产业包括哪些领域？</strong>" in text
+    thread = text[text.index('<section class="thread"') :]
+    assert thread.index(html.escape(LIST_QUESTION)) < thread.index("那未来产业呢？")  # oldest first
+    assert 'id="latest"' in text
+    hidden = re.findall(r'<input type="hidden" name="h" value="([^"]*)">', text)
+    assert [html.unescape(h) for h in hidden] == [LIST_QUESTION, "那未来产业呢？"]
+
+
+def test_followup_year_keeps_the_question(client: TestClient) -> None:
+    text = page(client, q="2030年呢？", h=[NUMBER_QUESTION])
+    assert "理解为：<strong>到2030年要新制定多少项国家标准和行业标准？</strong>" in text
+
+
+def test_history_is_capped_and_the_oldest_kept_question_stands_alone(client: TestClient) -> None:
+    history = [
+        "新兴产业包括哪些领域？",
+        "那未来产业呢？",
+        "重点任务有哪些？",
+        "保障措施呢？",
+        "文号是什么？",
+        "新兴产业包括哪些领域？",
+        "那未来产业呢？",
+    ]
+    text = page(client, q="重点任务有哪些？", h=history)
+    hidden = [html.unescape(h) for h in re.findall(r'<input type="hidden" name="h" value="([^"]*)">', text)]
+    # The last five earlier questions are re-answered and shown, then the new one; the next
+    # page carries the last five, the oldest made self-contained ("保障措施呢？" lost its context).
+    assert text.count('class="turn turn-earlier"') == MAX_HISTORY
+    assert len(hidden) == MAX_HISTORY
+    assert hidden == ["保障措施有哪些？", "文号是什么？", "新兴产业包括哪些领域？", "那未来产业呢？", "重点任务有哪些？"]
+
+
+def test_a_failed_question_keeps_the_conversation(client: TestClient) -> None:
+    response = client.get("/", params=[("q", ""), ("h", LIST_QUESTION)])
+    assert response.status_code == 400
+    assert "问题不能为空" in response.text
+    assert html.escape(LIST_QUESTION) in response.text
+    assert re.findall(r'<input type="hidden" name="h" value="([^"]*)">', response.text) == [LIST_QUESTION]
+
+
+# --- the JSON API ----------------------------------------------------------------------------
+
+
+def test_api_ask_returns_the_cli_json_contract(client: TestClient, hash_service: QAService) -> None:
+    response = client.post("/api/ask", json={"question": NUMBER_QUESTION, "top_k": 3})
+    assert response.status_code == 200
+    data = response.json()
+    assert {"question", "found", "answer", "answer_type", "citations", "passages", "latency_ms"} <= set(data)
+    expected = hash_service.ask(NUMBER_QUESTION, top_k=3).to_json()
+    assert set(data) == set(expected)  # exactly Answer.to_json(), as `qa ask --json` prints it
+    assert {k: v for k, v in data.items() if k != "latency_ms"} == {k: v for k, v in expected.items() if k != "latency_ms"}
+    assert data["found"] is True and data["answer_type"] == "number" and "2000项以上" in data["answer"]
+    assert len(data["passages"]) <= 3
+    document = client.get(f"/api/documents/{DOC_ID}").json()
+    for citation in data["citations"]:
+        assert {"doc_id", "title", "section", "text", "start", "end", "score"} <= set(citation)
+        assert document["text"][citation["start"] : citation["end"]] == citation["text"]
+        assert citation["passage_start"] <= citation["start"] < citation["end"] <= citation["passage_end"]
+
+
+def test_api_ask_understands_a_followup(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).json()
+    assert data["question"] == "未来产业包括哪些领域？"
+    assert data["found"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"question": ""}, 400, "问题不能为空"),
+        ({"question": "   "}, 400, "问题不能为空"),
+        ({"question": "标准" * 300}, 400, "500字以内"),
+        ({"question": 5}, 422, "question：应为文字"),
+        ({"question": ["a"]}, 422, "question：应为文字"),
+        ({}, 422, "question：缺少此项"),
+        ({"question": "新兴产业", "top_k": "many"}, 422, "top_k：应为整数"),
+        ({"question": "新兴产业", "top_k": 0}, 422, "top_k"),
+        ({"question": "新兴产业", "top_k": 51}, 422, "top_k"),
+        ({"question": "新兴产业", "retriever": "magic"}, 422, "retriever"),
+    ],
+)
+def test_api_ask_rejects_bad_input_with_a_clear_message(
+    client: TestClient, body: dict[str, object], status: int, message: str
+) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and message in detail
+
+
+def test_api_ask_rejects_a_body_that_is_not_json(client: TestClient) -> None:
+    response = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "JSON" in response.json()["detail"]
+
+
+def test_api_documents(client: TestClient, hash_service: QAService) -> None:
+    listing = client.get("/api/documents").json()
+    assert [d["doc_id"] for d in listing] == list(hash_service.index.documents)
+    assert listing[0] == hash_service.index.documents[DOC_ID].metadata()
+    assert "text" not in listing[0]
+    one = client.get(f"/api/documents/{DOC_ID}").json()
+    assert one["text"] == hash_service.index.documents[DOC_ID].text
+    assert one["doc_number"] == "工信部联科〔2023〕118号"
+
+
+def test_api_404s_are_json(client: TestClient) -> None:
+    response = client.get("/api/documents/no-such-doc")
+    assert response.status_code == 404
+    assert "no-such-doc" in response.json()["detail"]
+    response = client.get("/api/no-such-endpoint")
+    assert response.status_code == 404 and isinstance(response.json()["detail"], str)
+    response = client.get("/no-such-page", headers={"accept": "application/json"})
+    assert response.status_code == 404 and "detail" in response.json()
+
+
+def test_healthz_and_openapi(client: TestClient) -> None:
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["documents"] == 1
+    schema = client.get("/openapi.json").json()
+    assert {"/api/ask", "/api/documents", "/api/documents/{doc_id}", "/healthz"} <= set(schema["paths"])
+    assert "/" not in schema["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+# --- loading and errors from the library -----------------------------------------------------
+
+
+def test_the_app_loads_the_service_once_at_startup(hash_settings: Settings, hash_service: QAService) -> None:
+    app = create_app(hash_settings)
+    assert TestClient(app).get("/healthz").status_code == 503  # no startup yet: not ready
+    with TestClient(app) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        service = app.state.service
+        client.post("/api/ask", json={"question": LIST_QUESTION})
+        assert app.state.service is service
+
+
+class _BrokenService:
+    settings = Settings(model="hash")
+
+    def ask(self, question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
+        raise IndexCorruptError("索引文件已损坏，请重新建立索引。")
+
+
+def test_library_errors_become_400_with_their_message(hash_settings: Settings, hash_service: QAService) -> None:
+    app = create_app(hash_settings, hash_service)
+    app.dependency_overrides[get_service] = lambda: _BrokenService()
+    with TestClient(app) as client:
+        response = client.post("/api/ask", json={"question": LIST_QUESTION})
+        assert response.status_code == 400
+        assert response.json() == {"detail": "索引文件已损坏，请重新建立索引。"}
+        response = client.get("/", params={"q": LIST_QUESTION})
+        assert response.status_code == 400
+        assert "索引文件已损坏" in response.text and '<html lang="zh-CN">' in response.text
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def test_highlight_merges_overlaps_and_anchors_each_quote() -> None:
+    pieces = highlight("abcdefghij", 100, [(102, 104), (103, 106), (108, 120), (50, 60)])
+    assert [(p.text, p.quote is not None, p.anchor) for p in pieces] == [
+        ("ab", False, ""),
+        ("cdef", True, "c-102-104"),
+        ("gh", False, ""),
+        ("ij", True, "c-108-120"),
+    ]
+    assert "".join(p.text for p in pieces) == "abcdefghij"
+    clipped = highlight("abcdef", 10, [(5, 12)])
+    assert [(p.text, p.anchor) for p in clipped] == [("ab", ""), ("cdef", "")]  # the span starts before: no anchor here
+
+
+def test_parse_spans_keeps_only_spans_inside_the_document() -> None:
+    assert parse_spans(["1-5", "5-1", "x", "0-11", "3-10", " 2-4 "], 10) == [(1, 5), (3, 10), (2, 4)]
+
+
+def _answer(answer_type: str, *quotes: str, joiner: str = "") -> Answer:
+    citations = tuple(Citation("d", "t", "s", q, 0, len(q), 1.0, 0, len(q)) for q in quotes)
+    return Answer("q", True, joiner.join(quotes), answer_type, citations)  # type: ignore[arg-type]
+
+
+def test_a_number_answer_with_one_figure_shows_it_large_and_never_a_year() -> None:
+    assert answer_layout(_answer("number", "到2025年", "新制定国家标准和行业标准2000项以上", joiner="……")) == AnswerLayout(
+        "2000项以上"
+    )
+    assert answer_layout(_answer("number", "重点领域国际标准转化率超过90%")) == AnswerLayout("超过90%")
+    assert answer_layout(_answer("number", "分别提出2025年、2030年和2035年的“三步走”目标")) == AnswerLayout()
+
+
+def test_an_answer_of_several_quoted_items_is_a_list() -> None:
+    targets = _answer("number", "到2025年", "比例达到60%以上", "新制定国家标准和行业标准2000项以上", joiner="……")
+    assert answer_layout(targets) == AnswerLayout(
+        lead="到2025年", items=("比例达到60%以上", "新制定国家标准和行业标准2000项以上")
+    )
+    tasks = _answer("list", "一是建体系", "二是强能力", joiner="；")
+    assert answer_layout(tasks) == AnswerLayout(items=("一是建体系", "二是强能力"))
+    assert answer_layout(_answer("list", "新兴产业聚焦新一代信息技术、新能源等8大领域")) == AnswerLayout()

@@ -1,0 +1,1 @@
+"""The web app: Chinese question pages with highlighted sources, and a JSON API."""

@@ -1,0 +1,594 @@
+"""The web app: ask in Chinese, see the answer and its highlighted sources; the same answers as JSON.
+
+`create_app(settings)` loads the model and index once (in the lifespan handler) and hands
+the service to every route with `Depends(get_service)`, so tests can pass in or override
+it. Pages are rendered on the server and work without JavaScript; `static/site.js` only
+adds a clipboard button and scrolling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.chunking import paragraphs
+from qa.conversation import resolve_followup
+from qa.errors import QAError, QuestionError
+from qa.service import QAService, validate_question
+from qa.settings import Settings
+from qa.types import Answer, Citation, Document
+
+WEB_DIR = Path(__file__).resolve().parent
+MAX_HISTORY = 5  # earlier questions carried in the page URL as repeated `h` parameters
+
+# Shown on the empty page: questions about targets and fields that the bundled documents answer.
+EXAMPLES = (
+    "到2025年要新制定多少项国家标准和行业标准？",
+    "新兴产业包括哪些领域？",
+    "未来产业有哪些？",
+    "重点任务是什么？",
+)
+# Shown when nothing is found: what the documents cover, each with a question that finds it.
+COVERAGE = (
+    ("2025年、2030年、2035年的目标", "2025年的目标有哪些？"),
+    ("8个新兴产业领域", "新兴产业包括哪些领域？"),
+    ("9个未来产业领域", "未来产业有哪些？"),
+    ("五项重点任务", "重点任务有哪些？"),
+    ("保障措施", "保障措施有哪些？"),
+    ("发文单位", "印发部门有哪些？"),
+    ("文号和日期", "文号是什么？"),
+)
+
+# Only our own files on our pages; /docs (Swagger from a CDN) is left alone.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# What a page shows: pure functions over answers and documents.
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One cited span inside a source card."""
+
+    start: int
+    end: int
+    href: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of passage or document text, highlighted when it is (part of) a quote."""
+
+    text: str
+    quote: Quote | None = None
+    anchor: str = ""  # the element id of a highlighted run that starts a quote
+
+
+@dataclass(frozen=True)
+class SourceCard:
+    """One passage with its quotes highlighted, where it comes from and how to cite it."""
+
+    number: int
+    doc_id: str
+    title: str
+    doc_number: str
+    section: str
+    pieces: tuple[Piece, ...]
+    href: str
+    copy_text: str
+    cut_before: bool  # the passage starts inside a paragraph
+    cut_after: bool
+
+
+_FIGURE = re.compile(
+    r"(?:超过|达到|不少于|不低于|不超过|约)?\d+(?:\.\d+)?(?:%|％|[项家个名条部类种倍亿万元]+)?(?:以上|以下|左右|以内)?"
+)
+_JOINERS = {"list": "；", "number": "……"}  # how the answerer joins several quotes into one answer
+
+
+def figures(text: str) -> list[str]:
+    """The figures in a text ("2000项以上", "超过90%"), not counting years."""
+    return [m.group() for m in _FIGURE.finditer(text) if text[m.end() : m.end() + 1] != "年"]
+
+
+@dataclass(frozen=True)
+class AnswerLayout:
+    """How to show an answer: a big figure, a lead-in ("到2025年") and list items, or just its text."""
+
+    headline: str = ""
+    lead: str = ""
+    items: tuple[str, ...] = ()
+
+
+def answer_layout(answer: Answer) -> AnswerLayout:
+    """A number answer with one figure shows it large; an answer made of several quoted items shows them as a list."""
+    quotes = [c.text for c in answer.citations]
+    joiner = _JOINERS.get(answer.answer_type)
+    if not joiner or len(quotes) < 2 or answer.answer != joiner.join(quotes):
+        found = figures(answer.answer) if answer.answer_type == "number" else []
+        return AnswerLayout(headline=found[0] if len(found) == 1 else "")
+    if answer.answer_type == "list":
+        return AnswerLayout(items=tuple(quotes))
+    # Several targets: the quotes before the first figure ("到2025年") lead in, the rest are the items.
+    first = next((n for n, q in enumerate(quotes) if figures(q)), 0)
+    items = quotes[first:]
+    if len(items) == 1:
+        return AnswerLayout(headline=figures(items[0])[0])
+    return AnswerLayout(lead="".join(quotes[:first]), items=tuple(items))
+
+
+@dataclass
+class Turn:
+    """One question of the conversation: what was typed, what was asked, and the answer."""
+
+    asked: str
+    resolved: str
+    answer: Answer
+    sources: list[SourceCard] = field(default_factory=list)
+    layout: AnswerLayout = field(default_factory=AnswerLayout)
+
+    @property
+    def understood(self) -> str:
+        """The question as answered, when it differs from what was typed: a follow-up made whole, typos corrected."""
+        understood = self.answer.interpreted or self.resolved
+        return understood if understood != self.asked else ""
+
+
+def highlight(
+    text: str, offset: int, spans: Iterable[tuple[int, int]], link: Callable[[int, int], str] | None = None
+) -> list[Piece]:
+    """`text` (which starts at `offset` in its document) cut into plain and highlighted pieces.
+
+    Spans are absolute document offsets; they are clipped to the text and overlaps merged.
+    A highlighted piece gets the anchor `c-START-END` of the span it starts, and a link from
+    `link(start, end)` when given.
+    """
+    end_of_text = offset + len(text)
+    merged: list[tuple[int, int, int, int]] = []  # piece start, piece end, span start, span end
+    for span_start, span_end in sorted(set(spans)):
+        start, end = max(span_start, offset), min(span_end, end_of_text)
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end), merged[-1][2], merged[-1][3])
+        else:
+            merged.append((start, end, span_start, span_end))
+    pieces: list[Piece] = []
+    cursor = offset
+    for start, end, span_start, span_end in merged:
+        if start > cursor:
+            pieces.append(Piece(text[cursor - offset : start - offset]))
+        quote = Quote(span_start, span_end, link(span_start, span_end) if link else "")
+        anchor = f"c-{span_start}-{span_end}" if start == span_start else ""
+        pieces.append(Piece(text[start - offset : end - offset], quote, anchor))
+        cursor = end
+    if cursor < end_of_text:
+        pieces.append(Piece(text[cursor - offset :]))
+    return pieces
+
+
+def document_href(doc_id: str, spans: Sequence[tuple[int, int]], back: str = "") -> str:
+    """The document page with these spans highlighted, scrolled to the first."""
+    params: list[tuple[str, str]] = [("hl", f"{s}-{e}") for s, e in spans]
+    if back:
+        params.append(("ret", back))
+    query = f"?{urlencode(params)}" if params else ""
+    anchor = f"#c-{spans[0][0]}-{spans[0][1]}" if spans else ""
+    return f"/documents/{doc_id}{query}{anchor}"
+
+
+def citation_text(quotes: Sequence[str], document: Document, section: str, url: str) -> str:
+    """A quotation ready to paste: the quoted words, the document with its number, the section, a link."""
+    source = document.title + (f"（{document.doc_number}）" if document.doc_number else "")
+    lines = ["".join(f"“{q}”" for q in quotes), f"——{source}，{section}"]
+    if url:
+        lines.append(f"原文链接：{url}")
+    return "\n".join(lines)
+
+
+def _quote_link(doc_id: str, back: str) -> Callable[[int, int], str]:
+    return lambda start, end: document_href(doc_id, [(start, end)], back)
+
+
+def source_cards(answer: Answer, documents: dict[str, Document], back: str = "", base_url: str = "") -> list[SourceCard]:
+    """The answer's citations grouped by the passage they come from, in the order cited."""
+    groups: dict[tuple[str, int, int], list[Citation]] = {}
+    for citation in answer.citations:
+        groups.setdefault((citation.doc_id, citation.passage_start, citation.passage_end), []).append(citation)
+    cards: list[SourceCard] = []
+    for number, ((doc_id, p_start, p_end), citations) in enumerate(groups.items(), start=1):
+        document = documents[doc_id]
+        # A quote outside its passage would be a bug upstream; widen the passage rather than hide it.
+        p_start = min([p_start, *(c.start for c in citations)])
+        p_end = max([p_end, *(c.end for c in citations)])
+        spans = [(c.start, c.end) for c in citations]
+        pieces = highlight(document.text[p_start:p_end], p_start, spans, _quote_link(doc_id, back))
+        href = document_href(doc_id, spans, back)
+        cards.append(
+            SourceCard(
+                number=number,
+                doc_id=doc_id,
+                title=document.title,
+                doc_number=document.doc_number,
+                section=citations[0].section,
+                pieces=tuple(pieces),
+                href=href,
+                copy_text=citation_text(
+                    [c.text for c in citations], document, citations[0].section, base_url + document_href(doc_id, spans)
+                ),
+                cut_before=p_start > 0 and document.text[p_start - 1] != "\n",
+                cut_after=p_end < len(document.text) and document.text[p_end] != "\n",
+            )
+        )
+    return cards
+
+
+def parse_spans(values: Iterable[str], length: int) -> list[tuple[int, int]]:
+    """Spans from `hl=START-END` values, keeping only well-formed ones inside the document."""
+    spans = []
+    for value in values:
+        match = re.fullmatch(r"(\d{1,9})-(\d{1,9})", value.strip())
+        if match:
+            start, end = int(match.group(1)), int(match.group(2))
+            if 0 <= start < end <= length:
+                spans.append((start, end))
+    return spans
+
+
+def safe_back_link(value: str | None) -> str:
+    """A link back to an answer page on this site, or the home page (never another site)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 8000:
+        return value
+    return "/"
+
+
+def ask_href(question: str, history: Sequence[str] = ()) -> str:
+    """The answer page for a question, continuing a conversation."""
+    return "/?" + urlencode([("q", question), *(("h", h) for h in history)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies and the conversation.
+
+
+def get_service(request: Request) -> QAService:
+    """The loaded service; 503 while it is still loading."""
+    service: QAService | None = getattr(request.app.state, "service", None)
+    if service is None:
+        raise HTTPException(status_code=503, detail="服务正在启动，请稍后再试。")
+    return service
+
+
+ServiceDep = Annotated[QAService, Depends(get_service)]
+
+
+def ask_in_context(
+    service: QAService, asked: object, previous: str | None, top_k: int | None = None, retriever: str | None = None
+) -> tuple[str, Answer]:
+    """Answer a question as a follow-up to the previous one: (the self-contained question, answer)."""
+    text = validate_question(asked, service.settings.max_question_chars)
+    resolved = resolve_followup(text, previous)
+    return resolved, service.ask(resolved, top_k=top_k, retriever=retriever)
+
+
+def build_turn(service: QAService, asked: str, previous: str | None, back: str, base_url: str) -> Turn:
+    resolved, answer = ask_in_context(service, asked, previous)
+    return Turn(
+        asked=asked.strip(),
+        resolved=resolved,
+        answer=answer,
+        sources=source_cards(answer, service.index.documents, back, base_url),
+        layout=answer_layout(answer),
+    )
+
+
+def next_history(turns: Sequence[Turn]) -> list[str]:
+    """The questions to carry in the form: the last few as typed, the oldest kept self-contained."""
+    kept = list(turns[-MAX_HISTORY:])
+    if not kept:
+        return []
+    return [kept[0].resolved, *(t.asked for t in kept[1:])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages.
+
+pages = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    context = {
+        "max_chars": settings.max_question_chars,
+        "examples": EXAMPLES,
+        "coverage": COVERAGE,
+        "ask_href": ask_href,
+        **context,
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
+
+
+@pages.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    service: ServiceDep,
+    q: str | None = None,
+    h: Annotated[list[str] | None, Query()] = None,
+) -> HTMLResponse:
+    """The question page; with `q`, the answer, after the earlier questions `h` re-answered in order."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    base_url = str(request.base_url).rstrip("/")
+    turns: list[Turn] = []
+    for asked in [x for x in (h or []) if x.strip()][-MAX_HISTORY:]:
+        try:
+            turns.append(build_turn(service, asked, turns[-1].resolved if turns else None, back, base_url))
+        except QuestionError:
+            continue  # a damaged earlier question is dropped, not shown as an error
+    error = ""
+    current: Turn | None = None
+    if q is not None:
+        try:
+            current = build_turn(service, q, turns[-1].resolved if turns else None, back, base_url)
+        except QuestionError as exc:
+            error = str(exc)
+    thread = [*turns, current] if current else turns
+    context = {
+        "earlier": turns,
+        "current": current,
+        "error": error,
+        "draft": q if error else "",
+        "history": next_history(thread),
+    }
+    return render(request, "index.html", context, status_code=400 if error else 200)
+
+
+@pages.get("/documents/{doc_id}", response_class=HTMLResponse)
+def document_page(
+    request: Request,
+    doc_id: str,
+    service: ServiceDep,
+    hl: Annotated[list[str] | None, Query()] = None,
+    ret: str | None = None,
+) -> HTMLResponse:
+    """A whole document, with the cited spans highlighted (`?hl=START-END`, repeatable)."""
+    document = service.index.documents.get(doc_id)
+    if document is None:
+        raise HTTPException(status_code=404, detail=f"没有找到编号为“{doc_id}”的文件。")
+    spans = parse_spans(hl or [], len(document.text))
+    blocks = [
+        (paragraph.kind, highlight(document.text[paragraph.start : paragraph.end], paragraph.start, spans))
+        for paragraph in paragraphs(document.text)
+        # The title line is already the page's heading, unless it is what was cited.
+        if document.text[paragraph.start : paragraph.end].strip() != document.title
+        or any(s < paragraph.end and e > paragraph.start for s, e in spans)
+    ]
+    context = {"document": document, "blocks": blocks, "spans": spans, "back": safe_back_link(ret), "has_back": ret is not None}
+    return render(request, "document.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON API.
+
+api = APIRouter(tags=["api"])
+
+
+class AskRequest(BaseModel):
+    """A question; `previous` makes it a follow-up ("那未来产业呢？") to an earlier question."""
+
+    question: str = Field(description="用中文提出的问题", examples=["新兴产业包括哪些领域？"])
+    top_k: int | None = Field(default=None, ge=1, le=50, description="返回的段落数（默认取设置中的 top_k）")
+    previous: str | None = Field(default=None, description="上一个问题，用于理解追问", examples=["新兴产业包括哪些领域？"])
+    retriever: Literal["hybrid", "dense", "bm25"] | None = Field(default=None, description="检索方式")
+
+
+class CitationOut(BaseModel):
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    passage_start: int
+    passage_end: int
+
+
+class PassageOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    section: str
+    start: int
+    end: int
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """Exactly `Answer.to_json()`, the same object as `qa ask --json`."""
+
+    question: str
+    found: bool
+    answer: str
+    answer_type: Literal["number", "list", "text", "none"]
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    interpreted: str = Field(default="", description="按此理解的问题（纠正错别字后），与原问题相同时为空")
+    latency_ms: float
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    doc_number: str
+    issuers: list[str]
+    date_signed: str
+    date_published: str
+    source: str
+    length: int
+
+
+class DocumentWithText(DocumentOut):
+    text: str
+
+
+@api.post(
+    "/api/ask",
+    response_model=AnswerOut,
+    responses={400: {"model": ErrorOut, "description": "问题为空、过长或无法识别"}, 422: {"model": ErrorOut}},
+    summary="回答一个问题",
+)
+def api_ask(body: AskRequest, service: ServiceDep) -> JSONResponse:
+    """Answer a question with exact quotes and their character spans."""
+    _, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
+    return JSONResponse(answer.to_json())
+
+
+@api.get("/api/documents", response_model=list[DocumentOut], summary="列出文件")
+def api_documents(service: ServiceDep) -> JSONResponse:
+    return JSONResponse([d.metadata() for d in service.index.documents.values()])
+
+
+@api.get(
+    "/api/documents/{doc_id}", response_model=DocumentWithText, responses={404: {"model": ErrorOut}}, summary="一份文件及其全文"
+)
+def api_document(doc_id: str, service: ServiceDep) -> JSONResponse:
+    document = service.index.documents.get(doc_id)
+    if document is None:
+        raise HTTPException(status_code=404, detail=f"没有找到编号为“{doc_id}”的文件。")
+    return JSONResponse({**document.metadata(), "text": document.text})
+
+
+@api.get("/healthz", summary="服务状态")
+def healthz(service: ServiceDep) -> dict[str, Any]:
+    """200 once the model and index are loaded."""
+    manifest = service.index.manifest
+    return {
+        "status": "ok",
+        "model": manifest.model,
+        "documents": len(service.index.documents),
+        "chunks": len(service.index.chunks),
+        "index_built_at": manifest.built_at,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: JSON for the API, a Chinese page for people.
+
+_STATUS_MESSAGES = {
+    400: "请求有误。",
+    404: "您要找的页面不存在。",
+    405: "不支持这种请求方式。",
+    503: "服务暂时不可用，请稍后再试。",
+}
+_API_STATUS_MESSAGES = {404: "请求的地址不存在。", 405: "这个地址不支持这种请求方式。"}
+_TYPE_MESSAGES = {
+    "missing": "缺少此项",
+    "string_type": "应为文字",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "literal_error": "取值不在允许范围内",
+    "json_invalid": "不是有效的 JSON",
+    "model_attributes_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象",
+}
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/api", "/healthz", "/openapi.json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "html" not in accept
+
+
+def error_response(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+    context = {"status_code": status_code, "message": message}
+    response = render(request, "error.html", context, status_code=status_code)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else ""
+    try:
+        default = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        default = ""
+    messages = {**_STATUS_MESSAGES, **_API_STATUS_MESSAGES} if wants_json(request) else _STATUS_MESSAGES
+    message = messages.get(exc.status_code, "请求有误。") if not detail or detail == default else detail
+    return error_response(request, exc.status_code, message, dict(exc.headers) if exc.headers else None)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
+        reason = _TYPE_MESSAGES.get(str(error.get("type")), str(error.get("msg", "")))
+        problems.append(f"{where}：{reason}" if where else reason)
+    return error_response(request, 422, "请求格式不正确：" + "；".join(problems or ["无法解析"]))
+
+
+async def on_qa_error(request: Request, exc: Exception) -> Response:
+    return error_response(request, 400, str(exc))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
+    """The web app over one service: loaded once at startup, or the one given (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.service is None:
+            app.state.service = QAService.load(settings)
+        yield
+
+    app = FastAPI(
+        title="政策问答 policy-qa",
+        description="用中文提问，答案摘自政策文件原文，并给出精确的引用位置。",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(pages)
+    app.include_router(api)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(QAError, on_qa_error)
+    return app

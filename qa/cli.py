@@ -83,10 +83,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from qa.service import QAService
     from web.app import create_app
 
-    settings = _settings(args).with_(host=args.host or _settings(args).host, port=args.port or _settings(args).port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    settings = _settings(args)
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    # Load (and on first run build) before listening: a model or index that cannot load is
+    # one clear error line here, not a traceback from inside the server.
+    service = QAService.load(settings)
+    print(f"policy-qa: http://{settings.host}:{settings.port}/", file=sys.stderr)
+    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info")
     return 0
 
 

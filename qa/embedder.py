@@ -68,6 +68,8 @@ class SentenceTransformerEmbedder:
     """Embeddings from a sentence-transformers model folder or name, loaded once, offline."""
 
     def __init__(self, model: str, batch_size: int = 16) -> None:
+        if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
+            raise ModelLoadError(f"embedding model folder {model} does not exist")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

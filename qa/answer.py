@@ -210,6 +210,10 @@ class Answerer:
         scored.sort(key=lambda s: (-s.score, s.unit.start))
         return scored
 
+    @staticmethod
+    def _leads_with_year(unit: Unit, intent: QuestionIntent) -> bool:
+        return unit.lead_span[0] == unit.paragraph[0] and any(y in unit.lead for y in intent.years)
+
     def _is_generic(self, intent: QuestionIntent, grams: Sequence[str]) -> bool:
         """A question about a year that names nothing more specific than the corpus's topic words."""
         if not intent.years:
@@ -228,10 +232,14 @@ class Answerer:
         if generic and not intent.generic_target:
             intent = replace(intent, generic_target=True)
         scored = self._score(retrieval, intent, grams)
-        if not scored and intent.kind == "number" and generic:
-            # "2030年的目标是什么": that year's targets may be qualitative, with no number.
-            intent = replace(intent, kind="text", unit=None)
-            scored = self._score(retrieval, intent, grams)
+        if generic:
+            # "2035年的目标是什么" is answered by the paragraph that opens "到2035年", not by a
+            # sentence elsewhere that merely names the year; that year's targets may also be
+            # qualitative, with no number at all.
+            scored = [s for s in scored if self._leads_with_year(s.unit, intent)]
+            if not scored and intent.kind == "number":
+                intent = replace(intent, kind="text", unit=None)
+                scored = [s for s in self._score(retrieval, intent, grams) if self._leads_with_year(s.unit, intent)]
         if not scored:
             return self._refusal(intent, 0.0)
         best = scored[0]

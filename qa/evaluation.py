@@ -9,7 +9,6 @@ a saved baseline so that a change which breaks answers fails loudly.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import sys
@@ -449,16 +448,16 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _pct(value: float | None) -> str:
+def fmt_pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def _num(value: float | None, fmt: str = ".3f") -> str:
+def fmt_num(value: float | None, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def _tally_cell(tally: Tally | None) -> str:
-    return "—" if tally is None else f"{tally.passed:>3}/{tally.total:<3} {_pct(tally.rate):>6}"
+def tally_cell(tally: Tally | None) -> str:
+    return "—" if tally is None else f"{tally.passed:>3}/{tally.total:<3} {fmt_pct(tally.rate):>6}"
 
 
 def format_table(runs: Sequence[Run]) -> str:
@@ -474,23 +473,23 @@ def format_table(runs: Sequence[Run]) -> str:
         names = sorted({name for r in runs for name in get(r.metrics)})
         for name in names:
             total = max(get(r.metrics)[name].total for r in runs if name in get(r.metrics))
-            row(f"  {name} ({total})", (_tally_cell(get(r.metrics).get(name)) for r in runs))
+            row(f"  {name} ({total})", (tally_cell(get(r.metrics).get(name)) for r in runs))
 
-    row("overall", (_tally_cell(r.metrics.overall) for r in runs))
+    row("overall", (tally_cell(r.metrics.overall) for r in runs))
     tally_rows("by kind", lambda m: m.by_kind)
     tally_rows("by lang", lambda m: m.by_lang)
     lines.append("refusal (refused = positive)")
-    row("  precision", (_num(r.metrics.refusal.precision) for r in runs))
-    row("  recall", (_num(r.metrics.refusal.recall) for r in runs))
+    row("  precision", (fmt_num(r.metrics.refusal.precision) for r in runs))
+    row("  recall", (fmt_num(r.metrics.refusal.recall) for r in runs))
     answerable = sum(1 for q in runs[0].results if q.golden.answerable)
     lines.append(f"retrieval (top {EVAL_TOP_K}, {answerable} answerable)")
     for k in RECALL_AT:
-        row(f"  recall@{k}", (_num(r.metrics.recall[k]) for r in runs))
-    row("  MRR", (_num(r.metrics.mrr) for r in runs))
-    row("citation spans valid", (_tally_cell(r.metrics.citation_spans) for r in runs))
+        row(f"  recall@{k}", (fmt_num(r.metrics.recall[k]) for r in runs))
+    row("  MRR", (fmt_num(r.metrics.mrr) for r in runs))
+    row("citation spans valid", (tally_cell(r.metrics.citation_spans) for r in runs))
     lines.append("latency (ms)")
-    row("  p50", (_num(r.metrics.latency_p50, ".0f") for r in runs))
-    row("  p95", (_num(r.metrics.latency_p95, ".0f") for r in runs))
+    row("  p50", (fmt_num(r.metrics.latency_p50, ".0f") for r in runs))
+    row("  p95", (fmt_num(r.metrics.latency_p95, ".0f") for r in runs))
     return "\n".join(lines)
 
 
@@ -512,8 +511,8 @@ def format_failures(run: Run) -> str:
 def format_comparison(comparison: Comparison, run: Run, baseline_path: Path) -> str:
     by_id = {r.golden.id: r for r in run.results}
     lines = [
-        f"compared with {baseline_path}: baseline {_tally_cell(comparison.baseline).strip()}, "
-        f"now {_tally_cell(comparison.current).strip()} ({run.retriever})"
+        f"compared with {baseline_path}: baseline {tally_cell(comparison.baseline).strip()}, "
+        f"now {tally_cell(comparison.current).strip()} ({run.retriever})"
     ]
     for title, ids in (("regressed (pass → fail)", comparison.regressed), ("fixed (fail → pass)", comparison.fixed)):
         lines.append(f"{title}: {len(ids)}")
@@ -533,148 +532,13 @@ def verdict(comparison: Comparison) -> str:
     if comparison.regressed:
         problems.append(f"{len(comparison.regressed)} question(s) regressed: {', '.join(comparison.regressed)}")
     if comparison.rate_dropped:
-        problems.append(f"pass rate {_pct(comparison.current.rate)} is below the baseline's {_pct(comparison.baseline.rate)}")
+        problems.append(
+            f"pass rate {fmt_pct(comparison.current.rate)} is below the baseline's {fmt_pct(comparison.baseline.rate)}"
+        )
     return ("REGRESSION: " + "; ".join(problems)) if problems else "no regression against the baseline"
 
 
 # ---------------------------------------------------------------- HTML report
-
-_CSS = """
-body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2rem auto;max-width:70rem;
-padding:0 1rem;color:#1d2733;line-height:1.5}
-h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
-table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d5dbe1;padding:.25rem .6rem;text-align:right}
-th:first-child,td:first-child{text-align:left}thead th{background:#eef2f6}
-.fail{border:1px solid #e3c2c2;border-left:4px solid #b3261e;padding:.5rem .8rem;margin:.8rem 0;background:#fdf8f8}
-.meta{color:#5b6875;font-size:.9rem}.quote{background:#f3f5f7;padding:.2rem .4rem;margin:.2rem 0;white-space:pre-wrap}
-.bad{color:#b3261e;font-weight:600}.good{color:#1e6b34;font-weight:600}code{font-size:.9em}
-"""
-_COLOURS = ("#2f6fb0", "#d08a1e", "#3f9a5b", "#8a4fb0")
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _svg_pass_by_kind(runs: Sequence[Run]) -> str:
-    """A horizontal bar chart of pass rate by kind, one bar per retriever."""
-    kinds = sorted({k for r in runs for k in r.metrics.by_kind})
-    label_w, bar_w, bar_h, gap = 130, 420, 14, 10
-    group_h = bar_h * len(runs) + gap
-    legend_h = 22
-    height = legend_h + group_h * len(kinds) + 10
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 70}" height="{height}" role="img" '
-        f'aria-label="pass rate by kind" font-size="12" font-family="sans-serif">'
-    ]
-    for n, run in enumerate(runs):
-        x = label_w + n * 110
-        parts.append(
-            f'<rect x="{x}" y="4" width="12" height="12" fill="{_COLOURS[n % len(_COLOURS)]}"/>'
-            f'<text x="{x + 16}" y="14">{_e(run.retriever)}</text>'
-        )
-    for g, kind in enumerate(kinds):
-        y0 = legend_h + g * group_h
-        parts.append(f'<text x="0" y="{y0 + bar_h * len(runs) / 2 + 4:.0f}">{_e(kind)}</text>')
-        for n, run in enumerate(runs):
-            tally = run.metrics.by_kind.get(kind)
-            rate = (tally.rate or 0.0) if tally else 0.0
-            y = y0 + n * bar_h
-            colour = _COLOURS[n % len(_COLOURS)]
-            parts.append(
-                f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="{bar_h - 2}" fill="#eef2f6"/>'
-                f'<rect x="{label_w}" y="{y}" width="{bar_w * rate:.1f}" height="{bar_h - 2}" fill="{colour}">'
-                f"<title>{_e(run.retriever)} {_e(kind)}: {_pct(rate)}</title></rect>"
-                f'<text x="{label_w + bar_w + 6}" y="{y + bar_h - 3}">{_pct(rate)}</text>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _html_tally_table(title: str, runs: Sequence[Run], get: Callable[[Metrics], dict[str, Tally]]) -> str:
-    names = sorted({name for r in runs for name in get(r.metrics)})
-    head = "".join(f"<th>{_e(r.retriever)}</th>" for r in runs)
-    body = "".join(
-        f"<tr><td>{_e(name)}</td>" + "".join(f"<td>{_e(_tally_cell(get(r.metrics).get(name)))}</td>" for r in runs) + "</tr>"
-        for name in names
-    )
-    return f"<table><thead><tr><th>{_e(title)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _html_metrics_table(runs: Sequence[Run]) -> str:
-    rows: list[tuple[str, list[str]]] = [
-        ("overall", [_tally_cell(r.metrics.overall) for r in runs]),
-        ("refusal precision", [_num(r.metrics.refusal.precision) for r in runs]),
-        ("refusal recall", [_num(r.metrics.refusal.recall) for r in runs]),
-        *((f"recall@{k}", [_num(r.metrics.recall[k]) for r in runs]) for k in RECALL_AT),
-        ("MRR", [_num(r.metrics.mrr) for r in runs]),
-        ("citation spans valid", [_tally_cell(r.metrics.citation_spans) for r in runs]),
-        ("latency p50 (ms)", [_num(r.metrics.latency_p50, ".0f") for r in runs]),
-        ("latency p95 (ms)", [_num(r.metrics.latency_p95, ".0f") for r in runs]),
-    ]
-    head = "".join(f"<th>{_e(r.retriever)}</th>" for r in runs)
-    body = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>" for label, cells in rows)
-    return f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _html_failure(r: QuestionResult) -> str:
-    g, a = r.golden, r.answer
-    expected = f"all: {_e(' · '.join(g.all_of) or '—')}<br>any: {_e(' · '.join(g.any_of) or '—')}"
-    if not g.answerable:
-        expected = "a refusal (the document does not hold the answer)"
-    citations = (
-        "".join(
-            f'<div class="quote">{_e(c.text)}<div class="meta">{_e(c.section)} · 字符 {c.start}–{c.end}</div></div>'
-            for c in a.citations
-        )
-        or '<div class="meta">no citations</div>'
-    )
-    passages = "".join(
-        f'<div class="quote">{_e(p.chunk.text)}<div class="meta">#{n} {_e(p.chunk.section)} · score {p.score:.4f}</div></div>'
-        for n, p in enumerate(a.passages, start=1)
-    )
-    rank = "—" if r.relevant_rank is None else str(r.relevant_rank)
-    return (
-        f'<div class="fail"><div><strong>{_e(g.question)}</strong></div>'
-        f'<div class="meta"><code>{_e(g.id)}</code> · {_e(g.kind)} · {_e(g.lang)} · '
-        f'<span class="bad">{_e(r.grade.reason)}</span></div>'
-        f"<div>expected: {expected}</div>"
-        f"<div>got (found={_e(str(a.found).lower())}): {_e(a.answer)}</div>"
-        f"<div>cited:</div>{citations}"
-        f"<details><summary>top {len(a.passages)} passages (first holding the facts: {_e(rank)})</summary>"
-        f"{passages}</details></div>"
-    )
-
-
-def render_html(runs: Sequence[Run], golden_path: Path, model: str, comparison: tuple[Comparison, Run] | None = None) -> str:
-    """A self-contained HTML page: metrics side by side, a pass-rate-by-kind chart and every failure."""
-    parts = [
-        '<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">',
-        f"<title>qa eval — {_e(golden_path.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Evaluation of {_e(golden_path)}</h1>",
-        f'<p class="meta">{len(runs[0].results)} questions · model {_e(model)} · retrievers '
-        f"{_e(', '.join(r.retriever for r in runs))} · top {EVAL_TOP_K} passages</p>",
-        "<h2>Summary</h2>",
-        _html_metrics_table(runs),
-        "<h2>Pass rate by kind</h2>",
-        _svg_pass_by_kind(runs),
-        _html_tally_table("kind", runs, lambda m: m.by_kind),
-        "<h2>Pass rate by language form</h2>",
-        _html_tally_table("lang", runs, lambda m: m.by_lang),
-    ]
-    if comparison is not None:
-        comp, run = comparison
-        cls = "bad" if comp.failed else "good"
-        parts.append(f'<h2>Against the baseline ({_e(run.retriever)})</h2><p class="{cls}">{_e(verdict(comp))}</p>')
-        for title, ids in (("regressed (pass → fail)", comp.regressed), ("fixed (fail → pass)", comp.fixed)):
-            items = "".join(f"<li><code>{_e(i)}</code></li>" for i in ids) or "<li>none</li>"
-            parts.append(f"<h3>{_e(title)}: {len(ids)}</h3><ul>{items}</ul>")
-    for run in runs:
-        failures = [r for r in run.results if not r.grade.passed]
-        parts.append(f"<h2>Failures with {_e(run.retriever)}: {len(failures)}</h2>")
-        parts.extend(_html_failure(r) for r in failures)
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -771,6 +635,8 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
             print(verdict(comparison[0]))
 
     if args.report:
+        from qa.eval_report import render_html
+
         write_atomic(args.report, render_html(runs, args.golden, model, comparison))
         print(f"wrote {args.report}", file=sys.stderr)
     if args.save_baseline:

@@ -119,4 +119,7 @@ def test_cli_prints_one_line_errors_without_traceback(
     assert main(["ask", "--model", "hash", "--corpus", str(tmp_path / "none"), "问题"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["ask", "--model", str(tmp_path / "no-model"), "问题"]) == 2
+    assert "embedding model folder" in capsys.readouterr().err
+    (tmp_path / "not-a-model").mkdir()
+    assert main(["ask", "--model", str(tmp_path / "not-a-model"), "问题"]) == 2
     assert "cannot load embedding model" in capsys.readouterr().err

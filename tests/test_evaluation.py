@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import QAError
+from qa.eval_report import render_html
 from qa.evaluation import (
     Comparison,
     GoldenQuestion,
@@ -28,7 +29,6 @@ from qa.evaluation import (
     percentile,
     recall_at_k,
     refusal_scores,
-    render_html,
     retriever_modes,
     run_eval_command,
     summarise,

@@ -65,7 +65,10 @@ def ensure_index(
                 and manifest.chunk_overlap_chars == settings.chunk_overlap_chars
             )
             if fresh:
-                return load_index(settings.index_dir), False
+                try:
+                    return load_index(settings.index_dir), False
+                except IndexCorruptError:
+                    pass  # derived data: a damaged index is rebuilt like a missing one
     index = build_index(
         documents,
         embedder,

@@ -92,3 +92,6 @@ def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_pat
     corrupt.write_text("{", encoding="utf-8")
     _, built = ensure_index(settings, HashEmbedder())
     assert built  # an unreadable index is rebuilt on first use
+    (settings.index_dir / "dense.faiss").write_bytes(b"garbage")
+    index, built = ensure_index(settings, HashEmbedder())
+    assert built and index.dense.ntotal == len(index.chunks)  # so is a damaged one

@@ -11,6 +11,8 @@ import argparse
 import json
 import os
 import resource
+import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -45,13 +47,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(index_dir: Path, requests: int) -> dict[str, float]:
-    """Start `qa serve` on loopback, time until /healthz answers, then time /api/ask sequentially."""
+def bench_http(index_dir: Path, requests: int, serve_command: str) -> dict[str, float]:
+    """Start the server on loopback, time until /healthz answers, then time /api/ask sequentially."""
     port = free_port()
     env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_PORT": str(port)}
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        shlex.split(serve_command),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -82,7 +89,7 @@ def bench_http(index_dir: Path, requests: int) -> dict[str, float]:
             "requests": requests,
         }
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the whole group: `make serve` runs qa as a child
         server.wait(timeout=10)
 
 
@@ -91,6 +98,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the golden questions")
     parser.add_argument("--http", action="store_true", help="also measure the web app over loopback")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--serve-command", default=f"{sys.executable} -m qa.cli serve", help="how to start the server ('make serve')"
+    )
     args = parser.parse_args()
 
     settings = Settings.from_env()
@@ -120,7 +130,7 @@ def main() -> None:
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         if args.http:
-            report.update({k: round(v, 2) for k, v in bench_http(Path(tmp) / "index", args.requests).items()})
+            report.update({k: round(v, 2) for k, v in bench_http(Path(tmp) / "index", args.requests, args.serve_command).items()})
     for key, value in report.items():
         print(f"{key:20s} {value}")
 

@@ -118,8 +118,24 @@ def _with_topic(previous: str, topic: str) -> str:
         best = (0, 0, start, end)
     if best is None:
         return topic + previous  # the previous question had no topic of its own ("文号是什么？")
-    _, _, start, end = best
+    common, _, start, end = best
+    if common >= 2:
+        start, end = _coordinated(pieces, aligned, norm_topic, start, end, common)
     return previous[:start] + topic + previous[end:]
+
+
+def _coordinated(pieces: list[tuple[int, int]], aligned: str, topic: str, start: int, end: int, common: int) -> tuple[int, int]:
+    """Widen a replaced span over its coordinated neighbours: "国家标准和行业标准" is one topic.
+
+    "那团体标准呢？" after "新制定国家标准和行业标准多少项" asks about 团体标准 instead of the
+    pair, not about "团体标准和行业标准".
+    """
+    for p_start, p_end in pieces:
+        joined_after = p_start == end + 1 and aligned[end] in "和与及、"
+        joined_before = p_end == start - 1 and aligned[p_end] in "和与及、"
+        if (joined_after or joined_before) and _longest_common(aligned[p_start:p_end], topic)[0] >= common:
+            start, end = min(start, p_start), max(end, p_end)
+    return start, end
 
 
 def _content_pieces(previous: str, aligned: str) -> list[tuple[int, int]]:

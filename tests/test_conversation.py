@@ -21,7 +21,7 @@ from qa.conversation import is_followup, resolve_followup
         # Another field group: the most similar topic (sharing 产业, 标准) is replaced.
         ("那未来产业呢？", "新兴产业包括哪些领域？", "未来产业包括哪些领域？"),
         ("新兴产业", "未来产业有哪些？", "新兴产业有哪些？"),
-        ("那团体标准呢？", "到2025年新制定国家标准和行业标准多少项?", "到2025年新制定团体标准和行业标准多少项?"),
+        ("那团体标准呢？", "到2025年新制定国家标准和行业标准多少项?", "到2025年新制定团体标准多少项?"),
         # Tasks and safeguards: the previous question's one topic gives way to the new one.
         ("那保障措施呢？", "重点任务是什么？", "保障措施是什么？"),
         ("保障措施呢", "重点任务有哪些？", "保障措施有哪些？"),

@@ -177,7 +177,9 @@ class Answerer:
         return bonus
 
     def _is_purpose(self, unit: Unit) -> bool:
-        return self._text(unit.doc_id, unit.sentence).startswith(("为", "为了")) and not unit.is_heading
+        sentence = self._text(unit.doc_id, unit.sentence)
+        # "为贯彻落实……" states a purpose; "为此," ("therefore") does not.
+        return sentence.startswith(("为", "为了")) and not sentence.startswith("为此") and not unit.is_heading
 
     def _names_other_document(self, unit: Unit) -> bool:
         """Whether a clause cites a document 《…》 other than its own (not a self-reference)."""
@@ -205,8 +207,11 @@ class Answerer:
         # a document 《…》; "为了什么" is answered by a purpose sentence "为……".
         if intent.asks_document_name and any(self._names_other_document(s.unit) for s in scored):
             scored = [s for s in scored if self._names_other_document(s.unit)]
-        if intent.asks_purpose and any(self._is_purpose(s.unit) for s in scored):
-            scored = [s for s in scored if self._is_purpose(s.unit)]
+        purposes = [s for s in scored if self._is_purpose(s.unit)]
+        # "为什么" may also mean "for what" ("为什么提供支撑"): prefer purpose sentences only
+        # when they speak of the question about as well as the best clause does.
+        if intent.asks_purpose and purposes and max(p.coverage for p in purposes) >= 0.5 * max(s.coverage for s in scored):
+            scored = purposes
         scored.sort(key=lambda s: (-s.score, s.unit.start))
         return scored
 
@@ -225,6 +230,18 @@ class Answerer:
         focus = [g for f in intent.focus for g in char_bigrams(f)]
         return not focus or any(self._grams[best.index].get(g, 0.0) >= _WEIGHTS["paragraph"] for g in focus)
 
+    def _subject_ok(self, intent: QuestionIntent, best: _Scored) -> bool:
+        """Whether a number's paragraph speaks of the question's most specific term.
+
+        "元宇宙领域要制定多少项标准": the 2025 paragraph has numbers of standards, but none about
+        元宇宙. The term is the question's rarest known bigram run (IDF), sought in the paragraph.
+        """
+        known = [g for g in self._content(intent) if g in self.idf]
+        if not known:
+            return True
+        rarest = max(known, key=lambda g: self.idf[g])
+        return self._grams[best.index].get(rarest, 0.0) >= _WEIGHTS["paragraph"]
+
     def extract(self, question: str, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
         """The answer to a question from its retrieved passages, or a plain refusal."""
         grams = self._content(intent)
@@ -232,6 +249,9 @@ class Answerer:
         if generic and not intent.generic_target:
             intent = replace(intent, generic_target=True)
         scored = self._score(retrieval, intent, grams)
+        if not scored and intent.kind == "number" and intent.years and not intent.asks_quantity:
+            # "方案对2035年提出的目标是什么": a year's targets need not be numbers.
+            generic, intent = True, replace(intent, generic_target=True)
         if generic:
             # "2035年的目标是什么" is answered by the paragraph that opens "到2035年", not by a
             # sentence elsewhere that merely names the year; that year's targets may also be
@@ -251,6 +271,8 @@ class Answerer:
         # An answer whose paragraph never mentions what the question asks about ("提交哪些材料",
         # "部长是谁") is weaker evidence than its word overlap alone suggests.
         evidence = best.coverage * (1.0 if self._focus_ok(intent, best) else _FOCUS_MISS)
+        if intent.kind == "number" and not self._subject_ok(intent, best):
+            evidence *= _FOCUS_MISS
         if evidence < threshold:
             return self._refusal(intent, evidence)
         spans, answer_type, joiner = self._compose(best, scored, intent, grams)
@@ -369,9 +391,13 @@ class Answerer:
         heads = sorted((u for u in section_units if u.enum_group == target and u.is_sentence_start), key=lambda u: u.start)
         if not grams or len(heads) < 2:
             return [], False
-        head_cov = sorted(((self._text_coverage(grams, h.text), n) for n, h in enumerate(heads)), reverse=True)
+        # An item is asked about when its whole text (head and body) answers far better than
+        # any other item's: "建体系包括什么", "做出突出贡献的单位有什么激励".
+        head_cov = sorted(
+            ((self._text_coverage(grams, self._text(h.doc_id, h.sentence)), n) for n, h in enumerate(heads)), reverse=True
+        )
         (top, n), (second, _) = head_cov[0], head_cov[1]
-        if top >= 0.3 and top >= 2 * second:
+        if top >= 0.5 and top >= 1.5 * second:
             return [heads[n].sentence], False
         if not wants_list:
             return [], False

@@ -28,16 +28,16 @@ _CN_DIGITS = {
 }
 
 # Question words, particles and fillers: they say what is asked, not what it is about.
-_STOP = re.compile(
-    "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一[项个类种条]?|哪类|哪种|哪份|哪部|哪条|哪|"
-    "多少[项个家类种条件名次]?|几[项个家大类种条件名次]?|属于|归于|归在|归属|算是|算|到|搞|弄|整|达到|实现|"
-    "吗|呢|吧|啊|呀|嘛|哈|哦|呗|咯|么|是不是|有没有|是否|能不能|可不可以|怎么样|怎么|怎样|咋|如何|为什么|为何|"
-    "谁|我想|想知道|知道|告诉我|告诉|我们|咱们|咱|俺|我|你们|你|他们|它|一共|总共|到底|究竟|具体|分别|大概|大约|打算|哪一[项个类种条]?|"
-    "这个|那个|这些|那些|这份|这篇|这|那|的|了|是|有|都|还|也|就|又|可以|给|让|和|与|及|或|跟|些|"
-    "要求|需要|想要|(?<![纲重需主])要(?![求素点])|这项|该项|此项|包括|包含|涵盖|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述|程度|样子|来着|"
-    "说白了|简单来说|通俗地?说|一句话|说的|说|里|一起|一同|共同|文章|本文|该文|这篇|文件|行当|东西|事儿|事情|件事|"
-    "最后|最终|想|样"
+# Longest first, so "到底" is taken whole before "到" can split it.
+_STOP_WORDS = (
+    "请问|请|问一下|一下|是什么|什么样|什么|啥子|啥|哪些|哪个|哪几个|哪几|哪一[项个类种条]?|哪类|哪种|哪份|哪部|哪条|哪|多少[项个家类种条件名次]?|"
+    "几[项个家大类种条件名次]?|属于|归于|归在|归属|算是|算|到|搞|弄|整|达到|实现|吗|呢|吧|啊|呀|嘛|哈|哦|呗|咯|么|是不是|有没有|是否|能不能|可不可以|"
+    "怎么样|怎么|怎样|咋|如何|为什么|为何|谁|我想|想知道|知道|告诉我|告诉|我们|咱们|咱|俺|我|你们|你|他们|它|一共|总共|到底|究竟|具体|分别|大概|大约|打算|"
+    "这个|那个|这些|那些|这份|这篇|这|那|的|了|是|有|都|还|也|就|又|可以|给|让|和|与|及|或|跟|些|要求|需要|想要|(?<![纲重需主])要(?![求素点])|"
+    "这项|该项|此项|包括|包含|涵盖|提出|主要|内容|情况|方面的?|问题|介绍|说说|讲讲|说明|解释|列举|列出|简述|程度|样子|来着|说白了|简单来说|通俗地?说|一句话|"
+    "多大|多高|多长|多久|说的|说|里|一起|一同|共同|文章|本文|该文|文件|行当|东西|事儿|事情|件事|最后|最终|想|样|分成|分为|划分为|共有|一共有|涉及|"
 )
+_STOP = re.compile("|".join(sorted((w for w in _STOP_WORDS.split("|") if w), key=len, reverse=True)))
 # Words that name the kind of answer; they are matched by the answer's shape, not its words.
 _KIND_WORDS = re.compile(
     "文号|发文字号|字号|编号|文件号|日期|时间节点|时间|什么时候|啥时候|时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
@@ -88,6 +88,7 @@ class QuestionIntent:
     asks_membership: bool = False  # "X属于哪一类": the answer is the group that holds X
     asks_purpose: bool = False  # "为了什么": the answer is a purpose clause (为……)
     keyword_only: bool = False  # a search-box query without any question word
+    asks_quantity: bool = False  # names a quantity (多少, 几项, 比例); "目标是什么" alone does not
 
 
 # Question words the analyser understands: the typo corrector leaves them alone.
@@ -113,14 +114,18 @@ def classify(norm: str) -> AnswerKind:
         norm,
     ):
         return "who"
-    if re.search(
-        "多少|几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|量化|定量|[^主]目标是?(?:什么|多少)",
+    # "各是什么/分别是什么" asks for the items even when it also asks how many.
+    wants_items = re.search("各是|分别是|都是什么|都是哪些|是哪些|有哪些|哪[一二三四五六七八九十\\d]+[项个条类大]", norm)
+    counted = re.search(
+        "多少|(?<![这那])几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|量化|定量|"
+        "[^主]目标是?(?:什么|多少)",
         norm,
-    ) and not re.search("哪几个|哪几", norm):
+    )
+    if counted and not wants_items and not re.search("哪几个|哪几", norm):
         return "number"
-    if re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|清单|名单|范围", norm) or _COUNT_NOUN.search(
-        norm
-    ):
+    if wants_items or re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|清单|名单|范围", norm):
+        return "list"
+    if _COUNT_NOUN.search(norm):
         return "list"
     if not _QUESTION_WORD.search(norm) and _COLLECTIVE_END.search(norm):
         return "list"  # a keyword query naming a collection: "新兴产业 重点领域"
@@ -172,6 +177,7 @@ def analyse(question: str) -> QuestionIntent:
         asks_membership=bool(_MEMBERSHIP.search(norm)),
         asks_purpose=bool(_PURPOSE.search(norm)),
         keyword_only=not _QUESTION_WORD.search(norm),
+        asks_quantity=bool(re.search("多少|(?<![这那])几|比例|比重|占比|百分|率|数量|数目|数字|量化|定量", norm)),
     )
 
 

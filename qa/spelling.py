@@ -18,9 +18,12 @@ from qa.normalize import normalize
 
 # Function characters are never typos of content words; leave them alone.
 _FUNCTION_CHARS = set(
-    "的了是有在和与及都也就又会能吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下由"
+    "的了是有在和与及都也就又会能吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下由得地着过"
     "项家件类种条名位次"  # measure words
 )
+
+
+_COMMON_CHAR = 3  # occurrences that make a character common in the corpus
 
 
 def _is_cjk(ch: str) -> bool:
@@ -38,7 +41,9 @@ class HomophoneCorrector:
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.bigrams: Counter[str] = Counter()
+        self._char_counts: Counter[str] = Counter()
         for norm in (normalize(piece) for text in texts for piece in text.split()):
+            self._char_counts.update(ch for ch in norm if _is_cjk(ch))
             self.bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
         for gram in self.bigrams:
@@ -66,7 +71,10 @@ class HomophoneCorrector:
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]
                 hits = [g for g in fits if self._known(g)]
                 key = (len(hits), sum(self.bigrams[g] for g in hits))
-                if hits and key > best_key:
+                # A character the corpus uses often ("出" in 提出, 突出) is more likely meant
+                # than mistyped: replacing it needs a known word on both sides.
+                needed = 2 if self._char_counts[ch] >= _COMMON_CHAR else 1
+                if len(hits) >= needed and key > best_key:
                     best, best_key = candidate, key
             chars[j] = best
         return "".join(chars)

@@ -18,7 +18,7 @@ from qa.normalize import char_bigrams, normalize
 from qa.question import QuestionIntent
 from qa.retrieval import RetrievalResult
 from qa.types import AnswerType, Citation
-from qa.units import DATE, DOCNUM, ORG_MENTION, ORG_NAME, YEAR_ONLY, Unit, bigram_idf, document_units, strip_titles
+from qa.units import DATE, DOCNUM, ORG_MENTION, ORG_NAME, YEAR_ONLY, Unit, bigram_idf, document_units, iso_date, strip_titles
 
 _DEFINES = re.compile(r"是指|指的是|即|是一种")
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")
@@ -66,6 +66,10 @@ class Answerer:
         sentences = {(u.doc_id, u.sentence): self._text(u.doc_id, u.sentence) for u in self.units}
         self.idf, self.unseen_idf = bigram_idf(sentences.values())
         self._grams = [self._context_grams(u) for u in self.units]
+        self._role_dates = {
+            d.doc_id: {"published": iso_date(d.date_published), "signed": iso_date(d.date_signed)}
+            for d in index.documents.values()
+        }
         self._by_section: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, u in enumerate(self.units):
             self._by_section[(u.doc_id, u.section)].append(i)
@@ -171,9 +175,8 @@ class Answerer:
             full = DATE.search(unit.text)
             if full:
                 bonus += 0.5
-                web_date = "-" in full.group()
-                if intent.date_role == ("published" if web_date else "signed"):
-                    bonus += 0.5
+                if intent.date_role and iso_date(full.group()) == self._role_dates[unit.doc_id].get(intent.date_role):
+                    bonus += 0.5  # the document's metadata says which date this one is
         return bonus
 
     def _is_purpose(self, unit: Unit) -> bool:
@@ -193,6 +196,7 @@ class Answerer:
         nothing stays at nothing) and the passage rank breaks near-ties.
         """
         scored = []
+        focus = [g for f in intent.focus for g in char_bigrams(f)]
         for i, prior in self._candidates(retrieval, intent).items():
             unit = self.units[i]
             if self._shape_ok(unit, intent):
@@ -200,7 +204,7 @@ class Answerer:
                 weight = max(coverage, 0.2 if not grams else 0.0)
                 score = weight * (1.0 + self._shape_bonus(unit, intent)) + 0.25 * prior
                 candidate = _Scored(i, unit, coverage, score)
-                if not self._focus_ok(intent, candidate):
+                if not self._focus_ok(focus, candidate):
                     candidate = _Scored(i, unit, coverage, score * _FOCUS_MISS)
                 scored.append(candidate)
         # Shapes that, when any candidate has them, the answer must have: "依据哪个文件" names
@@ -225,10 +229,9 @@ class Answerer:
             return False
         return intent.generic_target or all(self.idf.get(g, 99.0) < _TOPIC_IDF for g in grams)
 
-    def _focus_ok(self, intent: QuestionIntent, best: _Scored) -> bool:
-        """Whether the chosen clause's paragraph speaks of what the question asks about."""
-        focus = [g for f in intent.focus for g in char_bigrams(f)]
-        return not focus or any(self._grams[best.index].get(g, 0.0) >= _WEIGHTS["paragraph"] for g in focus)
+    def _focus_ok(self, focus: Sequence[str], candidate: _Scored) -> bool:
+        """Whether a clause's paragraph speaks of what the question asks about (its focus bigrams)."""
+        return not focus or any(self._grams[candidate.index].get(g, 0.0) >= _WEIGHTS["paragraph"] for g in focus)
 
     def _subject_ok(self, intent: QuestionIntent, best: _Scored) -> bool:
         """Whether a number's paragraph speaks of the question's most specific term.
@@ -242,9 +245,11 @@ class Answerer:
         rarest = max(known, key=lambda g: self.idf[g])
         return self._grams[best.index].get(rarest, 0.0) >= _WEIGHTS["paragraph"]
 
-    def extract(self, question: str, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
+    def extract(self, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
         """The answer to a question from its retrieved passages, or a plain refusal."""
         grams = self._content(intent)
+        if not grams and not intent.years and intent.kind not in (*_SHAPE_KINDS, "who"):
+            return self._refusal(intent, 0.0)  # "有哪些？": nothing asked about
         generic = self._is_generic(intent, grams)
         if generic and not intent.generic_target:
             intent = replace(intent, generic_target=True)
@@ -270,7 +275,8 @@ class Answerer:
             threshold *= 0.5
         # An answer whose paragraph never mentions what the question asks about ("提交哪些材料",
         # "部长是谁") is weaker evidence than its word overlap alone suggests.
-        evidence = best.coverage * (1.0 if self._focus_ok(intent, best) else _FOCUS_MISS)
+        focus = [g for f in intent.focus for g in char_bigrams(f)]
+        evidence = best.coverage * (1.0 if self._focus_ok(focus, best) else _FOCUS_MISS)
         if intent.kind == "number" and not self._subject_ok(intent, best):
             evidence *= _FOCUS_MISS
         if evidence < threshold:
@@ -432,8 +438,3 @@ class Answerer:
             unit = next(u for u in self.units if u.doc_id == doc_id and u.paragraph[0] <= start < u.paragraph[1])
             section, (p_start, p_end) = unit.section, (min(start, unit.paragraph[0]), max(end, unit.paragraph[1]))
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
-
-
-def answer_matches(answer: str, expected: str) -> bool:
-    """Whether an expected fact appears in an answer text, ignoring width, script and spaces."""
-    return normalize(expected) in normalize(answer)

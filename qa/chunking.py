@@ -11,15 +11,20 @@ from dataclasses import dataclass
 
 from qa.types import Chunk, Document
 
+# Bump when chunk boundaries change for the same text: indexes built before are then stale.
+CHUNKER_VERSION = 2
+
 # A part title: a short line without sentence punctuation naming a document kind.
 _PART_TITLE = re.compile(r"^[^。！？!?]{4,120}(?:的通知|解读|实施方案|办法|意见|规划|决定|公告)$")
 # A numbered heading: "一、……", "(一)……", "1. ……", or a question on its own line.
 _HEADING = re.compile(
-    r"^(?:[一二三四五六七八九十百]+、|[(（][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百]+[章节条部分]|\d{1,2}[.、])"
+    r"^(?:[一二三四五六七八九十百]+、|[(（][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百]+[章节条部分]|\d{1,2}(?:、|\.(?!\d)))"
 )
 _SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』)）]*")
 # Enumeration items inside a paragraph: 一是…二是…, (一)…(二)…, 1.…2.…
-_ENUM_MARK = re.compile(r"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}[.、])")
+_ENUM_MARK = re.compile(
+    r"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))"
+)
 
 
 @dataclass(frozen=True)

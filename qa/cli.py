@@ -61,7 +61,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.json:
         raise QAError('no question given; use `qa ask "问题"`, or `qa ask --json` to read questions from standard input')
     status = 0
-    for line in sys.stdin:
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", errors="replace")
+            print(
+                json.dumps({"question": line.rstrip("\r\n"), "error": f"第{number}行不是有效的 UTF-8 文字"}, ensure_ascii=False),
+                flush=True,
+            )
+            status = 1
+            continue
         if not line.strip():
             continue
         try:
@@ -70,7 +80,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 flush=True,
             )
         except QAError as exc:  # one bad line does not end the stream
-            print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False), flush=True)
+            print(json.dumps({"question": line.rstrip("\r\n"), "error": str(exc)}, ensure_ascii=False), flush=True)
             status = 1
     return status
 

@@ -157,13 +157,21 @@ def _content_pieces(previous: str, aligned: str) -> list[tuple[int, int]]:
 
 
 def _longest_common(a: str, b: str) -> tuple[int, int, int]:
-    """Length of the longest common substring of a and b, and where it starts in each."""
-    best = (0, 0, 0)
-    for i in range(len(a)):
-        for j in range(len(b)):
-            n = 0
-            while i + n < len(a) and j + n < len(b) and a[i + n] == b[j + n]:
-                n += 1
-            if n > best[0]:
-                best = (n, i, j)
-    return best
+    """Length of the longest common substring of a and b, and where it starts in each.
+
+    Of equally long ones, the first in `a`, then in `b`. A dynamic program over common
+    prefixes, one row at a time: O(len(a)·len(b)) time, O(len(b)) memory.
+    """
+    best_n, best_i, best_j = 0, 0, 0
+    following = [0] * (len(b) + 1)  # common prefix lengths of a[i + 1:] and b[j:]
+    for i in range(len(a) - 1, -1, -1):
+        ch = a[i]
+        row = [0] * (len(b) + 1)
+        for j in range(len(b) - 1, -1, -1):
+            if b[j] == ch:
+                n = row[j] = following[j + 1] + 1
+                # Rows run backwards: on a tie the earlier start (this i, then the smaller j) wins.
+                if n >= best_n:
+                    best_n, best_i, best_j = n, i, j
+        following = row
+    return (best_n, best_i, best_j) if best_n else (0, 0, 0)

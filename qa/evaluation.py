@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import QAError
+from qa.fileio import write_text_atomic
 from qa.normalize import normalize
 from qa.settings import RETRIEVERS, Settings
 from qa.types import Answer, Citation, Document
@@ -541,27 +540,6 @@ def verdict(comparison: Comparison) -> str:
 # ---------------------------------------------------------------- HTML report
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file so that readers see the old file or the new one, never half of it.
-
-    The temporary file sits in the same folder so the final rename stays on one file system.
-    mkstemp creates it private (0600); it gets the old file's mode, or an ordinary 0644.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------- the command
 
 
@@ -637,9 +615,9 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
     if args.report:
         from qa.eval_report import render_html
 
-        write_atomic(args.report, render_html(runs, args.golden, model, comparison))
+        write_text_atomic(args.report, render_html(runs, args.golden, model, comparison))
         print(f"wrote {args.report}", file=sys.stderr)
     if args.save_baseline:
-        write_atomic(args.save_baseline, dump_baseline(runs[0], model))
+        write_text_atomic(args.save_baseline, dump_baseline(runs[0], model))
         print(f"wrote {args.save_baseline} ({runs[0].retriever})", file=sys.stderr)
     return 1 if comparison and comparison[0].failed else 0

@@ -23,12 +23,13 @@ from typing import Any
 import faiss  # type: ignore[import-untyped]
 import numpy as np
 
-from qa.chunking import chunk_document
+from qa.chunking import CHUNKER_VERSION, chunk_document
 from qa.embedder import Embedder
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
+from qa.fileio import move_into_place, remove_stale_temps, temp_sibling
 from qa.types import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -60,6 +61,7 @@ class Manifest:
     dim: int
     chunk_max_chars: int
     chunk_overlap_chars: int
+    chunker_version: int
     corpus_fingerprint: str
     documents: int
     chunks: int
@@ -113,6 +115,7 @@ def build_index(
         dim=embedder.dim,
         chunk_max_chars=chunk_max_chars,
         chunk_overlap_chars=chunk_overlap_chars,
+        chunker_version=CHUNKER_VERSION,
         corpus_fingerprint=corpus_fingerprint(documents),
         documents=len(documents),
         chunks=len(chunks),
@@ -148,32 +151,27 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def save_index(index: Index, folder: Path) -> None:
     """Write the index into a temporary sibling folder, then swap it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    old = folder.parent / f".{folder.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    work = temp_sibling(folder)
     try:
-        _write_jsonl(tmp / "documents.jsonl", [{**d.metadata(), "text": d.text} for d in index.documents.values()])
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(folder)
+        work.mkdir()
+        _write_jsonl(work / "documents.jsonl", [{**d.metadata(), "text": d.text} for d in index.documents.values()])
         _write_jsonl(
-            tmp / "chunks.jsonl",
+            work / "chunks.jsonl",
             [
                 {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section, "start": c.start, "end": c.end, "text": c.text}
                 for c in index.chunks
             ],
         )
-        faiss.write_index(index.dense, str(tmp / "dense.faiss"))
+        faiss.write_index(index.dense, str(work / "dense.faiss"))
         # The manifest goes last: a folder without one is never taken for an index.
-        (tmp / MANIFEST).write_text(json.dumps(index.manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        (work / MANIFEST).write_text(json.dumps(index.manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        move_into_place(work, folder)
+    except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
+        raise IndexWriteError(f"cannot write the index to {folder}: {getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -182,8 +180,17 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexMissingError(f"no index at {folder}; run `qa build` to build it")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"the index manifest {path} is unreadable ({exc}); run `qa build` to rebuild it") from None
+    # The format is read first: a manifest from another version may have other fields.
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {folder} has format {version}, this version reads {FORMAT_VERSION}; run `qa build` to rebuild it"
+        )
+    try:
         return Manifest(**data)
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+    except TypeError as exc:
         raise IndexCorruptError(f"the index manifest {path} is unreadable ({exc}); run `qa build` to rebuild it") from None
 
 

@@ -7,6 +7,7 @@ Chinese question words only; nothing here knows any particular document or quest
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 from qa.normalize import normalize
@@ -41,7 +42,7 @@ _STOP = re.compile("|".join(sorted((w for w in _STOP_WORDS.split("|") if w), key
 # Words that name the kind of answer; they are matched by the answer's shape, not its words.
 _KIND_WORDS = re.compile(
     "文号|发文字号|字号|编号|文件号|日期|时间节点|时间|什么时候|啥时候|时候|何时|哪天|哪一天|哪年|几月|几号|年份|"
-    "依据|量化|定量|目标值|指标|目标|数量|数字|数目|比例|比重|占比|百分比|部门|部委|单位|机构|定义|含义|意思|概念|是指|指的是"
+    "依据|量化|定量|目标值|指标|目标|数量|数字(?!化)|数目|比例|比重|占比|百分比|部门|部委|单位|机构|定义|含义|意思|概念|是指|指的是"
 )
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
 _CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
@@ -62,7 +63,7 @@ _MONEY = re.compile("钱|资金|金额|投资|经费|补贴|奖金|补助|拨款
 _PERCENT = re.compile("比例|比重|占比|百分|率")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|截止目前|迄今")
 _PUBLISHED = re.compile("发布|公布|发表|上网|网上|挂出|刊登|公开")
-_SIGNED = re.compile("落款|成文|签发|签署|印发|下发|签")
+_SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发的|签")
 
 
 def _literals(*patterns: re.Pattern[str]) -> str:
@@ -98,7 +99,8 @@ QUESTION_VOCABULARY = _literals(*(v for v in list(globals().values()) if isinsta
 def _years(norm: str) -> tuple[str, ...]:
     norm = _CN_YEAR.sub(lambda m: "".join(_CN_DIGITS.get(c, c) for c in m.group()), norm)
     # "25年" written for 2025 in speech and search boxes
-    norm = re.sub(r"(?<![\d])([2-4]\d)年", lambda m: f"20{m.group(1)}年", norm)
+    # "到25年", "那30年呢" said for 2025, 2030; "过去30年" is a duration, not the year 2030.
+    norm = re.sub(r"(?:(?<![\d\u4e00-\u9fff])|(?<=[到至在于那么外]))([2-4]\d)年", lambda m: f"20{m.group(1)}年", norm)
     return tuple(dict.fromkeys(_YEAR.findall(norm)))
 
 
@@ -117,7 +119,7 @@ def classify(norm: str) -> AnswerKind:
     # "各是什么/分别是什么" asks for the items even when it also asks how many.
     wants_items = re.search("各是|分别是|都是什么|都是哪些|是哪些|有哪些|哪[一二三四五六七八九十\\d]+[项个条类大]", norm)
     counted = re.search(
-        "多少|(?<![这那])几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字|指标|目标值|量化|定量|"
+        "多少|(?<![这那])几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字(?!化)|指标(?!体系)|目标值|量化|定量|"
         "[^主]目标是?(?:什么|多少)",
         norm,
     )
@@ -146,8 +148,31 @@ def _unit(norm: str) -> str | None:
     return None
 
 
-def analyse(question: str) -> QuestionIntent:
-    """Analyse a question into its answer kind, years and content pieces."""
+# One-character question words that are also often part of content words (参与, 涉及, 说明).
+_WORD_PARTS = frozenset("与及或跟算整弄搞想样说里到")
+
+
+def _remove_stop_words(text: str, vocabulary: Container[str]) -> str:
+    """Question words replaced by "|", except one-character ones inside a known word.
+
+    "参与" stays whole although 与 alone is a joining word, when the corpus knows "参与".
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        word, at = match.group(), match.start()
+        if word in _WORD_PARTS and (text[max(0, at - 1) : at + 1] in vocabulary or text[at : at + 2] in vocabulary):
+            return word
+        return "|"
+
+    return _STOP.sub(replace, text)
+
+
+def analyse(question: str, vocabulary: Container[str] = frozenset()) -> QuestionIntent:
+    """Analyse a question into its answer kind, years and content pieces.
+
+    `vocabulary` (the corpus's bigrams) keeps words whole that a one-character question word
+    would otherwise split.
+    """
     norm = normalize(question)
     kind = classify(norm)
     years = _years(norm)
@@ -156,7 +181,7 @@ def analyse(question: str) -> QuestionIntent:
     content = _KIND_WORDS.sub("|", content)
     if kind == "when":
         content = _PUBLISHED.sub("|", _SIGNED.sub("|", content))
-    content = _STOP.sub("|", content)
+    content = _remove_stop_words(content, vocabulary)
     segments = tuple(s for s in re.split(r"[|\W_]+", content) if s)
     focus = _focus(norm, segments)
     substantive = [s for s in segments if len(s) >= 2]

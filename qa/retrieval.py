@@ -46,12 +46,9 @@ def top_indices(scores: np.ndarray, k: int, positive_only: bool = False) -> list
 
 @dataclass(frozen=True)
 class RetrievalResult:
-    """Ranked passages, plus the raw signals the answerer uses to judge evidence."""
+    """Passages ranked for a question, best first."""
 
     passages: list[Passage]
-    query_vector: np.ndarray
-    dense_scores: np.ndarray
-    lexical_scores: np.ndarray
 
 
 class Retriever:
@@ -74,15 +71,18 @@ class Retriever:
         self.lexical = LexicalIndex([index_text(index.document_of(c), c) for c in index.chunks])
 
     def search(self, question: str, top_k: int = 5, mode: str = "hybrid") -> RetrievalResult:
+        """The top_k chunks for a question by dense, lexical (bm25) or fused (hybrid) ranking."""
         n = len(self.index.chunks)
-        query = self.embedder.embed_queries([question])[0]
         dense_scores = np.zeros(n, dtype=np.float32)
-        if n:
-            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), n)
-            dense_scores[ids[0]] = scores[0]
-        lexical_scores = self.lexical.scores(question)
-        dense_rank = top_indices(dense_scores, self.candidate_k)
-        lexical_rank = top_indices(lexical_scores, self.candidate_k, positive_only=True)
+        lexical_scores = np.zeros(n, dtype=np.float32)
+        if mode != "bm25" and n:
+            query = self.embedder.embed_queries([question])[0]
+            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), min(n, self.candidate_k))
+            dense_scores[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
+        if mode != "dense":
+            lexical_scores = self.lexical.scores(question)
+        dense_rank = top_indices(dense_scores, self.candidate_k) if mode != "bm25" else []
+        lexical_rank = top_indices(lexical_scores, self.candidate_k, positive_only=True) if mode != "dense" else []
         if mode == "dense":
             ranked = [(i, float(dense_scores[i])) for i in dense_rank]
         elif mode == "bm25":
@@ -102,4 +102,4 @@ class Retriever:
             )
             for i, score in ranked[:top_k]
         ]
-        return RetrievalResult(passages, query, dense_scores, lexical_scores)
+        return RetrievalResult(passages)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answer import Answerer
+from qa.chunking import CHUNKER_VERSION
 from qa.corpus import load_corpus
 from qa.embedder import Embedder, load_embedder
 from qa.errors import IndexCorruptError, IndexMissingError, QuestionError
@@ -40,6 +41,10 @@ def validate_question(question: object, max_chars: int) -> str:
         raise QuestionError(f"问题太长（{len(stripped)}字），请控制在{max_chars}字以内。")
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped):
         raise QuestionError("问题包含无法识别的控制字符，请只输入文字。")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("问题包含无法识别的字符，请检查输入的文字编码。") from None
     return stripped
 
 
@@ -56,13 +61,14 @@ def ensure_index(
         try:
             manifest = read_manifest(settings.index_dir)
         except (IndexMissingError, IndexCorruptError):
-            manifest = None
+            manifest = None  # derived data: built again below
         if manifest is not None:
             check_compatible(manifest, embedder)
             fresh = (
                 manifest.corpus_fingerprint == corpus_fingerprint(documents)
                 and manifest.chunk_max_chars == settings.chunk_max_chars
                 and manifest.chunk_overlap_chars == settings.chunk_overlap_chars
+                and manifest.chunker_version == CHUNKER_VERSION
             )
             if fresh:
                 try:
@@ -110,13 +116,13 @@ class QAService:
         mode = retriever or self.settings.retriever
         if mode not in RETRIEVERS:
             raise QuestionError(f"未知的检索方式 {mode!r}，可选：{'、'.join(RETRIEVERS)}")
-        k = top_k or self.settings.top_k
+        k = self.settings.top_k if top_k is None else top_k
         if not 1 <= k <= 50:
             raise QuestionError("top_k 必须在 1 到 50 之间。")
         understood = self.corrector.correct(normalize(text))
-        intent = analyse(understood)
+        intent = analyse(understood, self.corrector.bigrams)
         retrieval = self.retriever.search(understood, top_k=max(k, self.answerer.scope_passages), mode=mode)
-        extraction = self.answerer.extract(text, intent, retrieval)
+        extraction = self.answerer.extract(intent, retrieval)
         return Answer(
             question=text,
             found=extraction.found,

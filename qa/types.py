@@ -107,6 +107,8 @@ class Answer:
                     "start": p.chunk.start,
                     "end": p.chunk.end,
                     "score": round(p.score, 6),
+                    "dense_rank": p.dense_rank,
+                    "lexical_rank": p.lexical_rank,
                 }
                 for p in self.passages
             ],

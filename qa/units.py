@@ -7,13 +7,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from qa.chunking import paragraphs, part_label, sentence_spans
 from qa.normalize import char_bigrams
 from qa.types import Document
 
 _CLAUSE_CUT = re.compile(r"[，,：:；;]")
-_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}[.、])")
+_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))")
 _LEAD_YEAR = re.compile(r"^(?:到|至|截至|截止到?|在)?\s*(\d{4})年")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?=年)")
 QUANTITY = re.compile(
@@ -56,11 +57,7 @@ class Unit:
     def is_list(self) -> bool:
         return self.text.count("、") >= 2
 
-    @property
-    def has_quantity(self) -> bool:
-        return bool(self.quantity_units)
-
-    @property
+    @cached_property
     def quantity_units(self) -> frozenset[str]:
         """The measures of the quantities in this clause: {"项"}, {"%"}…; empty when none."""
         found = set()
@@ -108,6 +105,12 @@ def _clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     if tail_end > a:
         spans.append((a, tail_end))
     return spans
+
+
+def iso_date(text: str) -> str:
+    """A date as YYYY-MM-DD ("2023年8月3日", "2023-08-03 15:09" alike); "" when there is none."""
+    match = re.search(r"(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})", text)
+    return f"{match.group(1)}-{int(match.group(2)):02d}-{int(match.group(3)):02d}" if match else ""
 
 
 def strip_titles(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -60,7 +61,15 @@ def test_generic_target_for_a_year_lists_all_its_numbers(hash_service: QAService
 
 @pytest.mark.parametrize(
     "question",
-    ["2030年要新制定多少项国家标准？", "有没有补贴？", "今天天气怎么样", "领航工程总投资多少亿元？", "2040年的目标是什么"],
+    [
+        "2030年要新制定多少项国家标准？",
+        "有没有补贴？",
+        "今天天气怎么样",
+        "领航工程总投资多少亿元？",
+        "2040年的目标是什么",
+        "有哪些？",
+        "多少？",
+    ],
 )
 def test_questions_the_document_cannot_answer_are_refused(hash_service: QAService, question: str) -> None:
     data = hash_service.ask(question).to_json()
@@ -84,7 +93,15 @@ def test_json_contract(hash_service: QAService) -> None:
 
 
 @pytest.mark.parametrize(
-    ("question", "message"), [("", "不能为空"), ("   ", "不能为空"), ("问" * 501, "太长"), (123, "必须是文字")]
+    ("question", "message"),
+    [
+        ("", "不能为空"),
+        ("   ", "不能为空"),
+        ("问" * 501, "太长"),
+        (123, "必须是文字"),
+        ("新兴\ud800产业", "无法识别的字符"),
+        ("a\x00b", "控制字符"),
+    ],
 )
 def test_bad_questions_get_a_clear_chinese_error(hash_service: QAService, question: object, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
@@ -102,13 +119,21 @@ def test_bad_settings_are_reported_by_name() -> None:
 def test_cli_ask_json_reads_questions_from_stdin(
     hash_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import io
-
-    monkeypatch.setattr("sys.stdin", io.StringIO("新兴产业有哪些领域\n\n有补贴吗\n"))
-    args = ["ask", "--json", "--model", "hash", "--index", str(hash_settings.index_dir)]
-    assert main(args) == 0
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("新兴产业有哪些领域\n\n有补贴吗\n".encode())))
+    assert main(["ask", "--json", "--model", "hash", "--index", str(hash_settings.index_dir)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["found"] for line in lines] == [True, False]
+
+
+def test_cli_stdin_reports_a_misencoded_line_and_goes_on(
+    hash_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = "未来产业有哪些\n".encode() + "新兴产业".encode("gbk") + b"\n" + "保障措施有哪些\n".encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stream)))
+    assert main(["ask", "--json", "--model", "hash", "--index", str(hash_settings.index_dir)]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("found") for line in lines] == [True, None, True]
+    assert "第2行不是有效的 UTF-8" in lines[1]["error"]
 
 
 def test_cli_prints_one_line_errors_without_traceback(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
 
-from qa.conversation import is_followup, resolve_followup
+from qa.conversation import _longest_common, is_followup, resolve_followup
 
 
 @pytest.mark.parametrize(
@@ -84,3 +87,54 @@ def test_surrounding_whitespace_is_dropped() -> None:
 )
 def test_is_followup(question: str, expected: bool) -> None:
     assert is_followup(question) is expected
+
+
+def _longest_common_by_brute_force(a: str, b: str) -> tuple[int, int, int]:
+    best = (0, 0, 0)
+    for i in range(len(a)):
+        for j in range(len(b)):
+            n = 0
+            while i + n < len(a) and j + n < len(b) and a[i + n] == b[j + n]:
+                n += 1
+            if n > best[0]:
+                best = (n, i, j)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("新兴产业", "未来产业", (2, 2, 2)),
+        ("国家标准和行业标准", "团体标准", (2, 2, 2)),  # the first of equally long ones
+        ("abcabc", "xbcab", (4, 1, 1)),
+        ("abc", "xyz", (0, 0, 0)),
+        ("", "abc", (0, 0, 0)),
+        ("aaa", "aa", (2, 0, 0)),
+    ],
+)
+def test_longest_common_substring(a: str, b: str, expected: tuple[int, int, int]) -> None:
+    assert _longest_common(a, b) == expected
+
+
+def test_longest_common_substring_agrees_with_brute_force() -> None:
+    rng = random.Random(20230118)
+    for _ in range(2000):
+        a = "".join(rng.choice("产业标准") for _ in range(rng.randint(0, 12)))
+        b = "".join(rng.choice("产业新") for _ in range(rng.randint(0, 12)))
+        assert _longest_common(a, b) == _longest_common_by_brute_force(a, b), (a, b)
+
+
+def test_longest_common_substring_is_quadratic_not_cubic() -> None:
+    # Cubic work on two identical 1000-character strings is some 300 million steps (minutes);
+    # the dynamic program does a million (a fraction of a second).
+    started = time.perf_counter()
+    assert _longest_common("产" * 1000, "产" * 1000) == (1000, 0, 0)
+    assert _longest_common("新" + "产业" * 500, "未产业" * 500) == (2, 1, 1)
+    assert time.perf_counter() - started < 5
+
+
+def test_long_followups_are_resolved_quickly() -> None:
+    # Questions at the web's 500-character limit, sharing many characters.
+    started = time.perf_counter()
+    assert resolve_followup("那" + "未来产业" * 124 + "呢", "新兴产业" * 125).startswith("未来产业")
+    assert time.perf_counter() - started < 5

@@ -33,8 +33,8 @@ from qa.evaluation import (
     run_eval_command,
     summarise,
     verdict,
-    write_atomic,
 )
+from qa.fileio import write_text_atomic as write_atomic
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
 from qa.types import Answer, Chunk, Citation, Document, Passage

@@ -9,7 +9,7 @@ import pytest
 
 from qa.corpus import load_corpus
 from qa.embedder import HashEmbedder
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from qa.index import FORMAT_VERSION, build_index, check_compatible, load_index, read_manifest, save_index
 from qa.service import ensure_index
 from qa.settings import Settings
@@ -42,13 +42,23 @@ def test_index_built_with_another_model_is_refused_with_how_to_rebuild(tmp_path:
         check_compatible(manifest, HashEmbedder(dim=32))
 
 
-def test_index_of_another_format_is_refused(tmp_path: Path) -> None:
+def test_index_of_another_format_is_refused_even_with_other_fields(tmp_path: Path) -> None:
     folder = _built(tmp_path)
     data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     data["format_version"] = FORMAT_VERSION + 1
+    data["a_field_of_the_future"] = True
     (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(IndexMismatchError, match="format"):
-        check_compatible(read_manifest(folder), HashEmbedder())
+    with pytest.raises(IndexMismatchError, match="format.*qa build"):
+        read_manifest(folder)
+    with pytest.raises(IndexMismatchError):  # refused, not rebuilt over
+        ensure_index(Settings(model="hash", corpus_dir=CORPUS, index_dir=folder), HashEmbedder())
+
+
+def test_unwritable_index_folder_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    index = build_index(load_corpus(CORPUS), HashEmbedder(), 300, 60)
+    with pytest.raises(IndexWriteError, match="cannot write the index"):
+        save_index(index, tmp_path / "a-file" / "index")
 
 
 def test_missing_and_damaged_indexes_say_how_to_rebuild(tmp_path: Path) -> None:
@@ -72,7 +82,7 @@ def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monk
         raise OSError("disk full")
 
     monkeypatch.setattr("qa.index.faiss.write_index", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(IndexWriteError, match="cannot write the index.*disk full"):
         save_index(index, folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no temporary folders left

@@ -48,7 +48,18 @@ def test_noise_lines_are_recognised(line: str) -> None:
     assert is_noise_line(line)
 
 
-@pytest.mark.parametrize("line", ["工信部联科〔2023〕118号", "2023年8月3日", "一、制定《实施方案》的背景是什么?", "科技部"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "工信部联科〔2023〕118号",
+        "2023年8月3日",
+        "一、制定《实施方案》的背景是什么?",
+        "科技部",
+        "扫描二维码即可查询企业标准信息。",
+        "详见www.gov.cn上的通知全文，请按要求报送。",
+        "各单位应当依法保护知识产权，尊重版权所有人的合法权益，不得擅自转载。",
+    ],
+)
 def test_policy_lines_are_kept(line: str) -> None:
     assert not is_noise_line(line)
 
@@ -136,3 +147,14 @@ def test_long_sections_split_with_overlap_and_ids_are_stable() -> None:
     for prev, nxt in zip(chunks[1:], chunks[2:], strict=False):
         assert nxt.text.split("。")[0] == prev.text.rstrip("。").split("。")[-1]
     assert [c.chunk_id for c in chunks] == [c.chunk_id for c in chunk_document(doc, max_chars=60, overlap_chars=15)]
+
+
+def test_decimals_are_not_enumeration_markers() -> None:
+    text = "产值增长，2.5倍以上。1.加强领导，2.加大投入。"
+    spans = [text[a:b] for a, b in sentence_spans(text, 0, len(text))]
+    assert spans == ["产值增长，2.5倍以上。", "1.加强领导，", "2.加大投入。"]
+
+
+def test_repeated_lines_are_kept_outside_the_page_header() -> None:
+    body = "\n".join(["标题", "标题", "正文。", "一、小结", "内容一。", "一、小结", "内容二。", "三", "四", "五", "六", "七"])
+    assert clean_text(body).split("\n\n")[:7] == ["标题", "正文。", "一、小结", "内容一。", "一、小结", "内容二。", "三"]

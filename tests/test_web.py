@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -18,6 +19,8 @@ from web.app import (
     COVERAGE,
     EXAMPLES,
     MAX_HISTORY,
+    SERVER_ERROR_MESSAGE,
+    AnswerCache,
     AnswerLayout,
     answer_layout,
     create_app,
@@ -30,6 +33,8 @@ from web.app import (
 NUMBER_QUESTION = "到2025年要新制定多少项国家标准和行业标准？"
 LIST_QUESTION = "新兴产业包括哪些领域？"
 DOC_ID = "miit-2023-118"
+FUTURE_FIELDS = ("元宇宙", "脑机接口", "量子信息", "人形机器人", "生成式人工智能", "生物制造", "未来显示", "未来网络", "新型储能")
+EMERGING_FIELDS = ("新一代信息技术", "新能源", "新材料", "高端装备", "新能源汽车", "绿色环保", "民用航空", "船舶与海洋工程装备")
 
 
 @pytest.fixture()
@@ -153,11 +158,43 @@ def test_document_page_shows_metadata_and_ignores_bad_spans(client: TestClient, 
     assert "2000项以上" in response.text  # the whole text
 
 
-def test_document_back_link_never_leaves_the_site(client: TestClient) -> None:
-    text = client.get(f"/documents/{DOC_ID}", params={"ret": "//evil.example/x"}).text
-    assert "evil.example" not in text
-    assert safe_back_link("/?q=1") == "/?q=1"
-    assert safe_back_link("https://evil.example") == "/"
+EVIL_BACK_LINKS = [
+    "//evil.example/x",
+    "///evil.example/x",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/ /evil.example",
+    "/\u3000/evil.example",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    "/\\/evil.example",
+    "https://evil.example",
+    "http:/evil.example",
+    "javascript:alert(1)",
+    "evil.example/x",
+    "",
+]
+
+
+@pytest.mark.parametrize("ret", EVIL_BACK_LINKS)
+def test_document_back_link_never_leaves_the_site(client: TestClient, ret: str) -> None:
+    assert safe_back_link(ret) == "/"
+    text = client.get(f"/documents/{DOC_ID}", params={"ret": ret}).text
+    assert "evil.example" not in text and "javascript:" not in text
+    back = re.search(r'<nav class="crumbs"><a href="([^"]*)"', text)
+    assert back and back.group(1) == "/"
+
+
+@pytest.mark.parametrize("ret", ["/", "/?q=1", "/?q=%E6%96%B0&h=x#latest", f"/documents/{DOC_ID}?hl=1-2"])
+def test_document_back_link_to_this_site_is_kept(client: TestClient, ret: str) -> None:
+    assert safe_back_link(ret) == ret
+    text = client.get(f"/documents/{DOC_ID}", params={"ret": ret}).text
+    assert f'<nav class="crumbs"><a href="{html.escape(ret)}">' in text
     assert safe_back_link(None) == "/"
 
 
@@ -187,6 +224,12 @@ def test_every_suggested_question_finds_an_answer(hash_service: QAService, quest
 def test_followup_is_understood_from_the_previous_question(client: TestClient) -> None:
     text = page(client, q="那未来产业呢？", h=[LIST_QUESTION])
     assert "理解为：<strong>未来产业包括哪些领域？</strong>" in text
+    latest = text[text.index('id="latest"') :]
+    answer = latest[: latest.index('class="sources')]
+    assert all(field in answer for field in FUTURE_FIELDS)  # the answer is about the future fields
+    assert "新一代信息技术" not in answer
+    earlier = text[text.index('class="turn turn-earlier"') : text.index('id="latest"')]
+    assert all(field in earlier for field in EMERGING_FIELDS)  # the earlier question keeps its own answer
     thread = text[text.index('<section class="thread"') :]
     assert thread.index(html.escape(LIST_QUESTION)) < thread.index("那未来产业呢？")  # oldest first
     assert 'id="latest"' in text
@@ -216,6 +259,64 @@ def test_history_is_capped_and_the_oldest_kept_question_stands_alone(client: Tes
     assert text.count('class="turn turn-earlier"') == MAX_HISTORY
     assert len(hidden) == MAX_HISTORY
     assert hidden == ["保障措施有哪些？", "文号是什么？", "新兴产业包括哪些领域？", "那未来产业呢？", "重点任务有哪些？"]
+
+
+def test_earlier_questions_that_are_too_long_or_blank_are_dropped(client: TestClient, hash_settings: Settings) -> None:
+    too_long = "新兴产业" * hash_settings.max_question_chars  # far past the limit, and costly to compare
+    text = page(client, q="那未来产业呢？", h=[too_long, "  ", LIST_QUESTION, too_long])
+    assert too_long not in text
+    assert text.count('class="turn turn-earlier"') == 1
+    hidden = [html.unescape(h) for h in re.findall(r'<input type="hidden" name="h" value="([^"]*)">', text)]
+    assert hidden == [LIST_QUESTION, "那未来产业呢？"]
+    assert "理解为：<strong>未来产业包括哪些领域？</strong>" in text
+
+
+def test_earlier_answers_are_cached_and_the_newest_is_answered_afresh(
+    client: TestClient, hash_service: QAService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    ask = hash_service.ask
+
+    def counting_ask(question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
+        asked.append(str(question))
+        return ask(question, top_k=top_k, retriever=retriever)
+
+    monkeypatch.setattr(hash_service, "ask", counting_ask)
+    first = page(client, q="重点任务有哪些？", h=[LIST_QUESTION, "那未来产业呢？"])
+    assert asked == [LIST_QUESTION, "未来产业包括哪些领域？", "重点任务有哪些？"]
+    asked.clear()
+    again = page(client, q="重点任务有哪些？", h=[LIST_QUESTION, "那未来产业呢？"])
+    assert asked == ["重点任务有哪些？"]  # only the newest question, and it again
+    assert again == first
+    asked.clear()
+    page(client, q="保障措施呢？", h=[LIST_QUESTION, "那未来产业呢？", "重点任务有哪些？"])
+    assert asked == ["保障措施有哪些？"]  # the last newest question is now an earlier one, cached
+    app_cache = client.app.state.answer_cache  # type: ignore[attr-defined]
+    assert isinstance(app_cache, AnswerCache) and len(app_cache) == 4
+
+
+def test_the_answer_cache_is_a_bounded_lru(hash_service: QAService) -> None:
+    cache = AnswerCache(size=2)
+    computed: list[str] = []
+
+    def answer(question: str) -> Answer:
+        computed.append(question)
+        return hash_service.ask(question)
+
+    for question in ("重点任务有哪些？", "保障措施有哪些？", "重点任务有哪些？", "文号是什么？", "重点任务有哪些？"):
+        cache.get(question, lambda q=question: answer(q))  # type: ignore[misc]
+    # The second 重点任务 is a hit and makes 保障措施 the oldest, which 文号 then pushes out.
+    assert computed == ["重点任务有哪些？", "保障措施有哪些？", "文号是什么？"]
+    assert len(cache) == 2
+    cache.get("保障措施有哪些？", lambda: answer("保障措施有哪些？"))
+    assert computed[-1] == "保障措施有哪些？"
+    cache.get("文号是什么？", lambda: answer("文号是什么？"), fresh=True)
+    assert computed[-1] == "文号是什么？" and len(cache) == 2
+
+
+def test_each_app_has_its_own_answer_cache(hash_settings: Settings, hash_service: QAService) -> None:
+    first, second = create_app(hash_settings, hash_service), create_app(hash_settings, hash_service)
+    assert first.state.answer_cache is not second.state.answer_cache
 
 
 def test_a_failed_question_keeps_the_conversation(client: TestClient) -> None:
@@ -249,7 +350,16 @@ def test_api_ask_returns_the_cli_json_contract(client: TestClient, hash_service:
 def test_api_ask_understands_a_followup(client: TestClient) -> None:
     data = client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).json()
     assert data["question"] == "未来产业包括哪些领域？"
-    assert data["found"] is True
+    assert data["found"] is True and data["answer_type"] == "list"
+    assert all(field in data["answer"] for field in FUTURE_FIELDS)
+    assert "9大领域" in data["answer"] and "新一代信息技术" not in data["answer"]
+    assert any("元宇宙" in citation["text"] for citation in data["citations"])
+
+
+@pytest.mark.parametrize("previous", [None, "", "   "])
+def test_api_ask_without_a_previous_question_asks_as_typed(client: TestClient, previous: str | None) -> None:
+    data = client.post("/api/ask", json={"question": "那未来产业呢？", "previous": previous}).json()
+    assert data["question"] == "那未来产业呢？"
 
 
 @pytest.mark.parametrize(
@@ -258,6 +368,12 @@ def test_api_ask_understands_a_followup(client: TestClient) -> None:
         ({"question": ""}, 400, "问题不能为空"),
         ({"question": "   "}, 400, "问题不能为空"),
         ({"question": "标准" * 300}, 400, "500字以内"),
+        (
+            {"question": "那未来产业呢？", "previous": "新兴产业" * 5000},
+            400,
+            "上一个问题（previous）有误：问题太长（20000字），请控制在500字以内",
+        ),
+        ({"question": "那未来产业呢？", "previous": 5}, 422, "previous：应为文字"),
         ({"question": 5}, 422, "question：应为文字"),
         ({"question": ["a"]}, 422, "question：应为文字"),
         ({}, 422, "question：缺少此项"),
@@ -274,6 +390,20 @@ def test_api_ask_rejects_bad_input_with_a_clear_message(
     assert response.status_code == status
     detail = response.json()["detail"]
     assert isinstance(detail, str) and message in detail
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"question": "\\ud800"}', "问题包含无法识别的字符"),
+        (b'{"question": "\\ud800\\u65b0\\u5174\\u4ea7\\u4e1a"}', "问题包含无法识别的字符"),
+        (b'{"question": "\\u90a3\\u5462", "previous": "\\udfff"}', "上一个问题（previous）有误：问题包含无法识别的字符"),
+    ],
+)
+def test_api_ask_rejects_a_lone_surrogate_with_400(client: TestClient, body: bytes, message: str) -> None:
+    response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
 
 
 def test_api_ask_rejects_a_body_that_is_not_json(client: TestClient) -> None:
@@ -315,14 +445,30 @@ def test_healthz_and_openapi(client: TestClient) -> None:
 # --- loading and errors from the library -----------------------------------------------------
 
 
-def test_the_app_loads_the_service_once_at_startup(hash_settings: Settings, hash_service: QAService) -> None:
+def test_the_app_loads_the_service_once_at_startup(
+    hash_settings: Settings, hash_service: QAService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[QAService] = []
+    load = QAService.load
+
+    def counting_load(cls: type[QAService], settings: Settings, show_progress: bool = True) -> QAService:
+        service = load(settings, show_progress=False)  # the hash model, on the index the fixture built
+        loaded.append(service)
+        return service
+
+    monkeypatch.setattr(QAService, "load", classmethod(counting_load))
     app = create_app(hash_settings)
     assert TestClient(app).get("/healthz").status_code == 503  # no startup yet: not ready
+    assert loaded == []
     with TestClient(app) as client:
         assert client.get("/healthz").json()["status"] == "ok"
-        service = app.state.service
-        client.post("/api/ask", json={"question": LIST_QUESTION})
-        assert app.state.service is service
+        assert client.post("/api/ask", json={"question": LIST_QUESTION}).status_code == 200
+        assert client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).status_code == 200
+        page(client, q="那未来产业呢？", h=[LIST_QUESTION])
+        assert client.get(f"/documents/{DOC_ID}").status_code == 200
+        assert client.get("/api/documents").status_code == 200
+    assert len(loaded) == 1
+    assert app.state.service is loaded[0]
 
 
 class _BrokenService:
@@ -342,6 +488,55 @@ def test_library_errors_become_400_with_their_message(hash_settings: Settings, h
         response = client.get("/", params={"q": LIST_QUESTION})
         assert response.status_code == 400
         assert "索引文件已损坏" in response.text and '<html lang="zh-CN">' in response.text
+
+
+class _FailingService:
+    """A service with a bug: every question ends in an unexpected exception."""
+
+    settings = Settings(model="hash")
+
+    def ask(self, question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
+        raise RuntimeError("boom: secret internals")
+
+
+def test_unexpected_errors_become_a_chinese_500_without_a_traceback(
+    hash_settings: Settings, hash_service: QAService, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(hash_settings, hash_service)
+    app.dependency_overrides[get_service] = lambda: _FailingService()
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR, logger="web.app"):
+        response = client.post("/api/ask", json={"question": LIST_QUESTION})
+        assert response.status_code == 500
+        assert response.json() == {"detail": SERVER_ERROR_MESSAGE}
+        for headers in ({"accept": "text/html"}, {}):
+            response = client.get("/", params={"q": LIST_QUESTION}, headers=headers)
+            assert response.status_code == 500
+            assert response.headers["content-type"].startswith("text/html")
+            assert '<html lang="zh-CN">' in response.text and SERVER_ERROR_MESSAGE in response.text
+            assert "boom" not in response.text and "Traceback" not in response.text
+        response = client.get("/", params={"q": LIST_QUESTION}, headers={"accept": "application/json"})
+        assert response.status_code == 500 and response.json() == {"detail": SERVER_ERROR_MESSAGE}
+    failures = [r for r in caplog.records if r.name == "web.app" and r.exc_info]
+    assert len(failures) == 4
+    assert all(isinstance(r.exc_info[1], RuntimeError) for r in failures if r.exc_info)
+
+
+def test_a_failing_route_gets_the_chinese_500(hash_settings: Settings, hash_service: QAService) -> None:
+    app = create_app(hash_settings, hash_service)
+
+    @app.get("/api/crash")
+    def crash() -> None:
+        raise RuntimeError("boom")
+
+    @app.get("/crash")
+    def crash_page() -> None:
+        raise KeyError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/crash")
+        assert response.status_code == 500 and response.json() == {"detail": SERVER_ERROR_MESSAGE}
+        response = client.get("/crash", headers={"accept": "text/html"})
+        assert response.status_code == 500 and SERVER_ERROR_MESSAGE in response.text and "boom" not in response.text
 
 
 # --- pure helpers ----------------------------------------------------------------------------

@@ -8,14 +8,17 @@ adds a clipboard button and scrolling.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +38,10 @@ from qa.types import Answer, Citation, Document
 
 WEB_DIR = Path(__file__).resolve().parent
 MAX_HISTORY = 5  # earlier questions carried in the page URL as repeated `h` parameters
+ANSWER_CACHE_SIZE = 256  # answers to earlier questions kept per app, so a page view does not redo them
+SERVER_ERROR_MESSAGE = "服务器内部错误，请稍后再试。"
+
+logger = logging.getLogger(__name__)
 
 # Shown on the empty page: questions about targets and fields that the bundled documents answer.
 EXAMPLES = (
@@ -258,10 +265,26 @@ def parse_spans(values: Iterable[str], length: int) -> list[tuple[int, int]]:
 
 
 def safe_back_link(value: str | None) -> str:
-    """A link back to an answer page on this site, or the home page (never another site)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 8000:
-        return value
-    return "/"
+    """A link back to an answer page on this site, or the home page (never another site).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/",
+    a tab, then "/evil.example" would become "//evil.example", another site: any of
+    those, any other control character or whitespace sends the link home. What is left
+    must be a path on this site: no scheme, no host, a single leading slash.
+    """
+    if not value or len(value) >= 8000 or "\\" in value:
+        return "/"
+    if any(ch.isspace() or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        return "/"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "/"
+    # "///evil.example" splits into an empty netloc and the path "/evil.example": check the text too.
+    single_slash = value.startswith("/") and not value.startswith("//")
+    if parts.scheme or parts.netloc or not single_slash or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return value
 
 
 def ask_href(question: str, history: Sequence[str] = ()) -> str:
@@ -284,17 +307,79 @@ def get_service(request: Request) -> QAService:
 ServiceDep = Annotated[QAService, Depends(get_service)]
 
 
+class AnswerCache:
+    """A small thread-safe LRU of answers by the (self-contained) question asked."""
+
+    def __init__(self, size: int = ANSWER_CACHE_SIZE) -> None:
+        self.size = size
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, question: str, compute: Callable[[], Answer], fresh: bool = False) -> Answer:
+        """The cached answer to `question`, or `compute()`'s, remembered (errors are not).
+
+        `fresh` always computes, and remembers the new answer for later.
+        """
+        if not fresh:
+            with self._lock:
+                answer = self._answers.get(question)
+                if answer is not None:
+                    self._answers.move_to_end(question)
+                    return answer
+        answer = compute()
+        with self._lock:
+            self._answers[question] = answer
+            self._answers.move_to_end(question)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return answer
+
+
+def validate_previous(previous: str | None, max_chars: int) -> str | None:
+    """The previous question checked like a question (length, characters); blank means none."""
+    if previous is None or not previous.strip():
+        return None
+    try:
+        return validate_question(previous, max_chars)
+    except QuestionError as exc:
+        raise QuestionError(f"上一个问题（previous）有误：{exc}") from None
+
+
 def ask_in_context(
-    service: QAService, asked: object, previous: str | None, top_k: int | None = None, retriever: str | None = None
+    service: QAService,
+    asked: object,
+    previous: str | None,
+    top_k: int | None = None,
+    retriever: str | None = None,
+    cache: AnswerCache | None = None,
+    fresh: bool = True,
 ) -> tuple[str, Answer]:
-    """Answer a question as a follow-up to the previous one: (the self-contained question, answer)."""
-    text = validate_question(asked, service.settings.max_question_chars)
-    resolved = resolve_followup(text, previous)
+    """Answer a question as a follow-up to the previous one: (the self-contained question, answer).
+
+    With a cache (a page's turns, asked with the default settings), the answer is
+    remembered, and unless `fresh` an answer remembered before is used instead of asking.
+    """
+    max_chars = service.settings.max_question_chars
+    text = validate_question(asked, max_chars)
+    resolved = resolve_followup(text, validate_previous(previous, max_chars))
+    if cache is not None and top_k is None and retriever is None:
+        return resolved, cache.get(resolved, lambda: service.ask(resolved), fresh=fresh)
     return resolved, service.ask(resolved, top_k=top_k, retriever=retriever)
 
 
-def build_turn(service: QAService, asked: str, previous: str | None, back: str, base_url: str) -> Turn:
-    resolved, answer = ask_in_context(service, asked, previous)
+def build_turn(
+    service: QAService,
+    asked: str,
+    previous: str | None,
+    back: str,
+    base_url: str,
+    cache: AnswerCache | None = None,
+    fresh: bool = True,
+) -> Turn:
+    resolved, answer = ask_in_context(service, asked, previous, cache=cache, fresh=fresh)
     return Turn(
         asked=asked.strip(),
         resolved=resolved,
@@ -302,6 +387,17 @@ def build_turn(service: QAService, asked: str, previous: str | None, back: str, 
         sources=source_cards(answer, service.index.documents, back, base_url),
         layout=answer_layout(answer),
     )
+
+
+def earlier_questions(values: Iterable[str], max_chars: int) -> list[str]:
+    """The last few `h` values that are questions at all: blank, too long or damaged ones dropped."""
+    kept = []
+    for value in values:
+        try:
+            kept.append(validate_question(value, max_chars))
+        except QuestionError:
+            continue  # a damaged earlier question is dropped, not shown as an error
+    return kept[-MAX_HISTORY:]
 
 
 def next_history(turns: Sequence[Turn]) -> list[str]:
@@ -337,20 +433,26 @@ def home(
     q: str | None = None,
     h: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    """The question page; with `q`, the answer, after the earlier questions `h` re-answered in order."""
+    """The question page; with `q`, the answer, after the earlier questions `h` in order.
+
+    Earlier answers come from the app's answer cache; the new question is always answered
+    afresh (and its answer cached: on the next page it is an earlier question).
+    """
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     base_url = str(request.base_url).rstrip("/")
+    cache: AnswerCache = request.app.state.answer_cache
     turns: list[Turn] = []
-    for asked in [x for x in (h or []) if x.strip()][-MAX_HISTORY:]:
+    for asked in earlier_questions(h or [], service.settings.max_question_chars):
         try:
-            turns.append(build_turn(service, asked, turns[-1].resolved if turns else None, back, base_url))
+            previous = turns[-1].resolved if turns else None
+            turns.append(build_turn(service, asked, previous, back, base_url, cache, fresh=False))
         except QuestionError:
             continue  # a damaged earlier question is dropped, not shown as an error
     error = ""
     current: Turn | None = None
     if q is not None:
         try:
-            current = build_turn(service, q, turns[-1].resolved if turns else None, back, base_url)
+            current = build_turn(service, q, turns[-1].resolved if turns else None, back, base_url, cache)
         except QuestionError as exc:
             error = str(exc)
     thread = [*turns, current] if current else turns
@@ -399,7 +501,9 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="用中文提出的问题", examples=["新兴产业包括哪些领域？"])
     top_k: int | None = Field(default=None, ge=1, le=50, description="返回的段落数（默认取设置中的 top_k）")
-    previous: str | None = Field(default=None, description="上一个问题，用于理解追问", examples=["新兴产业包括哪些领域？"])
+    previous: str | None = Field(
+        default=None, description="上一个问题，用于理解追问（长度限制与问题相同）", examples=["新兴产业包括哪些领域？"]
+    )
     retriever: Literal["hybrid", "dense", "bm25"] | None = Field(default=None, description="检索方式")
 
 
@@ -459,7 +563,11 @@ class DocumentWithText(DocumentOut):
 @api.post(
     "/api/ask",
     response_model=AnswerOut,
-    responses={400: {"model": ErrorOut, "description": "问题为空、过长或无法识别"}, 422: {"model": ErrorOut}},
+    responses={
+        400: {"model": ErrorOut, "description": "问题或上一个问题为空、过长或无法识别"},
+        422: {"model": ErrorOut},
+        500: {"model": ErrorOut, "description": "服务器内部错误"},
+    },
     summary="回答一个问题",
 )
 def api_ask(body: AskRequest, service: ServiceDep) -> JSONResponse:
@@ -565,6 +673,21 @@ async def on_qa_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, str(exc))
 
 
+async def on_server_error(request: Request, exc: Exception) -> Response:
+    """Anything unexpected: logged, and a plain Chinese 500 for the user, never a traceback."""
+    logger.error("%s %s 处理失败", request.method, request.url.path, exc_info=exc)
+    try:
+        return error_response(request, 500, SERVER_ERROR_MESSAGE)
+    except Exception:  # the error page itself failed: say it without the templates
+        logger.exception("错误页面生成失败")
+        if wants_json(request):
+            return JSONResponse({"detail": SERVER_ERROR_MESSAGE}, status_code=500)
+        page = (
+            f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>出错了</title><p>{SERVER_ERROR_MESSAGE}</p></html>'
+        )
+        return HTMLResponse(page, status_code=500, headers=PAGE_HEADERS)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -585,10 +708,13 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.answer_cache = AnswerCache(ANSWER_CACHE_SIZE)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(pages)
     app.include_router(api)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(QAError, on_qa_error)
+    # Starlette answers with this, then re-raises so the server logs it too.
+    app.add_exception_handler(Exception, on_server_error)
     return app

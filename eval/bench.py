@@ -26,14 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from qa.corpus import load_corpus  # noqa: E402
 from qa.embedder import load_embedder  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
 from qa.index import build_index, save_index  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def questions() -> list[str]:
@@ -84,8 +80,8 @@ def bench_http(index_dir: Path, requests: int, serve_command: str) -> dict[str, 
             latencies.append((time.perf_counter() - t) * 1000)
         return {
             "serve_to_healthz_s": ready,
-            "http_p50_ms": percentile(latencies, 0.5),
-            "http_p95_ms": percentile(latencies, 0.95),
+            "http_p50_ms": percentile(latencies, 50) or 0.0,
+            "http_p95_ms": percentile(latencies, 95) or 0.0,
             "requests": requests,
         }
     finally:
@@ -125,8 +121,8 @@ def main() -> None:
             "index_build_s": round(build_s, 2),
             "chunks": len(index.chunks),
             "queries": len(latencies),
-            "query_p50_ms": round(percentile(latencies, 0.5), 2),
-            "query_p95_ms": round(percentile(latencies, 0.95), 2),
+            "query_p50_ms": round(percentile(latencies, 50) or 0.0, 2),
+            "query_p95_ms": round(percentile(latencies, 95) or 0.0, 2),
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         if args.http:

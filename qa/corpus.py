@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from qa.errors import CorpusError
 from qa.types import Document
@@ -80,7 +81,7 @@ def load_document(path: Path) -> Document:
     text = clean_text(read_text_file(path))
     if not text.strip():
         raise CorpusError(f"{path} holds no text after cleaning")
-    meta: dict[str, object] = {}
+    meta: dict[str, Any] = {}
     meta_path = path.with_suffix(".json")
     if meta_path.exists():
         try:
@@ -90,18 +91,20 @@ def load_document(path: Path) -> Document:
         if not isinstance(meta, dict):
             raise CorpusError(f"{meta_path} must hold a JSON object")
     first_line = text.split("\n", 1)[0].strip()
-    issuers = meta.get("issuers") or []
-    if not isinstance(issuers, list):
-        raise CorpusError(f"{meta_path}: issuers must be a list of names")
-    return Document(
-        doc_id=str(meta.get("id") or path.stem),
-        title=str(meta.get("title") or first_line),
-        text=text,
-        doc_number=str(meta.get("doc_number", "")),
-        issuers=tuple(str(x) for x in issuers),
-        date_signed=str(meta.get("date_signed", "")),
-        date_published=str(meta.get("date_published", "")),
-        source=str(meta.get("source", "")),
+    for name in ("issuers", "examples", "topics"):
+        if not isinstance(meta.get(name, []), list):
+            raise CorpusError(f"{meta_path}: {name} must be a list")
+    topics = meta.get("topics", [])
+    if not all(isinstance(t, dict) and {"label", "question"} <= set(t) for t in topics):
+        raise CorpusError(f'{meta_path}: each topic must be {{"label": ..., "question": ...}}')
+    return Document.from_metadata(
+        {
+            **meta,
+            "doc_id": meta.get("id") or path.stem,
+            "title": meta.get("title") or first_line,
+            "topics": [(t["label"], t["question"]) for t in topics],
+        },
+        text,
     )
 
 

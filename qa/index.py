@@ -214,9 +214,7 @@ def load_index(folder: Path) -> Index:
         documents: dict[str, Document] = {}
         for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            row.pop("length", None)
-            row["issuers"] = tuple(row.get("issuers", ()))
-            documents[row["doc_id"]] = Document(**row)
+            documents[row["doc_id"]] = Document.from_metadata(row, row["text"])
         chunks = []
         for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)

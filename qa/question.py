@@ -92,10 +92,6 @@ class QuestionIntent:
     asks_quantity: bool = False  # names a quantity (多少, 几项, 比例); "目标是什么" alone does not
 
 
-# Question words the analyser understands: the typo corrector leaves them alone.
-QUESTION_VOCABULARY = _literals(*(v for v in list(globals().values()) if isinstance(v, re.Pattern)))
-
-
 def _years(norm: str) -> tuple[str, ...]:
     norm = _CN_YEAR.sub(lambda m: "".join(_CN_DIGITS.get(c, c) for c in m.group()), norm)
     # "25年" written for 2025 in speech and search boxes
@@ -104,34 +100,39 @@ def _years(norm: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_YEAR.findall(norm)))
 
 
+# The question words of each answer kind, in the order classify() tries them.
+_DOCNUM_Q = re.compile("文号|发文字号|字号|文件号|编号")
+_WHEN_Q = re.compile("什么时候|啥时候|啥时|何时|哪天|哪一天|几月|几号|日期|时间|哪年|哪一年|哪几年|哪些年")
+_WHO_Q = re.compile(
+    "谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|"
+    "印发部门|联合印发|牵头|来源|出处|部委"
+)
+# "各是什么/分别是什么" asks for the items even when it also asks how many.
+_ITEMS_Q = re.compile("各是|分别是|都是什么|都是哪些|是哪些|有哪些|哪[一二三四五六七八九十\\d]+[项个条类大]")
+_NUMBER_Q = re.compile(
+    "多少|(?<![这那])几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字(?!化)|指标(?!体系)|目标值|量化|定量|"
+    "[^主]目标是?(?:什么|多少)"
+)
+_LIST_Q = re.compile("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|清单|名单|范围")
+_DEFINITION_Q = re.compile("什么是|是什么意思|什么意思|指什么|指的是|是指|含义|定义|概念|何谓|啥叫|什么叫|啥意思")
+
+
 def classify(norm: str) -> AnswerKind:
     """The expected answer kind from question words (normalised question)."""
-    if re.search("文号|发文字号|字号|文件号|编号", norm):
+    if _DOCNUM_Q.search(norm):
         return "docnum"
-    if re.search("什么时候|啥时候|啥时|何时|哪天|哪一天|几月|几号|日期|时间|哪年|哪一年|哪几年|哪些年", norm):
+    if _WHEN_Q.search(norm):
         return "when"
-    if re.search(
-        "谁|哪个部门|哪些部门|哪几个部门|什么部门|哪些单位|哪个单位|什么单位|哪家|哪几家|哪些机构|发布单位|发文单位|发文机关|"
-        "印发部门|联合印发|牵头|来源|出处|部委",
-        norm,
-    ):
+    if _WHO_Q.search(norm):
         return "who"
-    # "各是什么/分别是什么" asks for the items even when it also asks how many.
-    wants_items = re.search("各是|分别是|都是什么|都是哪些|是哪些|有哪些|哪[一二三四五六七八九十\\d]+[项个条类大]", norm)
-    counted = re.search(
-        "多少|(?<![这那])几[项个家大类成倍步%]|几$|比例|比重|占比|百分之|百分比|转化率|数量|数目|数字(?!化)|指标(?!体系)|目标值|量化|定量|"
-        "[^主]目标是?(?:什么|多少)",
-        norm,
-    )
-    if counted and not wants_items and not re.search("哪几个|哪几", norm):
+    wants_items = _ITEMS_Q.search(norm)
+    if _NUMBER_Q.search(norm) and not wants_items and "哪几" not in norm:
         return "number"
-    if wants_items or re.search("哪些|哪几|包括|包含|有什么|有啥|都有|分别|列举|列出|几大|几个方面|清单|名单|范围", norm):
-        return "list"
-    if _COUNT_NOUN.search(norm):
+    if wants_items or _LIST_Q.search(norm) or _COUNT_NOUN.search(norm):
         return "list"
     if not _QUESTION_WORD.search(norm) and _COLLECTIVE_END.search(norm):
         return "list"  # a keyword query naming a collection: "新兴产业 重点领域"
-    if re.search("什么是|是什么意思|什么意思|指什么|指的是|是指|含义|定义|概念|何谓|啥叫|什么叫|啥意思", norm):
+    if _DEFINITION_Q.search(norm):
         return "definition"
     return "text"
 
@@ -220,3 +221,7 @@ def _focus(norm: str, segments: tuple[str, ...]) -> tuple[str, ...]:
         return (min(after)[1][:2],)
     before = [(pos, s) for pos, s in placed if pos + len(s) <= match.start()]
     return (max(before)[1][-2:],) if before else ()
+
+
+# Question words the analyser understands: the typo corrector leaves them alone.
+QUESTION_VOCABULARY = _literals(*(v for v in list(globals().values()) if isinstance(v, re.Pattern)))

@@ -21,14 +21,34 @@ class Document:
     date_signed: str = ""
     date_published: str = ""
     source: str = ""
+    examples: tuple[str, ...] = ()  # questions the document answers, offered to users
+    topics: tuple[tuple[str, str], ...] = ()  # (what it covers, a question that finds it)
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the text, as plain JSON-ready values."""
         data = asdict(self)
         data.pop("text")
         data["issuers"] = list(self.issuers)
+        data["examples"] = list(self.examples)
+        data["topics"] = [list(t) for t in self.topics]
         data["length"] = len(self.text)
         return data
+
+    @classmethod
+    def from_metadata(cls, data: dict[str, Any], text: str) -> Document:
+        """The inverse of `metadata()`: a document from its JSON metadata and text."""
+        return cls(
+            doc_id=str(data["doc_id"]),
+            title=str(data.get("title", "")),
+            text=text,
+            doc_number=str(data.get("doc_number", "")),
+            issuers=tuple(str(x) for x in data.get("issuers", ())),
+            date_signed=str(data.get("date_signed", "")),
+            date_published=str(data.get("date_published", "")),
+            source=str(data.get("source", "")),
+            examples=tuple(str(x) for x in data.get("examples", ())),
+            topics=tuple((str(label), str(question)) for label, question in data.get("topics", ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,12 @@ def hash_service(hash_settings: Settings) -> QAService:
 
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings with the default model (converted once into the user cache) and a fresh index."""
-    return Settings.from_env(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real-index") / "index")
+    """The default settings and model (converted once into the user's cache), with a fresh index.
+
+    Only the cache folder comes from the environment: QA_RETRIEVER, QA_TOP_K and the like
+    must not change what the model tests check.
+    """
+    return Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real-index") / "index", cache_dir=Settings.from_env().cache_dir)
 
 
 @pytest.fixture(scope="session")

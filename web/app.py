@@ -43,23 +43,22 @@ SERVER_ERROR_MESSAGE = "服务器内部错误，请稍后再试。"
 
 logger = logging.getLogger(__name__)
 
-# Shown on the empty page: questions about targets and fields that the bundled documents answer.
-EXAMPLES = (
-    "到2025年要新制定多少项国家标准和行业标准？",
-    "新兴产业包括哪些领域？",
-    "未来产业有哪些？",
-    "重点任务是什么？",
-)
-# Shown when nothing is found: what the documents cover, each with a question that finds it.
-COVERAGE = (
-    ("2025年、2030年、2035年的目标", "2025年的目标有哪些？"),
-    ("8个新兴产业领域", "新兴产业包括哪些领域？"),
-    ("9个未来产业领域", "未来产业有哪些？"),
-    ("五项重点任务", "重点任务有哪些？"),
-    ("保障措施", "保障措施有哪些？"),
-    ("发文单位", "印发部门有哪些？"),
-    ("文号和日期", "文号是什么？"),
-)
+MAX_SUGGESTIONS = 8  # example questions and covered topics shown at most
+
+
+def suggestions(documents: Iterable[Document]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Example questions (for the empty page) and covered topics (for "not found"), from the corpus.
+
+    Each document's metadata may list `examples` and `topics`; a document without them is
+    offered by its title.
+    """
+    examples: list[str] = []
+    topics: list[tuple[str, str]] = []
+    for doc in documents:
+        examples += [q for q in doc.examples if q not in examples]
+        topics += [t for t in doc.topics if t not in topics] or [(doc.title, doc.title)]
+    return examples[:MAX_SUGGESTIONS], topics[:MAX_SUGGESTIONS]
+
 
 # Only our own files on our pages; /docs (Swagger from a CDN) is left alone.
 PAGE_HEADERS = {
@@ -416,10 +415,12 @@ pages = APIRouter(include_in_schema=False)
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     settings: Settings = request.app.state.settings
+    service: QAService | None = getattr(request.app.state, "service", None)
+    examples, coverage = suggestions(service.index.documents.values() if service else ())
     context = {
         "max_chars": settings.max_question_chars,
-        "examples": EXAMPLES,
-        "coverage": COVERAGE,
+        "examples": examples,
+        "coverage": coverage,
         "ask_href": ask_href,
         **context,
     }

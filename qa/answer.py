@@ -17,7 +17,7 @@ from qa.index import Index
 from qa.normalize import char_bigrams, normalize
 from qa.question import QuestionIntent
 from qa.retrieval import RetrievalResult
-from qa.types import AnswerType, Citation
+from qa.types import AnswerType, Chunk, Citation
 from qa.units import DATE, DOCNUM, ORG_MENTION, ORG_NAME, YEAR_ONLY, Unit, bigram_idf, document_units, iso_date, strip_titles
 
 _DEFINES = re.compile(r"是指|指的是|即|是一种")
@@ -71,8 +71,16 @@ class Answerer:
             for d in index.documents.values()
         }
         self._by_section: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._sentences_of: dict[tuple[str, Span], list[Span]] = defaultdict(list)  # by (doc, paragraph)
+        self._chunks_of: dict[str, list[Chunk]] = defaultdict(list)
         for i, u in enumerate(self.units):
             self._by_section[(u.doc_id, u.section)].append(i)
+            sentences_here = self._sentences_of[(u.doc_id, u.paragraph)]
+            if not sentences_here or sentences_here[-1] != u.sentence:
+                sentences_here.append(u.sentence)
+        for chunk in index.chunks:
+            self._chunks_of[chunk.doc_id].append(chunk)
+        self._sign_offs = {doc_id: self._find_sign_off(doc_id) for doc_id in index.documents}
 
     def _text(self, doc_id: str, span: Span) -> str:
         return self.index.documents[doc_id].text[span[0] : span[1]]
@@ -347,6 +355,9 @@ class Answerer:
         return [self._with_elaboration(unit)], "list" if intent.kind == "list" else "text", ""
 
     def _sign_off(self, doc_id: str) -> list[Span]:
+        return self._sign_offs.get(doc_id, [])
+
+    def _find_sign_off(self, doc_id: str) -> list[Span]:
         """The longest run of consecutive one-line paragraphs that are each an organisation's name."""
         runs: list[list[Span]] = [[]]
         for u in self.units:
@@ -368,9 +379,7 @@ class Answerer:
         """
         start, end = unit.sentence
         text = self.index.documents[unit.doc_id].text
-        following = sorted(
-            {u.sentence for u in self.units if u.doc_id == unit.doc_id and u.paragraph == unit.paragraph and u.sentence[0] >= end}
-        )
+        following = [sp for sp in self._sentences_of[(unit.doc_id, unit.paragraph)] if sp[0] >= end]
         for s_start, s_end in following:
             if text[end - 1] in "；;" or _CONTINUES.match(text[s_start:s_end]):
                 end = s_end
@@ -431,7 +440,7 @@ class Answerer:
         holders = [
             p.chunk for p in retrieval.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end
         ]
-        holders = holders or [c for c in self.index.chunks if c.doc_id == doc_id and c.start <= start and end <= c.end]
+        holders = holders or [c for c in self._chunks_of[doc_id] if c.start <= start and end <= c.end]
         if holders:
             section, p_start, p_end = holders[0].section, holders[0].start, holders[0].end
         else:  # a span longer than any chunk (a whole paragraph): the paragraph is its passage

@@ -178,7 +178,9 @@ class Answerer:
         elif intent.kind == "who":
             bonus += min(0.4, 0.1 * unit.org_count)
         elif intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
-            bonus += 0.4
+            # "X是指……" opening with the very term asked about is the definition itself.
+            term_first = any(len(seg) >= 2 and normalize(unit.text).startswith(seg) for seg in intent.segments)
+            bonus += 0.8 if term_first else 0.4
         elif intent.kind == "when":
             full = DATE.search(unit.text)
             if full:
@@ -262,8 +264,9 @@ class Answerer:
         if generic and not intent.generic_target:
             intent = replace(intent, generic_target=True)
         scored = self._score(retrieval, intent, grams)
-        if not scored and intent.kind == "number" and intent.years and not intent.asks_quantity:
-            # "方案对2035年提出的目标是什么": a year's targets need not be numbers.
+        if intent.kind == "number" and intent.years and not intent.asks_quantity:
+            # "方案对2035年提出的目标是什么" names a year's targets, not a quantity: it is answered
+            # by that year's paragraph, whose targets need not be numbers.
             generic, intent = True, replace(intent, generic_target=True)
         if generic:
             # "2035年的目标是什么" is answered by the paragraph that opens "到2035年", not by a
@@ -279,6 +282,8 @@ class Answerer:
         threshold = self.refusal_threshold
         if generic:
             threshold *= 0.25  # the year and the shape are the evidence; the words are generic
+        elif intent.years and self._leads_with_year(best.unit, intent):
+            threshold *= 0.6  # the clause is in the very paragraph about the year asked
         elif intent.kind in _SHAPE_KINDS:
             threshold *= 0.5
         # An answer whose paragraph never mentions what the question asks about ("提交哪些材料",
@@ -340,6 +345,10 @@ class Answerer:
             # A keyword query landing on "提出五个方面的保障措施" wants the five, not the sentence.
             wants_list = intent.kind in ("list", "who") or (intent.keyword_only and bool(_COUNTED.search(unit.text)))
             item, whole_group = self._enumeration(unit, grams, wants_list)
+            if item and whole_group and intent.asks_quantity:
+                count = self._count_clause(unit, item[0][0])
+                if count:
+                    return [count, *item], "list", "："  # "几项？各是什么？": how many, then which
             if item:
                 return item, "list", "；" if whole_group else ""
         if intent.kind in ("list", "who") and unit.is_list:
@@ -387,6 +396,15 @@ class Answerer:
                 break
         return start, end
 
+    def _count_clause(self, unit: Unit, before: int) -> Span | None:
+        """The clause announcing an enumeration's count ("分解设置了五项主要任务"), before it in its section."""
+        counts = [
+            u
+            for i in self._by_section[(unit.doc_id, unit.section)]
+            if (u := self.units[i]).start < before and u.enum_group is None and not u.is_heading and _COUNTED.search(u.text)
+        ]
+        return (counts[-1].start, counts[-1].end) if counts else None
+
     def _enumeration(self, unit: Unit, grams: Sequence[str], wants_list: bool) -> tuple[list[Span], bool]:
         """Spans from an enumeration (一是…二是…) in the best clause's section, if it answers better.
 
@@ -412,7 +430,7 @@ class Answerer:
             ((self._text_coverage(grams, self._text(h.doc_id, h.sentence)), n) for n, h in enumerate(heads)), reverse=True
         )
         (top, n), (second, _) = head_cov[0], head_cov[1]
-        if top >= 0.5 and top >= 1.5 * second:
+        if top >= 0.25 and top >= 2 * second:
             return [heads[n].sentence], False
         if not wants_list:
             return [], False

@@ -119,7 +119,7 @@ class QAService:
         k = self.settings.top_k if top_k is None else top_k
         if not 1 <= k <= 50:
             raise QuestionError("top_k 必须在 1 到 50 之间。")
-        understood = self.corrector.correct(normalize(text))
+        understood = self.corrector.correct(self.corrector.expand_abbreviations(normalize(text)))
         intent = analyse(understood, self.corrector.bigrams)
         retrieval = self.retriever.search(understood, top_k=max(k, self.answerer.scope_passages), mode=mode)
         extraction = self.answerer.extract(intent, retrieval)

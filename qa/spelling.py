@@ -23,6 +23,8 @@ _FUNCTION_CHARS = set(
 )
 
 
+# Grammatical particles: never part of an abbreviation (measure words such as 家 may be: 国家).
+_PARTICLES = (_FUNCTION_CHARS - set("项家件类种条名位次")) | set("等")
 _COMMON_CHAR = 3  # occurrences that make a character common in the corpus
 
 
@@ -42,9 +44,24 @@ class HomophoneCorrector:
     def __init__(self, texts: Iterable[str]) -> None:
         self.bigrams: Counter[str] = Counter()
         self._char_counts: Counter[str] = Counter()
-        for norm in (normalize(piece) for text in texts for piece in text.split()):
+        self._pieces = [normalize(piece) for text in texts for piece in text.split()]
+        for norm in self._pieces:
             self._char_counts.update(ch for ch in norm if _is_cjk(ch))
             self.bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
+        # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
+        words: Counter[str] = Counter()
+        for norm in self._pieces:
+            words.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
+        readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for word, count in words.items():
+            if word[:2] in self.bigrams and word[2:] in self.bigrams and not set(word) & _PARTICLES:
+                readings_of[word[0] + word[2]].append((count, word))
+        # An abbreviation with two common readings (国标: 国家标准 or 国际标准?) is left alone.
+        self._abbreviations: dict[str, str] = {}
+        for short, options in readings_of.items():
+            options.sort(reverse=True)
+            if len(options) == 1 or options[1][0] * 2 < options[0][0]:
+                self._abbreviations[short] = options[0][1]
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
         for gram in self.bigrams:
             for ch in gram:
@@ -52,6 +69,27 @@ class HomophoneCorrector:
 
     def _known(self, gram: str) -> bool:
         return gram in self.bigrams
+
+    def expand_abbreviations(self, norm_question: str) -> str:
+        """Unknown two-character words that abbreviate corpus words: 国标 → 国家标准, 行标 → 行业标准.
+
+        Chinese abbreviations keep the first character of each word; an unknown bigram XY is
+        read as the corpus's most frequent "X?Y?" made of two known words.
+        """
+        out, i = [], 0
+        while i < len(norm_question):
+            gram = norm_question[i : i + 2]
+            expansion = None
+            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and gram not in self.bigrams:
+                expansion = self._abbreviations.get(gram)
+            if expansion:
+                out.append(expansion)
+                # "五规划" → "五年规划": the expansion's last character may already follow.
+                i += 3 if norm_question[i + 2 : i + 3] == expansion[3] else 2
+            else:
+                out.append(norm_question[i])
+                i += 1
+        return "".join(out)
 
     def correct(self, norm_question: str) -> str:
         """The normalised question with homophone typos replaced; unchanged when there are none."""
@@ -72,9 +110,9 @@ class HomophoneCorrector:
                 hits = [g for g in fits if self._known(g)]
                 key = (len(hits), sum(self.bigrams[g] for g in hits))
                 # A character the corpus uses often ("出" in 提出, 突出) is more likely meant
-                # than mistyped: replacing it needs a known word on both sides.
-                needed = 2 if self._char_counts[ch] >= _COMMON_CHAR else 1
-                if len(hits) >= needed and key > best_key:
+                # than mistyped: replacing it needs a known word on both sides, or a common one.
+                strong = len(hits) == 2 or any(self.bigrams[g] >= _COMMON_CHAR for g in hits)
+                if hits and (strong or self._char_counts[ch] < _COMMON_CHAR) and key > best_key:
                     best, best_key = candidate, key
             chars[j] = best
         return "".join(chars)

@@ -31,7 +31,9 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     Only the cache folder comes from the environment: QA_RETRIEVER, QA_TOP_K and the like
     must not change what the model tests check.
     """
-    return Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real-index") / "index", cache_dir=Settings.from_env().cache_dir)
+    return Settings(
+        corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real-index") / "index", cache_dir=Settings.from_env().cache_dir
+    )
 
 
 @pytest.fixture(scope="session")

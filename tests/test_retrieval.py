@@ -87,3 +87,12 @@ def test_homophone_typos_are_corrected_from_the_corpus_vocabulary() -> None:
     # words the corpus lacks are not "corrected" into something else
     assert corrector.correct("有补贴吗") == "有补贴吗"
     assert corrector.correct("今天天气怎么样") == "今天天气怎么样"
+
+
+def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:
+    corrector = HomophoneCorrector(["新制定国家标准和行业标准2000项以上，培育先进团体标准300项以上。参与制定国际标准。"])
+    assert corrector.expand_abbreviations("行标和团标各多少") == "行业标准和团体标准各多少"
+    # 国标 could be 国家标准 or 国际标准 here: an ambiguous abbreviation is left as it is
+    assert corrector.expand_abbreviations("国标多少") == "国标多少"
+    # words the corpus does not abbreviate, and particles, stay
+    assert corrector.expand_abbreviations("有补贴吗") == "有补贴吗"

@@ -508,18 +508,6 @@ class AskRequest(BaseModel):
     retriever: Literal["hybrid", "dense", "bm25"] | None = Field(default=None, description="检索方式")
 
 
-class CitationOut(BaseModel):
-    doc_id: str
-    title: str
-    section: str
-    text: str
-    start: int
-    end: int
-    score: float
-    passage_start: int
-    passage_end: int
-
-
 class PassageOut(BaseModel):
     chunk_id: str
     doc_id: str
@@ -527,6 +515,8 @@ class PassageOut(BaseModel):
     start: int
     end: int
     score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
 
 
 class AnswerOut(BaseModel):
@@ -536,7 +526,7 @@ class AnswerOut(BaseModel):
     found: bool
     answer: str
     answer_type: Literal["number", "list", "text", "none"]
-    citations: list[CitationOut]
+    citations: list[Citation]  # the library's own dataclass, so the schema cannot drift from it
     passages: list[PassageOut]
     interpreted: str = Field(default="", description="按此理解的问题（纠正错别字后），与原问题相同时为空")
     latency_ms: float
@@ -554,6 +544,8 @@ class DocumentOut(BaseModel):
     date_signed: str
     date_published: str
     source: str
+    examples: list[str] = []
+    topics: list[tuple[str, str]] = []
     length: int
 
 

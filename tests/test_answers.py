@@ -148,3 +148,23 @@ def test_cli_prints_one_line_errors_without_traceback(
     (tmp_path / "not-a-model").mkdir()
     assert main(["ask", "--model", str(tmp_path / "not-a-model"), "问题"]) == 2
     assert "cannot load embedding model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "facts"),
+    [
+        ("这份通知的文号是什么？", "text", ["工信部联科〔2023〕118号"]),
+        ("通知的落款日期是哪天？", "text", ["2023年8月3日"]),
+        ("这篇通知是什么时候发布的？", "text", ["2023-08-22"]),
+        ("哪些部门印发了这个通知？", "list", ["工业和信息化部", "科技部", "国家能源局", "国家标准化管理委员会"]),
+        ("新产业是指什么？", "text", ["新兴产业和未来产业"]),
+        ("脑机接口属于哪类产业？", "text", ["未来产业"]),
+        ("建体系包括哪些工作？", "list", ["六项具体工作"]),
+        ("到2030年要达到什么目标？", "text", ["2030", "标准化工作体系更加健全"]),
+    ],
+)
+def test_answer_kinds_on_the_bundled_policy(hash_service: QAService, question: str, kind: str, facts: list[str]) -> None:
+    data = _assert_grounded(hash_service, question)
+    assert data["found"] and data["answer_type"] == kind, data["answer"]
+    for fact in facts:
+        assert fact in data["answer"]

@@ -424,19 +424,23 @@ class Answerer:
         heads = sorted((u for u in section_units if u.enum_group == target and u.is_sentence_start), key=lambda u: u.start)
         if not grams or len(heads) < 2:
             return [], False
-        # An item is asked about when its whole text (head and body) answers far better than
-        # any other item's: "建体系包括什么", "做出突出贡献的单位有什么激励".
-        head_cov = sorted(
-            ((self._text_coverage(grams, self._text(h.doc_id, h.sentence)), n) for n, h in enumerate(heads)), reverse=True
-        )
-        (top, n), (second, _) = head_cov[0], head_cov[1]
-        if top >= 0.25 and top >= 2 * second:
-            return [heads[n].sentence], False
-        if not wants_list:
-            return [], False
         intro = unit.heading + "".join(
             self._text(u.doc_id, u.sentence) for u in section_units if u.enum_group is None and not u.is_heading
         )
+        # An item is asked about when the question says something its section's heading and
+        # introduction do not, and one item's text says it far better than any other:
+        # "建体系包括什么", "人才方面有什么措施". "重点任务有哪些" says nothing beyond its heading.
+        introduced = set(char_bigrams(intro))
+        residual = [g for g in grams if g not in introduced]
+        if residual:
+            item_cov = sorted(
+                ((self._text_coverage(residual, self._text(h.doc_id, h.sentence)), n) for n, h in enumerate(heads)), reverse=True
+            )
+            (top, n), (second, _) = item_cov[0], item_cov[1]
+            if top >= 0.5 and top >= 2 * second:
+                return [heads[n].sentence], False
+        if not wants_list:
+            return [], False
         if unit.is_list and self._text_coverage(grams, unit.text) >= self._text_coverage(grams, intro):
             return [], False
         return [(h.start, h.end) for h in heads], True

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.corpus import load_corpus  # noqa: E402
-from qa.embedder import load_embedder  # noqa: E402
-from qa.evaluation import percentile  # noqa: E402
-from qa.index import build_index, save_index  # noqa: E402
+from qa.evaluate.evaluation import percentile  # noqa: E402
+from qa.ingest.corpus import load_corpus  # noqa: E402
+from qa.retrieve.embedder import load_embedder  # noqa: E402
+from qa.retrieve.index import build_index, save_index  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 

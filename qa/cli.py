@@ -23,8 +23,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from qa.embedder import load_embedder
-    from qa.index import tqdm_progress
+    from qa.retrieve.embedder import load_embedder
+    from qa.retrieve.index import tqdm_progress
     from qa.service import ensure_index
 
     settings = _settings(args)
@@ -86,7 +86,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evaluation import run_eval_command
+    from qa.evaluate.evaluation import run_eval_command
 
     return run_eval_command(args, _settings(args))
 

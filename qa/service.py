@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.answer import Answerer
-from qa.chunking import CHUNKER_VERSION
-from qa.corpus import load_corpus
-from qa.embedder import Embedder, load_embedder
+from qa.answer.extract import Answerer
+from qa.answer.question import QUESTION_VOCABULARY, analyse
 from qa.errors import IndexCorruptError, IndexMissingError, QuestionError
-from qa.index import (
+from qa.ingest.corpus import load_corpus
+from qa.retrieve.embedder import Embedder, load_embedder
+from qa.retrieve.index import (
     Index,
     build_index,
     check_compatible,
@@ -22,11 +22,11 @@ from qa.index import (
     save_index,
     tqdm_progress,
 )
-from qa.normalize import normalize
-from qa.question import QUESTION_VOCABULARY, analyse
-from qa.retrieval import Retriever
+from qa.retrieve.retrieval import Retriever
 from qa.settings import RETRIEVERS, Settings
-from qa.spelling import HomophoneCorrector
+from qa.text.chunking import CHUNKER_VERSION
+from qa.text.normalize import normalize
+from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
 
 

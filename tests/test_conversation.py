@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from qa.conversation import _longest_common, is_followup, resolve_followup
+from qa.answer.conversation import _longest_common, is_followup, resolve_followup
 
 
 @pytest.mark.parametrize(

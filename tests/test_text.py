@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk_document, sentence_spans
-from qa.corpus import clean_text, is_noise_line, load_corpus, load_document, read_text_file
 from qa.errors import CorpusError
-from qa.normalize import char_bigrams, normalize, normalize_aligned
+from qa.ingest.corpus import clean_text, is_noise_line, load_corpus, load_document, read_text_file
+from qa.text.chunking import chunk_document, sentence_spans
+from qa.text.normalize import char_bigrams, normalize, normalize_aligned
 from qa.types import Document
 
 from .conftest import CORPUS, RAW_SEED

@@ -29,11 +29,11 @@ from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.chunking import paragraphs
-from qa.conversation import resolve_followup
+from qa.answer.conversation import resolve_followup
 from qa.errors import QAError, QuestionError
 from qa.service import QAService, validate_question
 from qa.settings import Settings
+from qa.text.chunking import paragraphs
 from qa.types import Answer, Citation, Document
 
 WEB_DIR = Path(__file__).resolve().parent

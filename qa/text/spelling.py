@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin  # type: ignore[import-untyped]
 
-from qa.normalize import normalize
+from qa.text.normalize import normalize
 
 # Function characters are never typos of content words; leave them alone.
 _FUNCTION_CHARS = set(

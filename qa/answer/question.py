@@ -10,7 +10,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 
-from qa.normalize import normalize
+from qa.text.normalize import normalize
 
 AnswerKind = str  # "number" | "list" | "who" | "when" | "docnum" | "definition" | "text"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from qa.embedder import Embedder
-from qa.index import Index, index_text
-from qa.normalize import char_bigrams
+from qa.retrieve.embedder import Embedder
+from qa.retrieve.index import Index, index_text
+from qa.text.normalize import char_bigrams
 from qa.types import Passage
 
 

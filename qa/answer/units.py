@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from qa.chunking import paragraphs, part_label, sentence_spans
-from qa.normalize import char_bigrams
+from qa.text.chunking import paragraphs, part_label, sentence_spans
+from qa.text.normalize import char_bigrams
 from qa.types import Document
 
 _CLAUSE_CUT = re.compile(r"[，,：:；;]")

@@ -13,12 +13,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from qa.index import Index
-from qa.normalize import char_bigrams, normalize
-from qa.question import QuestionIntent
-from qa.retrieval import RetrievalResult
+from qa.answer.question import QuestionIntent
+from qa.answer.units import (
+    DATE,
+    DOCNUM,
+    ORG_MENTION,
+    ORG_NAME,
+    YEAR_ONLY,
+    Unit,
+    bigram_idf,
+    document_units,
+    iso_date,
+    strip_titles,
+)
+from qa.retrieve.index import Index
+from qa.retrieve.retrieval import RetrievalResult
+from qa.text.normalize import char_bigrams, normalize
 from qa.types import AnswerType, Chunk, Citation
-from qa.units import DATE, DOCNUM, ORG_MENTION, ORG_NAME, YEAR_ONLY, Unit, bigram_idf, document_units, iso_date, strip_titles
 
 _DEFINES = re.compile(r"是指|指的是|即|是一种")
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from qa.errors import QAError
 from qa.fileio import write_text_atomic
-from qa.normalize import normalize
 from qa.settings import RETRIEVERS, Settings
+from qa.text.normalize import normalize
 from qa.types import Answer, Citation, Document
 
 if TYPE_CHECKING:
@@ -571,7 +571,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
     for mode in modes:
         progress = None
         if sys.stderr.isatty():
-            from qa.index import tqdm_progress
+            from qa.retrieve.index import tqdm_progress
 
             progress = tqdm_progress(f"eval {mode}")
         runs.append(evaluate(service, questions, mode, progress))
@@ -613,7 +613,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
             print(verdict(comparison[0]))
 
     if args.report:
-        from qa.eval_report import render_html
+        from qa.evaluate.report import render_html
 
         write_text_atomic(args.report, render_html(runs, args.golden, model, comparison))
         print(f"wrote {args.report}", file=sys.stderr)

@@ -10,7 +10,7 @@ import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qa.evaluation import (
+from qa.evaluate.evaluation import (
     EVAL_TOP_K,
     RECALL_AT,
     Comparison,

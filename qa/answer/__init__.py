@@ -1,0 +1,1 @@
+"""Answering: question analysis, candidate answers, extraction, follow-ups."""

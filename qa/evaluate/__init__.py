@@ -1,0 +1,1 @@
+"""Evaluation: golden sets, grading, metrics and reports."""

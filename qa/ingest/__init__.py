@@ -1,0 +1,1 @@
+"""Reading policy documents into clean text with metadata."""

@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, the index on disk, dense and lexical search."""

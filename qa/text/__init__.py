@@ -1,0 +1,1 @@
+"""Text: normalisation, document structure, chunking, typo correction."""

@@ -91,6 +91,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_command(args, _settings(args))
 
 
+def golden_with_corpus(spec: str, settings: Settings) -> tuple[Path, Path]:
+    """"eval/x.jsonl=eval/library" → (golden set, corpus folder); the configured corpus when none is named."""
+    path, _, corpus = spec.partition("=")
+    return Path(path), Path(corpus) if corpus else settings.corpus_dir
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from qa.answer.scoring import WEIGHTS_PATH
+    from qa.evaluate.evaluation import load_golden
+    from qa.evaluate.fit import run_fit
+    from qa.service import service_for_corpus
+
+    settings = _settings(args)
+    specs = [golden_with_corpus(spec, settings) for spec in args.golden]
+    sets = [(path, load_golden(path), service_for_corpus(settings, corpus)) for path, corpus in specs]
+    out = args.out or WEIGHTS_PATH
+    data = run_fit(sets, out)
+    print(json.dumps({k: data[k] for k in ("coef", "bias", "threshold", "figures")}, ensure_ascii=False))
+    print(f"已写入 {out}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -133,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-baseline", type=Path, help="write this run as the new baseline")
     p.add_argument("--retriever", choices=RETRIEVERS, action="append", help="retriever(s) to run (repeatable)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("fit", parents=[common], help="fit the answer scorer's weights on golden sets")
+    p.add_argument("golden", nargs="+", help="golden sets to fit on, each as PATH or PATH=CORPUS_FOLDER (never a held-out set)")
+    p.add_argument("--out", type=Path, default=None, help="weights file (default qa/answer/weights.json)")
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("serve", parents=[common], help="run the web app")
     p.add_argument("--host", default=None, help="address to listen on (QA_HOST)")

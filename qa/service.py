@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa.answer.extract import Answerer
-from qa.answer.question import QUESTION_VOCABULARY, analyse
-from qa.errors import IndexCorruptError, IndexMissingError, QuestionError
+from qa.answer.question import QuestionIntent, analyse
+from qa.answer.scope import DocumentNames
+from qa.answer.scoring import load_weights
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.embedder import Embedder, load_embedder
 from qa.retrieve.index import (
@@ -22,7 +25,7 @@ from qa.retrieve.index import (
     save_index,
     tqdm_progress,
 )
-from qa.retrieve.retrieval import Retriever
+from qa.retrieve.retrieval import RetrievalResult, Retriever
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
 from qa.text.normalize import normalize
@@ -60,8 +63,8 @@ def ensure_index(
     if not force:
         try:
             manifest = read_manifest(settings.index_dir)
-        except (IndexMissingError, IndexCorruptError):
-            manifest = None  # derived data: built again below
+        except (IndexMissingError, IndexCorruptError, IndexMismatchError):
+            manifest = None  # derived data (an older format too): built again below
         if manifest is not None:
             check_compatible(manifest, embedder)
             fresh = (
@@ -98,8 +101,9 @@ class QAService:
     def __post_init__(self) -> None:
         s = self.settings
         self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
-        self.answerer = Answerer(self.index, s.refusal_threshold)
-        self.corrector = HomophoneCorrector([*(d.text for d in self.index.documents.values()), QUESTION_VOCABULARY])
+        self.answerer = Answerer(self.index, load_weights())
+        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
+        self.names = DocumentNames(self.index.documents.values())
 
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
@@ -109,8 +113,14 @@ class QAService:
         index, _ = ensure_index(settings, embedder, progress=progress)
         return cls(settings, embedder, index)
 
-    def ask(self, question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
-        """Answer one question with cited quotes, or say plainly that the documents do not hold it."""
+    def ask(
+        self, question: object, top_k: int | None = None, retriever: str | None = None, doc_ids: Sequence[str] | None = None
+    ) -> Answer:
+        """Answer one question with cited quotes, or say plainly that the documents do not hold it.
+
+        `doc_ids` limits the answer to those documents; a question that names a document
+        (its title, 《short title》 or 文号) is limited to it.
+        """
         started = time.perf_counter()
         text = validate_question(question, self.settings.max_question_chars)
         mode = retriever or self.settings.retriever
@@ -119,17 +129,57 @@ class QAService:
         k = self.settings.top_k if top_k is None else top_k
         if not 1 <= k <= 50:
             raise QuestionError("top_k 必须在 1 到 50 之间。")
-        understood = self.corrector.correct(self.corrector.expand_abbreviations(normalize(text)))
-        intent = analyse(understood, self.corrector.bigrams)
-        retrieval = self.retriever.search(understood, top_k=max(k, self.answerer.scope_passages), mode=mode)
+        if doc_ids is not None:
+            unknown = [d for d in doc_ids if d not in self.index.documents]
+            if unknown or not doc_ids:
+                raise QuestionError(f"没有找到编号为“{'、'.join(unknown)}”的文件。" if unknown else "请至少选择一份文件。")
+        understood, intent, retrieval = self.prepare(text, k, mode, doc_ids)
         extraction = self.answerer.extract(intent, retrieval)
+        source = self.index.documents.get(extraction.doc_id)
+        answer_text = extraction.answer
+        if source is not None and extraction.also_in and len(self.index.documents) > 1:
+            answer_text = f"据《{source.title}》：{answer_text}"  # documents differ: say whose answer this is
         return Answer(
             question=text,
             found=extraction.found,
-            answer=extraction.answer,
+            answer=answer_text,
             answer_type=extraction.answer_type,
             citations=extraction.citations,
+            doc_id=extraction.doc_id,
+            doc_title=source.title if source else "",
+            also_in=tuple((d, self.index.documents[d].title) for d in extraction.also_in),
             passages=tuple(retrieval.passages[:k]),
             latency_ms=(time.perf_counter() - started) * 1000,
             interpreted=understood if understood != normalize(text) else "",
         )
+
+    def prepare(
+        self, text: str, top_k: int, mode: str, doc_ids: Sequence[str] | None = None
+    ) -> tuple[str, QuestionIntent, RetrievalResult]:
+        """The question as understood, its analysis and its retrieved passages (in the named or given documents)."""
+        understood = self.understand(text)
+        scope = list(doc_ids) if doc_ids else self.names.named(understood) or None
+        intent = analyse(understood)
+        retrieval = self.retriever.search(understood, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
+        return understood, intent, retrieval
+
+    def understand(self, text: str) -> str:
+        """The question normalised, abbreviations expanded and typos corrected where that finds more of it in the library."""
+        norm = normalize(text)
+        corrected = self.corrector.correct(self.corrector.expand_abbreviations(norm))
+        if corrected != norm and self.corrector.known_count(corrected) <= self.corrector.known_count(norm):
+            return norm  # the correction explains no more of the question than the words typed
+        return corrected
+
+
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def service_for_corpus(settings: Settings, corpus_dir: Path) -> QAService:
+    """A service over another corpus folder (its index kept in `.index-<folder name>` beside the main one), sharing the model."""
+    if corpus_dir.resolve() != settings.corpus_dir.resolve():
+        settings = settings.with_(corpus_dir=corpus_dir, index_dir=settings.index_dir.parent / f".index-{corpus_dir.resolve().name}")
+    embedder = _EMBEDDERS.get(settings.model) or _EMBEDDERS.setdefault(settings.model, load_embedder(settings))
+    progress = tqdm_progress("建立索引") if sys.stderr.isatty() else None
+    index, _ = ensure_index(settings, embedder, progress=progress)
+    return QAService(settings, embedder, index)

@@ -29,7 +29,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     cache_dir: Path = _default_cache_dir()
     model: str = DEFAULT_MODEL
-    embed_batch_size: int = 16
+    embed_batch_size: int = 64
     torch_threads: int = 1
     chunk_max_chars: int = 300
     chunk_overlap_chars: int = 60

@@ -110,6 +110,9 @@ class Answer:
     passages: tuple[Passage, ...] = field(default=(), compare=False)
     latency_ms: float = 0.0
     interpreted: str = ""  # the question as understood (typos corrected), when it differs
+    doc_id: str = ""  # the document the answer comes from
+    doc_title: str = ""
+    also_in: tuple[tuple[str, str], ...] = ()  # (doc_id, title) of other documents that speak to it
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract shared by the CLI and the API."""
@@ -133,5 +136,8 @@ class Answer:
                 for p in self.passages
             ],
             "interpreted": self.interpreted,
+            "doc_id": self.doc_id,
+            "title": self.doc_title,
+            "also_in": [{"doc_id": d, "title": t} for d, t in self.also_in],
             "latency_ms": round(self.latency_ms, 2),
         }

@@ -33,7 +33,7 @@ from qa.answer.conversation import resolve_followup
 from qa.errors import QAError, QuestionError
 from qa.service import QAService, validate_question
 from qa.settings import Settings
-from qa.text.chunking import paragraphs
+from qa.text.outline import parse_outline
 from qa.types import Answer, Citation, Document
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -481,11 +481,12 @@ def document_page(
         raise HTTPException(status_code=404, detail=f"没有找到编号为“{doc_id}”的文件。")
     spans = parse_spans(hl or [], len(document.text))
     blocks = [
-        (paragraph.kind, highlight(document.text[paragraph.start : paragraph.end], paragraph.start, spans))
-        for paragraph in paragraphs(document.text)
+        ("part" if line.style == "part" else "heading" if line.is_heading else "body",
+         highlight(document.text[line.start : line.end], line.start, spans))
+        for line in parse_outline(document.text)
         # The title line is already the page's heading, unless it is what was cited.
-        if document.text[paragraph.start : paragraph.end].strip() != document.title
-        or any(s < paragraph.end and e > paragraph.start for s, e in spans)
+        if document.text[line.start : line.end].strip() != document.title
+        or any(s < line.end and e > line.start for s, e in spans)
     ]
     context = {"document": document, "blocks": blocks, "spans": spans, "back": safe_back_link(ret), "has_back": ret is not None}
     return render(request, "document.html", context)

@@ -1,50 +1,41 @@
-"""Extractive answers: choose the clauses that answer a question from the retrieved passages.
+"""Extractive answers: choose the sentence that answers a question, and quote its answer span.
 
-Nothing is generated. Each answer is one or more exact spans of a document, each with a
-citation; when the evidence is too weak, or no passage holds the kind of thing asked for
-(a number for that year, in that measure, a date, a document number), the answer says it
-was not found.
+Nothing is generated. Candidates are the sentences of the retrieved passages' lines (and,
+for a document-level field such as 文号 or a date, every sentence of the retrieved
+documents that holds one). Each gets a feature vector (qa/answer/scoring.py) and a
+probability from the fitted weights; the best is composed into a short answer of the kind
+asked for: the typed fact's clause with the year that governs it, every item of a list,
+the sentence that defines. Below the fitted threshold the answer is a plain refusal. Every
+quoted span carries its own document, so a citation always quotes the text it points at.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from qa.answer.question import QuestionIntent
-from qa.answer.units import (
-    DATE,
-    DOCNUM,
-    ORG_MENTION,
-    ORG_NAME,
-    YEAR_ONLY,
-    Unit,
-    bigram_idf,
-    document_units,
-    iso_date,
-    strip_titles,
-)
+import numpy as np
+
+from qa.answer.question import TYPED_KINDS, QuestionIntent
+from qa.answer.scoring import FEATURES, Weights
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
-from qa.text.normalize import char_bigrams, normalize
+from qa.text.grammar import ORG, find_facts, iso_date, list_items, numbers_in
+from qa.text.normalize import char_bigrams
+from qa.text.sentences import DocumentSentences, Sentence, document_sentences
 from qa.types import AnswerType, Chunk, Citation
 
-_DEFINES = re.compile(r"是指|指的是|即|是一种")
-_CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别)")
-# Bigrams in more sentences than this IDF says are the corpus's topic words ("新产业", "标准"),
-# which name no particular fact.
-_TOPIC_IDF = 2.0
-_FOCUS_MISS = 0.6
+_CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
+_DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
+_PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
+_LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
-# Where each context of a clause counts towards covering the question's words.
-_WEIGHTS = {"clause": 1.0, "sentence": 0.7, "heading": 0.5, "paragraph": 0.4, "title": 0.3}
-# Answer kinds whose shape (a date, a document number) is itself most of the evidence:
-# their questions name the field ("落款日期", "文号"), rarely words of the answer.
-_SHAPE_KINDS = ("when", "docnum")
-Span = tuple[int, int]
+Span = tuple[str, int, int]  # (doc_id, start, end)
+_F = {name: i for i, name in enumerate(FEATURES)}
 
 
 @dataclass(frozen=True)
@@ -55,72 +46,49 @@ class Extraction:
     answer: str
     answer_type: AnswerType
     citations: tuple[Citation, ...]
-    evidence: float  # coverage of the question's content by the chosen clause and its context
+    evidence: float  # the fitted probability that the chosen sentence answers the question
+    doc_id: str = ""  # the document the answer comes from
+    also_in: tuple[str, ...] = ()  # other documents that also speak to the question
 
 
 @dataclass(frozen=True)
-class _Scored:
-    index: int
-    unit: Unit
-    coverage: float
-    score: float
+class Candidate:
+    sentence: Sentence
+    passage_rr: float
 
 
 class Answerer:
-    """Picks answer clauses from an index's documents; built once per loaded index."""
+    """Scores candidate sentences of an index's documents; built once per loaded index."""
 
-    def __init__(self, index: Index, refusal_threshold: float = 0.35, scope_passages: int = 5) -> None:
+    def __init__(self, index: Index, weights: Weights, scope_passages: int = 5) -> None:
         self.index = index
-        self.refusal_threshold = refusal_threshold
+        self.weights = weights
         self.scope_passages = scope_passages
-        self.units = [u for doc in index.documents.values() for u in document_units(doc)]
-        sentences = {(u.doc_id, u.sentence): self._text(u.doc_id, u.sentence) for u in self.units}
-        self.idf, self.unseen_idf = bigram_idf(sentences.values())
-        self._grams = [self._context_grams(u) for u in self.units]
-        self._role_dates = {
-            d.doc_id: {"published": iso_date(d.date_published), "signed": iso_date(d.date_signed)}
-            for d in index.documents.values()
-        }
-        self._by_section: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self._sentences_of: dict[tuple[str, Span], list[Span]] = defaultdict(list)  # by (doc, paragraph)
-        self._chunks_of: dict[str, list[Chunk]] = defaultdict(list)
-        for i, u in enumerate(self.units):
-            self._by_section[(u.doc_id, u.section)].append(i)
-            sentences_here = self._sentences_of[(u.doc_id, u.paragraph)]
-            if not sentences_here or sentences_here[-1] != u.sentence:
-                sentences_here.append(u.sentence)
+        self.docs: dict[str, DocumentSentences] = {d.doc_id: document_sentences(d) for d in index.documents.values()}
+        self._row: dict[tuple[str, int], int] = {}
+        for doc_id in index.documents:
+            for s in self.docs[doc_id].sentences:
+                self._row[(doc_id, s.index)] = len(self._row)
+        vectors = index.sentence_vectors
+        self.vectors = vectors if vectors is not None and len(vectors) == len(self._row) else None
+        df: Counter[str] = Counter()
+        for d in self.docs.values():
+            for s in d.sentences:
+                df.update(s.bigrams)
+        n = max(1, len(self._row))
+        self.idf = {g: math.log(1 + (n - f + 0.5) / (f + 0.5)) for g, f in df.items()}
+        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._path_grams: dict[tuple[str, ...], frozenset[str]] = {}
+        self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
-            self._chunks_of[chunk.doc_id].append(chunk)
-        self._sign_offs = {doc_id: self._find_sign_off(doc_id) for doc_id in index.documents}
+            self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
 
-    def _text(self, doc_id: str, span: Span) -> str:
-        return self.index.documents[doc_id].text[span[0] : span[1]]
+    # ------------------------------------------------------------------ evidence
 
-    def _context_grams(self, unit: Unit) -> dict[str, float]:
-        """Bigrams around a clause, weighted by closeness (see _WEIGHTS)."""
-        sources = {
-            "title": self.index.documents[unit.doc_id].title,
-            "paragraph": self._text(unit.doc_id, unit.paragraph),
-            "heading": unit.section.split(" › ")[0] + unit.heading + unit.lead,
-            "sentence": self._text(unit.doc_id, unit.sentence),
-            "clause": unit.text,
-        }
-        weights: dict[str, float] = {}
-        for name, source in sources.items():
-            for gram in char_bigrams(source):
-                weights[gram] = max(weights.get(gram, 0.0), _WEIGHTS[name])
-        return weights
-
-    def _content(self, intent: QuestionIntent) -> list[str]:
-        """The question's content bigrams, without those that only join two known words.
-
-        "联合印发" gives 联合, 合印, 印发: 合印 occurs nowhere in the corpus only because it
-        straddles two words that do, so it is no evidence of a topic the corpus lacks.
-        """
+    def content_grams(self, intent: QuestionIntent) -> list[str]:
+        """The question's content bigrams, without those that only join two known words."""
         grams: list[str] = []
         for segment in intent.segments:
-            if len(segment) < 2:
-                continue
             seq = char_bigrams(segment)
             for i, gram in enumerate(seq):
                 neighbours = seq[max(0, i - 1) : i] + seq[i + 1 : i + 2]
@@ -129,354 +97,287 @@ class Answerer:
                 grams.append(gram)
         return list(dict.fromkeys(grams))
 
-    def _coverage(self, grams: Sequence[str], context: dict[str, float]) -> float:
-        """IDF-weighted share of the question's bigrams found in a context."""
+    def _coverage(self, grams: Sequence[str], present: Collection[str]) -> float:
         if not grams:
-            return 1.0
+            return 0.0
         total = sum(self.idf.get(g, self.unseen_idf) for g in grams)
-        hit = sum(self.idf.get(g, self.unseen_idf) * context.get(g, 0.0) for g in grams)
-        return hit / total
+        return sum(self.idf.get(g, self.unseen_idf) for g in grams if g in present) / total
 
-    def _text_coverage(self, grams: Sequence[str], text: str) -> float:
-        return self._coverage(grams, dict.fromkeys(char_bigrams(text), 1.0))
+    def _path_bigrams(self, path: tuple[str, ...]) -> frozenset[str]:
+        grams = self._path_grams.get(path)
+        if grams is None:
+            grams = self._path_grams[path] = frozenset(char_bigrams(" ".join(path)))
+        return grams
 
-    def _candidates(self, retrieval: RetrievalResult, intent: QuestionIntent) -> dict[int, float]:
-        """Units in the sections of the top passages, with a prior from the passage rank.
+    def _text(self, doc_id: str, start: int, end: int) -> str:
+        return self.index.documents[doc_id].text[start:end]
 
-        Questions for a date or a document number look through the whole of the retrieved
-        documents: such facts sit in headers and sign-offs that rarely match question words.
-        """
-        prior: dict[int, float] = {}
-        if intent.kind in _SHAPE_KINDS:
-            docs = {p.chunk.doc_id for p in retrieval.passages[: self.scope_passages]}
-            prior.update({i: 0.0 for i, u in enumerate(self.units) if u.doc_id in docs})
-        for rank, passage in enumerate(retrieval.passages[: self.scope_passages], start=1):
+    # ------------------------------------------------------------------ candidates
+
+    def candidates(self, intent: QuestionIntent, retrieval: RetrievalResult) -> list[Candidate]:
+        """Sentences of the lines the top passages touch; for a document field, every sentence of those documents that holds one."""
+        found: dict[tuple[str, int], float] = {}
+        passages = retrieval.passages[: self.scope_passages]
+        for rank, passage in enumerate(passages, start=1):
             chunk = passage.chunk
-            for i in self._by_section[(chunk.doc_id, chunk.section)]:
-                u = self.units[i]
-                inside = chunk.start <= u.start and u.end <= chunk.end
-                prior[i] = max(prior.get(i, 0.0), (1.0 if inside else 0.5) / rank)
-        return prior
+            doc = self.docs[chunk.doc_id]
+            lines = {s.line for s in doc.sentences if s.start < chunk.end and chunk.start < s.end}
+            for s in doc.sentences:
+                if s.line in lines:
+                    inside = chunk.start <= s.start and s.end <= chunk.end
+                    key = (s.doc_id, s.index)
+                    found[key] = max(found.get(key, 0.0), (1.0 if inside else 0.5) / rank)
+        if intent.kind in ("docnum", "date", "who", "year"):
+            for doc_id in dict.fromkeys(p.chunk.doc_id for p in passages):
+                for s in self.docs[doc_id].sentences:
+                    if self._type_match(s, intent) and (s.doc_id, s.index) not in found:
+                        found[(s.doc_id, s.index)] = 0.0
+        return [Candidate(self.docs[d].sentences[i], rr) for (d, i), rr in found.items()]
 
-    def _shape_ok(self, unit: Unit, intent: QuestionIntent) -> bool:
-        """Whether a clause can hold the kind of answer asked for."""
-        if unit.is_heading or (unit.is_part_title and not intent.asks_title):
-            return False
-        if intent.years and not set(intent.years) & set(unit.years):
-            return False
-        if intent.present and unit.years:
-            return False  # a target for a future year does not say what is the case now
-        if intent.kind == "number":
-            units = unit.quantity_units
-            if intent.unit and intent.unit != "个":
-                return intent.unit in units or (intent.unit == "元" and bool(units & {"亿", "万"}))
-            return bool(units)
-        if intent.kind == "when":
-            return bool(DATE.search(unit.text) or YEAR_ONLY.search(strip_titles(unit.text)))
-        if intent.kind == "docnum":
-            return bool(DOCNUM.search(unit.text))
+    def _type_match(self, s: Sentence, intent: QuestionIntent) -> bool:
+        kinds = {f.kind for f in s.facts}
+        if intent.kind in ("quantity", "money", "percent", "duration", "docnum", "year"):
+            return intent.kind in kinds
+        if intent.kind == "date":
+            return "date" in kinds
         if intent.kind == "who":
-            return bool(ORG_MENTION.search(unit.text))
+            return bool(ORG.search(s.text))
+        if intent.kind == "list":
+            return s.group is not None or len(list_items(s.text)) >= 3 or s.text.rstrip().endswith(("：", ":"))
+        if intent.kind == "definition":
+            return bool(_DEFINES.search(s.text))
+        if intent.kind == "purpose":
+            return bool(_PURPOSE.match(s.text))
+        return False
+
+    def _measure_match(self, s: Sentence, intent: QuestionIntent) -> bool:
+        if not intent.measure:
+            return False
+        units = {f.unit for f in s.facts} | {f.kind for f in s.facts}
+        if intent.measure == "元":
+            return "money" in units
+        if intent.measure == "%":
+            return "percent" in units
+        if intent.measure in ("天", "日"):
+            return bool(units & {"天", "日", "个工作日", "工作日"})
+        return intent.measure in units or any(f.unit.endswith(intent.measure) for f in s.facts)
+
+    def features(self, intent: QuestionIntent, grams: Sequence[str], candidates: Sequence[Candidate], query: np.ndarray | None) -> np.ndarray:
+        """The feature matrix (candidates × FEATURES)."""
+        x = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
+        focus = [g for f in intent.focus for g in char_bigrams(f)]
+        role_dates = {}
+        for c in candidates:
+            meta = self.index.documents[c.sentence.doc_id]
+            role_dates[meta.doc_id] = {"published": iso_date(meta.date_published), "signed": iso_date(meta.date_signed)}
+        if query is not None and self.vectors is not None and candidates:
+            rows = [self._row[(c.sentence.doc_id, c.sentence.index)] for c in candidates]
+            x[:, _F["dense"]] = self.vectors[rows].astype(np.float32) @ query.astype(np.float32)
+        for n, c in enumerate(candidates):
+            s = c.sentence
+            doc = self.docs[s.doc_id]
+            lead_text = self._text(s.doc_id, *s.lead)
+            previous = doc.sentences[s.index - 1].bigrams if s.index > 0 and not s.is_line_start else frozenset()
+            context = self._path_bigrams(s.path) | frozenset(char_bigrams(lead_text)) | previous
+            row = x[n]
+            row[_F["cover_sentence"]] = self._coverage(grams, s.bigrams)
+            row[_F["cover_context"]] = self._coverage(grams, context | s.bigrams)
+            row[_F["cover_title"]] = self._coverage(grams, doc.title_bigrams)
+            row[_F["passage_rr"]] = c.passage_rr
+            row[_F["typed_question"]] = float(intent.kind in TYPED_KINDS)
+            row[_F["type_match"]] = float(self._type_match(s, intent))
+            row[_F["measure_match"]] = float(self._measure_match(s, intent))
+            asked = set(intent.years)
+            row[_F["year_match"]] = float(bool(asked & set(s.years)))
+            row[_F["year_other"]] = float(bool(asked) and bool(s.years) and not asked & set(s.years))
+            row[_F["number_match"]] = float(bool(intent.numbers & numbers_in(s.text)))
+            row[_F["focus_sentence"]] = float(bool(focus) and any(g in s.bigrams for g in focus))
+            row[_F["focus_context"]] = float(bool(focus) and any(g in context for g in focus))
+            row[_F["numbered_item"]] = float(s.group is not None)
+            row[_F["length"]] = min(1.0, math.log1p(len(s.text)) / 6.0)
+            if intent.kind == "date" and intent.date_role in ("published", "signed"):
+                wanted = role_dates[s.doc_id].get(intent.date_role)
+                row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
+            row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
+        return x
+
+    def _eligible(self, s: Sentence, intent: QuestionIntent) -> bool:
+        """Hard constraints of shape: a typed question needs its type; a year asked must govern a number."""
+        if intent.kind in TYPED_KINDS and not self._type_match(s, intent):
+            return False
+        if intent.kind in TYPED_KINDS and intent.kind != "year" and intent.years and not set(intent.years) & set(s.years):
+            return False
+        if intent.present and s.years and intent.kind in TYPED_KINDS:
+            return False  # a target for a future year does not say what is the case now
         return True
 
-    def _shape_bonus(self, unit: Unit, intent: QuestionIntent) -> float:
-        """How much better than its word overlap a clause's shape fits the question (a factor)."""
-        bonus = 0.0
-        if intent.years and any(y in unit.lead for y in intent.years) and unit.lead_span[0] == unit.paragraph[0]:
-            bonus += 0.3  # the clause sits in the paragraph about the year asked
-        if intent.kind == "list" and (unit.is_list or unit.enum_item is not None):
-            bonus += 0.15
-        elif intent.kind == "who":
-            bonus += min(0.4, 0.1 * unit.org_count)
-        elif intent.kind == "definition" and unit.is_sentence_start and _DEFINES.search(unit.text):
-            # "X是指……" opening with the very term asked about is the definition itself.
-            term_first = any(len(seg) >= 2 and normalize(unit.text).startswith(seg) for seg in intent.segments)
-            bonus += 0.8 if term_first else 0.4
-        elif intent.kind == "when":
-            full = DATE.search(unit.text)
-            if full:
-                bonus += 0.5
-                if intent.date_role and iso_date(full.group()) == self._role_dates[unit.doc_id].get(intent.date_role):
-                    bonus += 0.5  # the document's metadata says which date this one is
-        return bonus
+    def scored(self, intent: QuestionIntent, retrieval: RetrievalResult) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """Eligible candidates, their features and fitted probabilities."""
+        grams = self.content_grams(intent)
+        candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
+        x = self.features(intent, grams, candidates, retrieval.query_vector)
+        return candidates, x, self.weights.score(x) if len(candidates) else np.zeros(0)
 
-    def _is_purpose(self, unit: Unit) -> bool:
-        sentence = self._text(unit.doc_id, unit.sentence)
-        # "为贯彻落实……" states a purpose; "为此," ("therefore") does not.
-        return sentence.startswith(("为", "为了")) and not sentence.startswith("为此") and not unit.is_heading
-
-    def _names_other_document(self, unit: Unit) -> bool:
-        """Whether a clause cites a document 《…》 other than its own (not a self-reference)."""
-        own = self.index.documents[unit.doc_id].title
-        return any(name not in own for name in re.findall(r"《([^》]+)》", unit.text))
-
-    def _score(self, retrieval: RetrievalResult, intent: QuestionIntent, grams: Sequence[str]) -> list[_Scored]:
-        """Candidate clauses of the right shape, best first.
-
-        Word coverage is the evidence; the shape bonus scales it (a list clause that covers
-        nothing stays at nothing) and the passage rank breaks near-ties.
-        """
-        scored = []
-        focus = [g for f in intent.focus for g in char_bigrams(f)]
-        for i, prior in self._candidates(retrieval, intent).items():
-            unit = self.units[i]
-            if self._shape_ok(unit, intent):
-                coverage = self._coverage(grams, self._grams[i])
-                weight = max(coverage, 0.2 if not grams else 0.0)
-                score = weight * (1.0 + self._shape_bonus(unit, intent)) + 0.25 * prior
-                candidate = _Scored(i, unit, coverage, score)
-                if not self._focus_ok(focus, candidate):
-                    candidate = _Scored(i, unit, coverage, score * _FOCUS_MISS)
-                scored.append(candidate)
-        # Shapes that, when any candidate has them, the answer must have: "依据哪个文件" names
-        # a document 《…》; "为了什么" is answered by a purpose sentence "为……".
-        if intent.asks_document_name and any(self._names_other_document(s.unit) for s in scored):
-            scored = [s for s in scored if self._names_other_document(s.unit)]
-        purposes = [s for s in scored if self._is_purpose(s.unit)]
-        # "为什么" may also mean "for what" ("为什么提供支撑"): prefer purpose sentences only
-        # when they speak of the question about as well as the best clause does.
-        if intent.asks_purpose and purposes and max(p.coverage for p in purposes) >= 0.5 * max(s.coverage for s in scored):
-            scored = purposes
-        scored.sort(key=lambda s: (-s.score, s.unit.start))
-        return scored
-
-    @staticmethod
-    def _leads_with_year(unit: Unit, intent: QuestionIntent) -> bool:
-        return unit.lead_span[0] == unit.paragraph[0] and any(y in unit.lead for y in intent.years)
-
-    def _is_generic(self, intent: QuestionIntent, grams: Sequence[str]) -> bool:
-        """A question about a year that names nothing more specific than the corpus's topic words."""
-        if not intent.years:
-            return False
-        return intent.generic_target or all(self.idf.get(g, 99.0) < _TOPIC_IDF for g in grams)
-
-    def _focus_ok(self, focus: Sequence[str], candidate: _Scored) -> bool:
-        """Whether a clause's paragraph speaks of what the question asks about (its focus bigrams)."""
-        return not focus or any(self._grams[candidate.index].get(g, 0.0) >= _WEIGHTS["paragraph"] for g in focus)
-
-    def _subject_ok(self, intent: QuestionIntent, best: _Scored) -> bool:
-        """Whether a number's paragraph speaks of the question's most specific term.
-
-        "元宇宙领域要制定多少项标准": the 2025 paragraph has numbers of standards, but none about
-        元宇宙. The term is the question's rarest known bigram run (IDF), sought in the paragraph.
-        """
-        known = [g for g in self._content(intent) if g in self.idf]
-        if not known:
-            return True
-        rarest = max(known, key=lambda g: self.idf[g])
-        return self._grams[best.index].get(rarest, 0.0) >= _WEIGHTS["paragraph"]
+    # ------------------------------------------------------------------ answer
 
     def extract(self, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
         """The answer to a question from its retrieved passages, or a plain refusal."""
-        grams = self._content(intent)
-        if not grams and not intent.years and intent.kind not in (*_SHAPE_KINDS, "who"):
+        if not intent.segments and not intent.years and intent.kind not in ("docnum", "date", "who"):
             return self._refusal(intent, 0.0)  # "有哪些？": nothing asked about
-        generic = self._is_generic(intent, grams)
-        if generic and not intent.generic_target:
-            intent = replace(intent, generic_target=True)
-        scored = self._score(retrieval, intent, grams)
-        if intent.kind == "number" and intent.years and not intent.asks_quantity:
-            # "方案对2035年提出的目标是什么" names a year's targets, not a quantity: it is answered
-            # by that year's paragraph, whose targets need not be numbers.
-            generic, intent = True, replace(intent, generic_target=True)
-        if generic:
-            # "2035年的目标是什么" is answered by the paragraph that opens "到2035年", not by a
-            # sentence elsewhere that merely names the year; that year's targets may also be
-            # qualitative, with no number at all.
-            scored = [s for s in scored if self._leads_with_year(s.unit, intent)]
-            if not scored and intent.kind == "number":
-                intent = replace(intent, kind="text", unit=None)
-                scored = [s for s in self._score(retrieval, intent, grams) if self._leads_with_year(s.unit, intent)]
-        if not scored:
+        candidates, _, probs = self.scored(intent, retrieval)
+        if not candidates:
             return self._refusal(intent, 0.0)
-        best = scored[0]
-        threshold = self.refusal_threshold
-        if generic:
-            threshold *= 0.25  # the year and the shape are the evidence; the words are generic
-        elif intent.years and self._leads_with_year(best.unit, intent):
-            threshold *= 0.6  # the clause is in the very paragraph about the year asked
-        elif intent.kind in _SHAPE_KINDS:
-            threshold *= 0.5
-        # An answer whose paragraph never mentions what the question asks about ("提交哪些材料",
-        # "部长是谁") is weaker evidence than its word overlap alone suggests.
-        focus = [g for f in intent.focus for g in char_bigrams(f)]
-        evidence = best.coverage * (1.0 if self._focus_ok(focus, best) else _FOCUS_MISS)
-        if intent.kind == "number" and not self._subject_ok(intent, best):
-            evidence *= _FOCUS_MISS
-        if evidence < threshold:
+        order = np.argsort(-probs, kind="stable")
+        best = candidates[int(order[0])]
+        evidence = float(probs[order[0]])
+        if evidence < self.weights.threshold:
             return self._refusal(intent, evidence)
-        spans, answer_type, joiner = self._compose(best, scored, intent, grams)
-        if self._needs_year_lead(intent, best.unit, spans[0]):
-            spans.insert(0, best.unit.lead_span)  # the year the answer belongs to
-            joiner = joiner or "……"
-        citations = tuple(self._cite(best.unit.doc_id, a, b, best.score, retrieval) for a, b in spans)
+        spans, answer_type, joiner = self.compose(best.sentence, intent)
+        citations = tuple(self._cite(d, a, b, evidence, retrieval) for d, a, b in spans)
         answer = joiner.join(c.text for c in citations)
-        return Extraction(True, answer, answer_type, citations, evidence)
+        # Other documents with an answer nearly as well supported: the documents may disagree.
+        others = tuple(
+            dict.fromkeys(
+                candidates[int(i)].sentence.doc_id
+                for i in order[1:]
+                if probs[i] >= max(self.weights.threshold, 0.8 * evidence) and candidates[int(i)].sentence.doc_id != best.sentence.doc_id
+            )
+        )
+        return Extraction(True, answer, answer_type, citations, evidence, best.sentence.doc_id, others)
 
-    def _needs_year_lead(self, intent: QuestionIntent, unit: Unit, first: Span) -> bool:
-        """Whether an answer about a year must quote the paragraph lead that names the year."""
-        if not intent.years or not first[0] > unit.lead_span[0] >= unit.paragraph[0]:
-            return False
-        names_year = any(y in self._text(unit.doc_id, first) for y in intent.years)
-        return not names_year and any(y in unit.lead for y in intent.years)
+    def compose(self, s: Sentence, intent: QuestionIntent) -> tuple[list[Span], AnswerType, str]:
+        """The spans that make the answer from its best sentence, its type, and how its quotes are joined.
 
-    def _compose(
-        self, best: _Scored, scored: list[_Scored], intent: QuestionIntent, grams: Sequence[str]
-    ) -> tuple[list[Span], AnswerType, str]:
-        """The spans that make the answer, its type, and how its quotes are joined."""
-        unit = best.unit
-        if intent.kind == "number":
-            if intent.generic_target:
-                chosen = sorted(
-                    {s.unit.start: s.unit for s in scored if s.unit.paragraph == unit.paragraph}.values(), key=lambda u: u.start
-                )
-            else:
-                chosen = [unit]
-            spans = [(u.start, u.end) for u in chosen]
-            if unit.lead_span[0] < spans[0][0] and not any(y in unit.text for y in unit.years):
-                spans.insert(0, unit.lead_span)  # the year the number belongs to
-            return spans, "number", "……"
-        if intent.kind == "who" and intent.date_role:
-            # "哪些部门印发的": the document's sign-off, the issuers' names one a line (落款).
-            block = self._sign_off(unit.doc_id)
-            if block:
-                return block, "list", "、"
-        if intent.asks_membership:
-            # "X属于哪一项任务": the item (一是……) or sentence that holds X, with its head; one
-            # for each thing asked about ("新型储能和新能源分别…").
-            spans = [self._with_elaboration(unit)]
-            for segment in intent.segments:
-                if len(segment) < 2 or any(segment in normalize(self._text(unit.doc_id, sp)) for sp in spans):
-                    continue
-                holder = next((s.unit for s in scored if segment in normalize(s.unit.text)), None)
-                if holder is not None:
-                    spans.append(self._with_elaboration(holder))
-            return sorted(set(spans)), "text", "……"
-        if intent.kind not in _SHAPE_KINDS:
-            # A keyword query landing on "提出五个方面的保障措施" wants the five, not the sentence.
-            wants_list = intent.kind in ("list", "who") or (intent.keyword_only and bool(_COUNTED.search(unit.text)))
-            item, whole_group = self._enumeration(unit, grams, wants_list)
-            if item and whole_group and intent.asks_quantity:
-                count = self._count_clause(unit, item[0][0])
-                if count:
-                    return [count, *item], "list", "："  # "几项？各是什么？": how many, then which
-            if item:
-                return item, "list", "；" if whole_group else ""
-        if intent.kind in ("list", "who") and unit.is_list:
-            siblings = [
-                s.unit for s in scored if s.unit.paragraph == unit.paragraph and s.unit.is_list and s.score >= 0.8 * best.score
-            ]
-            ordered = sorted({u.start: u for u in [*siblings, unit]}.values(), key=lambda u: u.start)
-            return [(u.start, u.end) for u in ordered], "list", "；"
-        if intent.kind in _SHAPE_KINDS or intent.kind == "who":
-            return [(unit.start, unit.end)], "text", ""
-        if intent.years and intent.generic_target and any(y in unit.lead for y in intent.years):
-            return [unit.paragraph], "text", ""  # a year's qualitative targets: the whole paragraph
-        return [self._with_elaboration(unit)], "list" if intent.kind == "list" else "text", ""
-
-    def _sign_off(self, doc_id: str) -> list[Span]:
-        return self._sign_offs.get(doc_id, [])
-
-    def _find_sign_off(self, doc_id: str) -> list[Span]:
-        """The longest run of consecutive one-line paragraphs that are each an organisation's name."""
-        runs: list[list[Span]] = [[]]
-        for u in self.units:
-            if u.doc_id != doc_id or not u.is_sentence_start:
-                continue
-            whole = u.paragraph == (u.start, u.end) and len(u.text) <= 20 and ORG_NAME.fullmatch(u.text)
-            if whole:
-                runs[-1].append(u.paragraph)
-            elif runs[-1]:
-                runs.append([])
-        best = max(runs, key=len)
-        return best if len(best) >= 2 else []
-
-    def _with_elaboration(self, unit: Unit) -> Span:
-        """A clause's sentence, extended over the sentences that go on with it.
-
-        "…形成“8+9”的重点领域。其中,新兴产业…;未来产业…。": a sentence followed by one
-        opening with 其中/具体/包括, or ending in a semicolon, is not complete by itself.
+        A fact in a paragraph that opens with its year ("到2025年，……") is quoted with that year.
         """
-        start, end = unit.sentence
-        text = self.index.documents[unit.doc_id].text
-        following = [sp for sp in self._sentences_of[(unit.doc_id, unit.paragraph)] if sp[0] >= end]
-        for s_start, s_end in following:
-            if text[end - 1] in "；;" or _CONTINUES.match(text[s_start:s_end]):
-                end = s_end
+        spans, answer_type, joiner = self._compose(s, intent)
+        lead_text = self._text(s.doc_id, *s.lead)
+        doc_id, first_start, _ = spans[0]
+        if (
+            doc_id == s.doc_id
+            and first_start >= s.lead[1]
+            and _LEAD_YEAR.match(lead_text)
+            and not any(y in self._text(*sp) for sp in spans for y in s.years)
+        ):
+            spans.insert(0, (s.doc_id, *s.lead))
+            joiner = joiner or "……"
+        return spans, answer_type, joiner
+
+    def _compose(self, s: Sentence, intent: QuestionIntent) -> tuple[list[Span], AnswerType, str]:
+        doc = self.docs[s.doc_id]
+        text = doc.doc.text
+        if intent.kind in TYPED_KINDS:
+            spans = self._fact_clauses(s, intent)
+            return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
+        if intent.kind == "who" and doc.sign_off and intent.date_role and s.index >= len(doc.sentences) - 12:
+            return [(s.doc_id, a, b) for a, b in doc.sign_off], "list", "、"
+        if (intent.kind == "list" or (intent.keyword_only and _COUNTED.search(s.text))) and not intent.asks_membership:
+            items, whole = self._group_items(doc, s, intent)
+            if items and whole and intent.asks_quantity and s.group is None:
+                count = [c for c in doc.clauses(s) if _COUNTED.search(self._text(s.doc_id, *c))]
+                if count:  # "几个方面？": how many, then which
+                    return [(s.doc_id, *count[0]), *[(s.doc_id, a, b) for a, b in items]], "list", "："
+            if items:
+                return [(s.doc_id, a, b) for a, b in items], "list", "；" if whole else ""
+        if intent.years and not intent.segments and _leads_with(text, s, intent.years):
+            line = doc.lines[s.line]
+            return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
+        a, b = self._with_elaboration(doc, s)
+        return [(s.doc_id, a, b)], "list" if intent.kind == "list" else "text", ""
+
+    def _fact_clauses(self, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
+        """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
+        doc = self.docs[s.doc_id]
+        kinds = {"year": ("year", "date")}.get(intent.kind, (intent.kind,))
+        facts = [f for f in s.facts if f.kind in kinds]
+        measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
+        facts = measured or facts
+        clauses = doc.clauses(s)
+        holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
+        if not holding:
+            return [(s.start, s.end)]
+        if len(holding) > 1:
+            grams = self.content_grams(intent)
+            scored = [(self._coverage(grams, frozenset(char_bigrams(self._text(s.doc_id, a, b)))), (a, b)) for a, b in holding]
+            top = max(c for c, _ in scored)
+            holding = [span for c, span in scored if c >= top - 1e-9] if top > 0 else holding[:1]
+        return holding
+
+    def _group_items(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> tuple[list[tuple[int, int]], bool]:
+        """The items of the numbered group a list question asks for: every item's head, or the one item it names.
+
+        "五项主要任务是什么" gets each item's head clause (一是建体系；二是强能力…); "建体系包括
+        什么" says more than the group's introduction and one item says it far better than the
+        rest: that item's whole sentence. Returns (spans, whether they are the whole group).
+        """
+        key: str | None = s.group[0] if s.group else None
+        if key is None:
+            # The sentence introduces a group ("提出五个方面的保障措施：") when one follows in its section.
+            after = [t.group[0] for t in doc.sentences[s.index + 1 : s.index + 40] if t.group and t.path[: len(s.path)] == s.path]
+            key = after[0] if after else None
+        if key is None or key not in doc.groups:
+            return [], False
+        members = [doc.sentences[i] for i in doc.groups[key]]
+        grams = self.content_grams(intent)
+        intro = self._path_bigrams(members[0].path[:-1] if members[0].is_line_start else members[0].path)
+        residual = [g for g in grams if g not in intro]
+        if residual:
+            coverage = sorted(((self._coverage(residual, m.bigrams), n) for n, m in enumerate(members)), reverse=True)
+            (top, n), second = coverage[0], coverage[1][0]
+            if top >= 0.5 and top >= 2 * second:
+                one = members[n]
+                return [self._with_elaboration(doc, one)], False
+        if intent.count_asked and intent.count_asked != len(members):
+            return [], False
+        heads = []
+        for m in members:
+            clauses = doc.clauses(m)
+            head = clauses[0] if clauses else (m.start, m.end)
+            marker_only = len(self._text(m.doc_id, *head).strip()) <= 4
+            heads.append((head[0], clauses[1][1]) if marker_only and len(clauses) > 1 else head)
+        return heads, True
+
+    def _with_elaboration(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int]:
+        """A sentence, extended over the next when it ends in a colon or the next goes on with it (其中, 包括)."""
+        start, end = s.start, s.end
+        text = doc.doc.text
+        for t in doc.sentences[s.index + 1 : s.index + 3]:
+            if t.line != s.line:
+                break
+            if text[end - 1] in "：:；;" or _CONTINUES.match(t.text):
+                end = t.end
             else:
                 break
         return start, end
 
-    def _count_clause(self, unit: Unit, before: int) -> Span | None:
-        """The clause announcing an enumeration's count ("分解设置了五项主要任务"), before it in its section."""
-        counts = [
-            u
-            for i in self._by_section[(unit.doc_id, unit.section)]
-            if (u := self.units[i]).start < before and u.enum_group is None and not u.is_heading and _COUNTED.search(u.text)
-        ]
-        return (counts[-1].start, counts[-1].end) if counts else None
-
-    def _enumeration(self, unit: Unit, grams: Sequence[str], wants_list: bool) -> tuple[list[Span], bool]:
-        """Spans from an enumeration (一是…二是…) in the best clause's section, if it answers better.
-
-        A question naming one item ("建体系包括什么") gets that item's whole sentence. A list
-        question about the section as a whole ("重点任务有哪些") gets every item's head
-        clause. Returns (spans, whether they are the whole group); no spans when a single
-        clause answers better.
-        """
-        section_units = [self.units[i] for i in self._by_section[(unit.doc_id, unit.section)]]
-        if unit.enum_group is not None:
-            target = unit.enum_group
-        else:
-            after = [u.enum_group for u in section_units if u.enum_group is not None and u.start > unit.start]
-            if not after:
-                return [], False
-            target = after[0]
-        heads = sorted((u for u in section_units if u.enum_group == target and u.is_sentence_start), key=lambda u: u.start)
-        if not grams or len(heads) < 2:
-            return [], False
-        intro = unit.heading + "".join(
-            self._text(u.doc_id, u.sentence) for u in section_units if u.enum_group is None and not u.is_heading
-        )
-        # An item is asked about when the question says something its section's heading and
-        # introduction do not, and one item's text says it far better than any other:
-        # "建体系包括什么", "人才方面有什么措施". "重点任务有哪些" says nothing beyond its heading.
-        introduced = set(char_bigrams(intro))
-        residual = [g for g in grams if g not in introduced]
-        if residual:
-            item_cov = sorted(
-                ((self._text_coverage(residual, self._text(h.doc_id, h.sentence)), n) for n, h in enumerate(heads)), reverse=True
-            )
-            (top, n), (second, _) = item_cov[0], item_cov[1]
-            if top >= 0.5 and top >= 2 * second:
-                return [heads[n].sentence], False
-        if not wants_list:
-            return [], False
-        if unit.is_list and self._text_coverage(grams, unit.text) >= self._text_coverage(grams, intro):
-            return [], False
-        return [(h.start, h.end) for h in heads], True
-
     def _refusal(self, intent: QuestionIntent, evidence: float) -> Extraction:
-        if intent.kind == "number" and intent.years:
+        if intent.kind in ("quantity", "money", "percent") and intent.years:
             message = f"未在文件中找到{'、'.join(intent.years)}年的相关数字。"
-        elif intent.kind == "number":
+        elif intent.kind in ("quantity", "money", "percent"):
             message = "未在文件中找到相关数字。"
-        elif intent.kind == "when":
+        elif intent.kind == "date":
             message = "未在文件中找到相关日期。"
         else:
             message = "未在文件中找到这个问题的答案。"
         return Extraction(False, message, "none", (), evidence)
 
     def _cite(self, doc_id: str, start: int, end: int, score: float, retrieval: RetrievalResult) -> Citation:
-        """A citation for a span, inside the retrieved (or else any) chunk that holds it."""
+        """A citation for a span of its own document, inside the retrieved (or else any) chunk holding it."""
         doc = self.index.documents[doc_id]
-        holders = [
-            p.chunk for p in retrieval.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end
-        ]
-        holders = holders or [c for c in self._chunks_of[doc_id] if c.start <= start and end <= c.end]
+        holders = [p.chunk for p in retrieval.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end]
+        holders = holders or [c for c in self._chunks_of.get(doc_id, []) if c.start <= start and end <= c.end]
         if holders:
             section, p_start, p_end = holders[0].section, holders[0].start, holders[0].end
-        else:  # a span longer than any chunk (a whole paragraph): the paragraph is its passage
-            unit = next(u for u in self.units if u.doc_id == doc_id and u.paragraph[0] <= start < u.paragraph[1])
-            section, (p_start, p_end) = unit.section, (min(start, unit.paragraph[0]), max(end, unit.paragraph[1]))
+        else:  # a span longer than any chunk (a whole paragraph): the span is its own passage
+            line = next((ln for ln in self.docs[doc_id].lines if ln.start <= start < ln.end), None)
+            section = line.section if line else ""
+            p_start, p_end = start, end
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
+
+
+def _leads_with(text: str, s: Sentence, years: Sequence[str]) -> bool:
+    lead = text[s.lead[0] : s.lead[1]]
+    return any(y in lead for y in years)
+
+
+__all__ = ["Answerer", "Extraction", "find_facts"]

@@ -112,7 +112,8 @@ def load_corpus(corpus_dir: Path) -> list[Document]:
     """Load every `*.txt` document in a folder, sorted by id; ids must be unique."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
-    docs = [load_document(p) for p in sorted(corpus_dir.glob("*.txt"))]
+    files = sorted(p for p in corpus_dir.iterdir() if p.suffix in (".txt", ".md") and not p.name.upper().startswith("README"))
+    docs = [load_document(p) for p in files]
     if not docs:
         raise CorpusError(f"corpus folder {corpus_dir} holds no .txt documents")
     ids = [d.doc_id for d in docs]

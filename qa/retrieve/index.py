@@ -5,6 +5,7 @@ index/
   documents.jsonl the documents (id, metadata, text), so answers quote exactly what was indexed
   chunks.jsonl    one chunk a line, Chinese kept readable
   dense.faiss     inner-product index over L2-normalised chunk vectors
+  sentences.npy   float16 vectors of every candidate answer sentence (qa.text.sentences order)
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, 
 from qa.fileio import move_into_place, remove_stale_temps, temp_sibling
 from qa.retrieve.embedder import Embedder
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
+from qa.text.sentences import document_sentences
 from qa.types import Chunk, Document
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 
@@ -80,6 +82,7 @@ class Index:
     documents: dict[str, Document]
     chunks: list[Chunk]
     dense: Any  # faiss.Index
+    sentence_vectors: np.ndarray | None = None  # one row per candidate sentence, documents in order
 
     def document_of(self, chunk: Chunk) -> Document:
         return self.documents[chunk.doc_id]
@@ -99,11 +102,9 @@ def build_index(
     chunks = [c for d in documents for c in chunk_document(d, chunk_max_chars, chunk_overlap_chars)]
     by_id = {d.doc_id: d for d in documents}
     texts = [index_text(by_id[c.doc_id], c) for c in chunks]
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for lo in range(0, len(texts), batch_size):
-        vectors[lo : lo + batch_size] = embedder.embed_documents(texts[lo : lo + batch_size])
-        if progress:
-            progress(min(lo + batch_size, len(texts)), len(texts))
+    sentence_texts = [s.text for d in documents for s in document_sentences(d).sentences]
+    all_vectors = embed_sorted(embedder, [*texts, *sentence_texts], batch_size, progress)
+    vectors, sentence_vectors = all_vectors[: len(texts)], all_vectors[len(texts) :].astype(np.float16)
     _restore_threads(threads)
     dense = faiss.IndexFlatIP(embedder.dim)
     if len(vectors):
@@ -122,7 +123,21 @@ def build_index(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=round(time.perf_counter() - started, 3),
     )
-    return Index(manifest, by_id, chunks, dense)
+    return Index(manifest, by_id, chunks, dense, sentence_vectors)
+
+
+def embed_sorted(
+    embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None = None
+) -> np.ndarray:
+    """Embed passages in batches of similar length (less padding), returned in the input order."""
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for lo in range(0, len(order), batch_size):
+        rows = order[lo : lo + batch_size]
+        vectors[rows] = embedder.embed_documents([texts[i] for i in rows])
+        if progress:
+            progress(min(lo + batch_size, len(order)), len(order))
+    return vectors
 
 
 def _use_all_cores() -> int | None:
@@ -165,6 +180,9 @@ def save_index(index: Index, folder: Path) -> None:
             ],
         )
         faiss.write_index(index.dense, str(work / "dense.faiss"))
+        if index.sentence_vectors is not None:
+            with (work / "sentences.npy").open("wb") as f:
+                np.save(f, index.sentence_vectors, allow_pickle=False)
         # The manifest goes last: a folder without one is never taken for an index.
         (work / MANIFEST).write_text(json.dumps(index.manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         move_into_place(work, folder)
@@ -223,13 +241,20 @@ def load_index(folder: Path) -> Index:
                 raise ValueError(f"chunk {row['chunk_id']} does not match its document")
             chunks.append(chunk)
         dense = faiss.read_index(str(folder / "dense.faiss"))
+        sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index at {folder} is damaged ({str(exc)[:200]}); run `qa build` to rebuild it") from None
-    if dense.ntotal != len(chunks) or dense.d != manifest.dim or len(chunks) != manifest.chunks:
+    if (
+        dense.ntotal != len(chunks)
+        or dense.d != manifest.dim
+        or len(chunks) != manifest.chunks
+        or sentence_vectors.ndim != 2
+        or sentence_vectors.shape[1] != manifest.dim
+    ):
         raise IndexCorruptError(
             f"the index at {folder} is inconsistent (vectors, chunks and manifest disagree); run `qa build` to rebuild it"
         )
-    return Index(manifest, documents, chunks, dense)
+    return Index(manifest, documents, chunks, dense, sentence_vectors)
 
 
 def tqdm_progress(description: str) -> Callable[[int, int], None]:

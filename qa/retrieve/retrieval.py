@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -49,6 +49,7 @@ class RetrievalResult:
     """Passages ranked for a question, best first."""
 
     passages: list[Passage]
+    query_vector: np.ndarray | None = None  # the question's embedding, when the dense side ran
 
 
 class Retriever:
@@ -70,18 +71,29 @@ class Retriever:
         self.weights = (dense_weight, lexical_weight)
         self.lexical = LexicalIndex([index_text(index.document_of(c), c) for c in index.chunks])
 
-    def search(self, question: str, top_k: int = 5, mode: str = "hybrid") -> RetrievalResult:
-        """The top_k chunks for a question by dense, lexical (bm25) or fused (hybrid) ranking."""
+    def search(
+        self, question: str, top_k: int = 5, mode: str = "hybrid", doc_ids: Collection[str] | None = None
+    ) -> RetrievalResult:
+        """The top_k chunks for a question by dense, lexical (bm25) or fused (hybrid) ranking.
+
+        With `doc_ids`, only chunks of those documents are ranked.
+        """
         n = len(self.index.chunks)
+        allowed = None if doc_ids is None else np.array([c.doc_id in doc_ids for c in self.index.chunks], dtype=bool)
         dense_scores = np.zeros(n, dtype=np.float32)
         lexical_scores = np.zeros(n, dtype=np.float32)
+        query: np.ndarray | None = None
         if mode != "bm25" and n:
             query = self.embedder.embed_queries([question])[0]
-            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), min(n, self.candidate_k))
+            k = n if allowed is not None else min(n, self.candidate_k)
+            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), k)
             dense_scores[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
         if mode != "dense":
             lexical_scores = self.lexical.scores(question)
-        dense_rank = top_indices(dense_scores, self.candidate_k) if mode != "bm25" else []
+        if allowed is not None:
+            dense_scores = np.where(allowed, dense_scores, -np.inf).astype(np.float32)
+            lexical_scores = np.where(allowed, lexical_scores, 0.0).astype(np.float32)
+        dense_rank = [i for i in top_indices(dense_scores, self.candidate_k) if np.isfinite(dense_scores[i])] if mode != "bm25" else []
         lexical_rank = top_indices(lexical_scores, self.candidate_k, positive_only=True) if mode != "dense" else []
         if mode == "dense":
             ranked = [(i, float(dense_scores[i])) for i in dense_rank]
@@ -102,4 +114,4 @@ class Retriever:
             )
             for i, score in ranked[:top_k]
         ]
-        return RetrievalResult(passages)
+        return RetrievalResult(passages, query)

@@ -3,13 +3,14 @@
 Chinese typing errors are mostly homophones picked from an input method's list (保彰 for
 保障, 闻号 for 文号). A character that forms no known bigram with either neighbour, while
 a character with the same pinyin would, is taken for that character. Known bigrams are
-those of the corpus plus the question words the answerer understands (文号, 日期…).
+those of a general Chinese dictionary (jieba's, words and word beginnings) and of the
+library, so a real word is never rewritten, whichever documents are loaded.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin  # type: ignore[import-untyped]
@@ -41,7 +42,12 @@ def reading(ch: str) -> str:
 class HomophoneCorrector:
     """Rewrites typo characters of a normalised question into homophones the corpus knows."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], dictionary: Container[str] | None = None) -> None:
+        if dictionary is None:
+            from qa.text.dictionary import words as dictionary_words
+
+            dictionary = dictionary_words()
+        self._dictionary = dictionary
         self.bigrams: Counter[str] = Counter()
         self._char_counts: Counter[str] = Counter()
         self._pieces = [normalize(piece) for text in texts for piece in text.split()]
@@ -49,11 +55,11 @@ class HomophoneCorrector:
             self._char_counts.update(ch for ch in norm if _is_cjk(ch))
             self.bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
         # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
-        words: Counter[str] = Counter()
+        four_grams: Counter[str] = Counter()
         for norm in self._pieces:
-            words.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
+            four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
         readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for word, count in words.items():
+        for word, count in four_grams.items():
             if word[:2] in self.bigrams and word[2:] in self.bigrams and not set(word) & _PARTICLES:
                 readings_of[word[0] + word[2]].append((count, word))
         # An abbreviation with two common readings (国标: 国家标准 or 国际标准?) is left alone.
@@ -68,7 +74,11 @@ class HomophoneCorrector:
                 self._chars_by_sound[reading(ch)].add(ch)
 
     def _known(self, gram: str) -> bool:
-        return gram in self.bigrams
+        return gram in self.bigrams or gram in self._dictionary
+
+    def known_count(self, norm_question: str) -> int:
+        """How many of a question's character bigrams the library's text holds: the evidence a correction must raise."""
+        return sum(1 for i in range(len(norm_question) - 1) if norm_question[i : i + 2] in self.bigrams)
 
     def expand_abbreviations(self, norm_question: str) -> str:
         """Unknown two-character words that abbreviate corpus words: 国标 → 国家标准, 行标 → 行业标准.

@@ -1,0 +1,66 @@
+"""Which documents a question names: by title, short title in 《》, 文号 or a name only one document has.
+
+"居民身份证法规定的有效期是多久" names the document whose title holds 居民身份证法; "领航工程
+的目标" names the one document whose text has 领航工程 in its title. A phrase that several
+documents share ("国家标准") names none of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from qa.text.grammar import DOCNUM
+from qa.text.normalize import normalize
+from qa.types import Document
+
+_MIN_NAME = 4  # characters of a title a question must repeat to name a document by it
+_YEARS_IN_BRACKETS = re.compile(r"[(（][^)）]*[)）]")
+
+
+class DocumentNames:
+    """Normalised titles, document numbers and texts of a library, for naming documents in questions."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self.titles: dict[str, str] = {}
+        self.numbers: dict[str, str] = {}
+        self.texts: dict[str, str] = {}
+        for doc in documents:
+            self.titles[doc.doc_id] = normalize(doc.title)
+            self.numbers[doc.doc_id] = normalize(doc.doc_number)
+            self.texts[doc.doc_id] = normalize(doc.text[:20000])
+
+    def named(self, question: str) -> list[str]:
+        """The ids of the documents a question names; [] when it names none (or the library has one)."""
+        if len(self.titles) < 2:
+            return []
+        norm = normalize(question)
+        for quoted in re.findall(r"《([^》]+)》", norm):
+            short = _YEARS_IN_BRACKETS.sub("", quoted)
+            hits = [d for d, t in self.titles.items() if quoted in t or (len(short) >= 2 and short in _YEARS_IN_BRACKETS.sub("", t))]
+            if hits and len(hits) < len(self.titles):
+                return hits
+        for number in DOCNUM.findall(norm):
+            key = normalize(number)
+            hits = [d for d, n in self.numbers.items() if n and (key in n or n in key)]
+            hits = hits or [d for d, t in self.texts.items() if key in t[:400]]
+            if hits:
+                return hits
+        return self._by_unique_title_words(norm)
+
+    def _by_unique_title_words(self, norm: str) -> list[str]:
+        """The document whose title shares the longest phrase with the question, if only it holds that phrase."""
+        best: tuple[int, str] | None = None
+        for i in range(len(norm)):
+            for j in range(len(norm), i + _MIN_NAME - 1, -1):
+                phrase = norm[i:j]
+                if best and len(phrase) <= best[0]:
+                    break
+                owners = [d for d, t in self.titles.items() if phrase in t]
+                if len(owners) != 1:
+                    continue
+                if sum(1 for t in self.texts.values() if phrase in t) > 1:
+                    continue  # other documents speak of it too: a topic, not a name
+                best = (len(phrase), owners[0])
+                break
+        return [best[1]] if best else []

@@ -1,0 +1,281 @@
+"""Typed facts in Chinese policy text: quantities, money, percentages, dates, durations, document numbers.
+
+A general grammar, not a list of one document's phrases: Arabic and Chinese numerals (两,
+十五, 五千, 百分之二十), any measure word or currency after them, qualifiers (以上, 不少于,
+超过), ranges, dates with or without a year, durations (十五日内, 6个月), and document
+numbers in their official forms (〔2018〕41号, 国务院令第53号).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+_NUM = rf"(?:\d+(?:[,，]\d{{3}})*(?:\.\d+)?|[{_CN_NUM}]*[一二两三四五六七八九十][{_CN_NUM}]*|百分之[{_CN_NUM}\d.]+)"
+
+# Measures after a number. Currencies and time units first: they decide the fact's type.
+CURRENCY = ("万亿元", "亿元", "万元", "千元", "百元", "元", "美元", "欧元", "万美元", "亿美元")
+TIME_UNITS = ("个工作日", "工作日", "个月", "个季度", "季度", "小时", "分钟", "周年", "周", "天", "日", "年")
+MEASURES = (
+    "项",
+    "个",
+    "家",
+    "件",
+    "类",
+    "大类",
+    "种",
+    "名",
+    "人次",
+    "人",
+    "位",
+    "次",
+    "倍",
+    "条",
+    "款",
+    "部",
+    "所",
+    "座",
+    "处",
+    "户",
+    "套",
+    "台",
+    "辆",
+    "张",
+    "份",
+    "本",
+    "篇",
+    "批",
+    "期",
+    "级",
+    "岁",
+    "吨",
+    "万吨",
+    "千瓦",
+    "万千瓦",
+    "千瓦时",
+    "公里",
+    "千米",
+    "米",
+    "平方米",
+    "平方公里",
+    "公顷",
+    "亩",
+    "万亩",
+    "立方米",
+    "升",
+    "克",
+    "千克",
+    "公斤",
+    "GB",
+    "TB",
+    "G",
+    "M",
+    "方面",
+    "个方面",
+    "大",
+    "步",
+    "点",
+    "层",
+    "轮",
+    "分",
+    "万人",
+    "万户",
+    "万家",
+    "万个",
+    "亿人",
+)
+_PREFIX = r"(?:超过|达到|达|不少于|不低于|不超过|不高于|不多于|至少|最多|最高|最低|约|近|逾|约为|高于|低于|控制在|提高到|提升到|增加到|下降到|降低到)?"
+_SUFFIX = r"(?:以上|以下|左右|以内|之内|内|多|余|上下|以来|左右)?"
+
+
+def _alt(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+_AMOUNT = re.compile(
+    rf"{_PREFIX}(?P<num>{_NUM})(?:\s*(?:[-~～—至到])\s*{_NUM})?\s*"
+    rf"(?P<unit>%|％|‰|{_alt(CURRENCY)}|{_alt(TIME_UNITS)}|{_alt(MEASURES)})?{_SUFFIX}"
+)
+DATE = re.compile(
+    rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号]"
+    rf"(?:\s*[至到\-—~～]\s*(?:(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号])?"
+    r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?|\d{4}/\d{1,2}/\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}"
+)
+YEAR = re.compile(r"(?<![\d])(?:19|20)\d{2}(?=\s*年)|(?<![\d])(?:19|20)\d{2}(?=[-—─~～至到]\s*(?:19|20)\d{2})")
+CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
+DOCNUM = re.compile(
+    r"[\u4e00-\u9fff]{1,12}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d+\s*号"
+    r"|[〔\[［]\s*(?:19|20)\d{2}\s*[〕\]］]\s*\d+\s*号"
+    rf"|[\u4e00-\u9fff]{{0,12}}令\s*(?:第\s*)?(?:\d+|[{_CN_NUM}]+)\s*号"
+)
+# Organisations: a name ending in an official body's suffix.
+ORG_SUFFIX = (
+    "部",
+    "局",
+    "委员会",
+    "委",
+    "厅",
+    "署",
+    "办公室",
+    "办公厅",
+    "总局",
+    "院",
+    "协会",
+    "学会",
+    "联合会",
+    "中心",
+    "政府",
+    "人大常委会",
+    "常委会",
+    "银行",
+    "集团",
+    "公司",
+    "法院",
+    "检察院",
+    "管理处",
+    "管理站",
+    "司",
+    "处",
+    "办",
+)
+ORG = re.compile(rf"[\u4e00-\u9fff（）()]{{2,24}}?(?:{_alt(ORG_SUFFIX)})(?![\u4e00-\u9fff]{{0,1}}(?:长|员|门|分))")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A typed fact at [start, end) of a text."""
+
+    kind: str  # "money", "percent", "duration", "date", "year", "docnum", "quantity"
+    start: int
+    end: int
+    text: str
+    value: float | None = None
+    unit: str = ""
+
+
+def cn_to_number(text: str) -> float | None:
+    """The value of a numeral: "2000", "1,000", "3.5", "十五", "两千", "五千", "一百二十", "百分之二十"."""
+    text = text.replace(",", "").replace("，", "")
+    if text.startswith("百分之"):
+        inner = cn_to_number(text[3:])
+        return inner
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if not text or any(ch not in CN_DIGITS and ch not in _CN_UNITS for ch in text):
+        return None
+    if all(ch in CN_DIGITS for ch in text) and len(text) > 1:  # 二〇二三: digit by digit
+        return float("".join(str(CN_DIGITS[ch]) for ch in text))
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in CN_DIGITS:
+            digit = CN_DIGITS[ch]
+        else:
+            unit = _CN_UNITS[ch]
+            if unit >= 10_000:
+                section = (section + digit) * unit
+                total += section
+                section = 0
+            else:
+                section += (digit or 1) * unit
+            digit = 0
+    return float(total + section + digit)
+
+
+def _amount_kind(unit: str, token: str) -> str:
+    if token.startswith("百分之") or unit in ("%", "％", "‰"):
+        return "percent"
+    if unit in CURRENCY:
+        return "money"
+    if unit in TIME_UNITS:
+        return "duration"
+    return "quantity"
+
+
+def _spans_overlap(a: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(a[0] < e and s < a[1] for s, e in taken)
+
+
+def find_facts(text: str) -> list[Fact]:
+    """Every typed fact in a text, longest first where two would overlap, in text order."""
+    facts: list[Fact] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, start: int, end: int, value: float | None = None, unit: str = "") -> None:
+        if end > start and not _spans_overlap((start, end), taken):
+            taken.append((start, end))
+            facts.append(Fact(kind, start, end, text[start:end], value, unit))
+
+    for m in DOCNUM.finditer(text):
+        add("docnum", m.start(), m.end())
+    for m in DATE.finditer(text):
+        add("date", m.start(), m.end())
+    for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
+        add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))
+    for m in _AMOUNT.finditer(text):
+        num, unit = m.group("num"), m.group("unit") or ""
+        token = m.group()
+        value = cn_to_number(num)
+        if value is None:
+            continue
+        qualified = token != num
+        # A bare number is no fact (a page, an item label); a numeral word alone (一, 二) neither.
+        if not unit and not num.startswith("百分之") and not (qualified and re.search(r"\d", num)):
+            continue
+        if unit == "年" and re.fullmatch(r"(?:19|20)\d{2}", num):
+            continue  # a year, not a duration
+        if unit in ("日", "号") and text[max(0, m.start() - 3) : m.start()].endswith("月"):
+            continue
+        if unit in ("个", "大", "点", "分", "级", "期", "步", "层", "轮", "批", "次", "件", "项", "条", "种", "类") and not re.search(r"\d", num) and len(num) == 1 and num in "一":
+            continue  # "一个", "一大": an article, not a count
+        add(_amount_kind(unit, num), m.start(), m.end(), value, unit)
+    facts.sort(key=lambda f: f.start)
+    return facts
+
+
+def numbers_in(text: str) -> set[float]:
+    """The values of every number written in a text, Arabic or Chinese, for matching across forms."""
+    values = set()
+    for m in re.finditer(_NUM, text):
+        value = cn_to_number(m.group())
+        if value is not None and not (m.group() in "一" and len(m.group()) == 1):
+            values.add(value)
+    return values
+
+
+def years_in(text: str) -> tuple[str, ...]:
+    """Four-digit years written in a text (2025年, 二〇三〇年, 2023─2035), in order."""
+    norm = CN_YEAR.sub(lambda m: "".join(str(CN_DIGITS[c]) for c in m.group()), text)
+    return tuple(dict.fromkeys(YEAR.findall(norm)))
+
+
+def iso_date(text: str) -> str:
+    """A date as YYYY-MM-DD ("2023年8月3日", "二〇二三年八月三日", "2023-08-03 15:09"); "" when there is none."""
+    norm = re.sub(
+        rf"[{_CN_NUM}]+",
+        lambda m: str(int(v)) if (v := cn_to_number(m.group())) is not None else m.group(),
+        text,
+    )
+    match = re.search(r"(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})", norm)
+    return f"{match.group(1)}-{int(match.group(2)):02d}-{int(match.group(3)):02d}" if match else ""
+
+
+def list_items(text: str) -> list[tuple[int, int]]:
+    """The items of an enumeration joined by 、 (with its last item after 和/及/等), as spans; [] when none.
+
+    "元宇宙、脑机接口、量子信息等9大领域" → 元宇宙, 脑机接口, 量子信息.
+    """
+    best: list[tuple[int, int]] = []
+    for m in re.finditer(r"[^，,；;。：:、（）()“”《》]{1,24}(?:、[^，,；;。：:、（）()“”《》]{1,24})+", text):
+        items: list[tuple[int, int]] = []
+        pos = m.start()
+        for part in m.group().split("、"):
+            items.append((pos, pos + len(part)))
+            pos += len(part) + 1
+        if len(items) >= 2 and len(items) > len(best):
+            best = items
+    return best

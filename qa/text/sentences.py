@@ -1,0 +1,171 @@
+"""Candidate answers: every sentence of every document, with its place and context.
+
+A candidate is a sentence (or an enumeration item inside one) of a content line of the
+outline; heading-only lines never answer. Each knows its section path, its line's lead
+clause (e.g. "到2025年", which governs the years of the sentences after it), the previous
+sentence, its typed facts, and the numbered group it belongs to (一是…二是…, （一）…（二）…,
+第一条…第二条…), so a list question can be answered by every item of a group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from qa.text.chunking import sentence_spans
+from qa.text.grammar import Fact, find_facts, iso_date, years_in
+from qa.text.normalize import char_bigrams
+from qa.text.outline import Line, parse_outline
+from qa.types import Document
+
+_CLAUSE_CUT = re.compile(r"[，,：:；;]")
+_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))")
+_LEAD_YEAR = re.compile(r"^(?:到|至|截至|截止到?|在|从|自)?\s*((?:19|20)\d{2})\s*年")
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate answer sentence with its structural context."""
+
+    doc_id: str
+    index: int  # position in the document's sentence list
+    start: int
+    end: int
+    text: str
+    line: int  # index of its outline line
+    section: str
+    path: tuple[str, ...]
+    lead: Span  # the line's opening clause
+    years: tuple[str, ...]  # years that govern it: its own, and its line's lead year
+    facts: tuple[Fact, ...]  # typed facts, offsets absolute in the document
+    group: tuple[str, int] | None  # (group key, item number) when it opens a numbered item
+    is_line_start: bool
+    bigrams: frozenset[str] = field(compare=False, default=frozenset())
+
+
+@dataclass
+class DocumentSentences:
+    """A document's outline and sentences, with lookups used by the answerer."""
+
+    doc: Document
+    lines: list[Line]
+    sentences: list[Sentence]
+    groups: dict[str, list[int]]  # group key → indices of the sentences that open its items
+    sign_off: list[Span]  # the issuers' names one a line before the closing date (落款)
+    title_bigrams: frozenset[str]
+
+    def clauses(self, sentence: Sentence) -> list[Span]:
+        return clause_spans(self.doc.text, sentence.start, sentence.end)
+
+
+def clause_spans(text: str, start: int, end: int) -> list[Span]:
+    """Split text[start:end] at clause punctuation outside 《》, “” and brackets."""
+    spans: list[Span] = []
+    depth = 0
+    a = start
+    for i in range(start, end):
+        ch = text[i]
+        if ch in "《“(（「『[【":
+            depth += 1
+        elif ch in "》”)）」』]】":
+            depth = max(0, depth - 1)
+        elif depth == 0 and _CLAUSE_CUT.match(ch) and not (ch in ":：" and text[i - 1 : i].isdigit() and text[i + 1 : i + 2].isdigit()):
+            if i > a:
+                spans.append((a, i))
+            a = i + 1
+    tail = end
+    while tail > a and text[tail - 1] in "。！？!?；;":
+        tail -= 1
+    if tail > a:
+        spans.append((a, tail))
+    return spans
+
+
+def _group_key(line: Line) -> str:
+    """Numbered lines of one style under one parent form a group: 第一条…第九条, （一）…（五）."""
+    return f"{line.style}|{' › '.join(line.path[:-1])}"
+
+
+def document_sentences(doc: Document) -> DocumentSentences:
+    """The candidate sentences of one document."""
+    text = doc.text
+    lines = parse_outline(text)
+    sentences: list[Sentence] = []
+    groups: dict[str, list[int]] = defaultdict(list)
+    for n, line in enumerate(lines):
+        if line.is_heading:
+            continue
+        spans = sentence_spans(text, line.text_start, line.end)
+        if not spans:
+            continue
+        lead_clauses = clause_spans(text, spans[0][0], spans[0][1])
+        lead = lead_clauses[0] if lead_clauses else spans[0]
+        lead_year = _LEAD_YEAR.match(text[line.text_start : line.end])
+        inline_items = [i for i, (a, b) in enumerate(spans) if _ENUM_ITEM.match(text[a:b])]
+        for i, (a, b) in enumerate(spans):
+            sentence_text = text[a:b]
+            years = set(years_in(re.sub(r"《[^》]*》", "", sentence_text)))
+            if lead_year:
+                years.add(lead_year.group(1))
+            group: tuple[str, int] | None = None
+            if i == 0 and line.marker and line.style not in ("part", "question") and not line.style.startswith("markdown"):
+                key = _group_key(line)
+                group = (key, len(groups[key]))
+            elif i in inline_items and len(inline_items) >= 2:
+                key = f"inline|{n}"
+                group = (key, len(groups[key]))
+            index = len(sentences)
+            if group:
+                groups[group[0]].append(index)
+            facts = tuple(Fact(f.kind, f.start + a, f.end + a, f.text, f.value, f.unit) for f in find_facts(sentence_text))
+            sentences.append(
+                Sentence(
+                    doc_id=doc.doc_id,
+                    index=index,
+                    start=a,
+                    end=b,
+                    text=sentence_text,
+                    line=n,
+                    section=line.section,
+                    path=line.path,
+                    lead=lead,
+                    years=tuple(sorted(years)),
+                    facts=facts,
+                    group=group,
+                    is_line_start=i == 0,
+                    bigrams=frozenset(char_bigrams(sentence_text)),
+                )
+            )
+    return DocumentSentences(
+        doc=doc,
+        lines=lines,
+        sentences=sentences,
+        groups={k: v for k, v in groups.items() if len(v) >= 2},
+        sign_off=_sign_off(text, lines),
+        title_bigrams=frozenset(char_bigrams(doc.title)),
+    )
+
+
+_ORG_LINE = re.compile(r"^[\u4e00-\u9fff()（）、]{2,30}(?:部|局|委员会|委|厅|署|办公室|办公厅|总局|院|会|司|办|政府|常委会|银行)$")
+
+
+def _sign_off(text: str, lines: list[Line]) -> list[Span]:
+    """The longest run of consecutive one-line organisation names followed by a date (落款)."""
+    best: list[Span] = []
+    run: list[Span] = []
+    for line in lines:
+        body = text[line.start : line.end]
+        if _ORG_LINE.match(body) and not line.marker:
+            run.append((line.start, line.end))
+            continue
+        if run and iso_date(body) and len(body) <= 20 and len(run) > len(best):
+            best = run
+        run = []
+    return best
+
+
+def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentences]:
+    return {d.doc_id: document_sentences(d) for d in documents}

@@ -20,6 +20,7 @@ from qa.retrieve.index import (
     build_index,
     check_compatible,
     corpus_fingerprint,
+    index_format_is_older,
     load_index,
     read_manifest,
     save_index,
@@ -63,8 +64,12 @@ def ensure_index(
     if not force:
         try:
             manifest = read_manifest(settings.index_dir)
-        except (IndexMissingError, IndexCorruptError, IndexMismatchError):
-            manifest = None  # derived data (an older format too): built again below
+        except (IndexMissingError, IndexCorruptError):
+            manifest = None  # derived data: built again below
+        except IndexMismatchError:
+            if not index_format_is_older(settings.index_dir):
+                raise  # a newer program's index is refused, never built over
+            manifest = None  # an older format: derived data, built again below
         if manifest is not None:
             check_compatible(manifest, embedder)
             fresh = (
@@ -133,8 +138,8 @@ class QAService:
             unknown = [d for d in doc_ids if d not in self.index.documents]
             if unknown or not doc_ids:
                 raise QuestionError(f"没有找到编号为“{'、'.join(unknown)}”的文件。" if unknown else "请至少选择一份文件。")
-        understood, intent, retrieval = self.prepare(text, k, mode, doc_ids)
-        extraction = self.answerer.extract(intent, retrieval)
+        understood, intent, retrieval, named = self.prepare(text, k, mode, doc_ids)
+        extraction = self.answerer.extract(intent, retrieval, named)
         source = self.index.documents.get(extraction.doc_id)
         answer_text = extraction.answer
         if source is not None and extraction.also_in and len(self.index.documents) > 1:
@@ -155,13 +160,17 @@ class QAService:
 
     def prepare(
         self, text: str, top_k: int, mode: str, doc_ids: Sequence[str] | None = None
-    ) -> tuple[str, QuestionIntent, RetrievalResult]:
-        """The question as understood, its analysis and its retrieved passages (in the named or given documents)."""
+    ) -> tuple[str, QuestionIntent, RetrievalResult, list[str]]:
+        """The question as understood, its analysis, its retrieved passages and the documents it names.
+
+        Passages come from the given documents, else from the documents the question names.
+        """
         understood = self.understand(text)
-        scope = list(doc_ids) if doc_ids else self.names.named(understood) or None
+        named = self.names.named(understood)
+        scope = list(doc_ids) if doc_ids else named or None
         intent = analyse(understood)
         retrieval = self.retriever.search(understood, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
-        return understood, intent, retrieval
+        return understood, intent, retrieval, named
 
     def understand(self, text: str) -> str:
         """The question normalised, abbreviations expanded and typos corrected where that finds more of it in the library."""

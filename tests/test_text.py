@@ -125,12 +125,12 @@ def test_chunks_follow_structure_with_exact_spans() -> None:
     doc = Document("demo", "某部关于印发《示例方案》的通知", FIXTURE)
     chunks = chunk_document(doc, max_chars=60, overlap_chars=10)
     assert [(c.section, c.text) for c in chunks] == [
-        ("《通知》", "某部关于印发《示例方案》的通知\n\n各有关单位:\n\n现印发你们,请抓好落实。"),
+        ("某部关于印发《示例方案》的通知", "某部关于印发《示例方案》的通知\n\n各有关单位:\n\n现印发你们,请抓好落实。"),
         (
-            "《解读》 › 一、主要目标是什么?",
+            "《示例方案》解读 › 一、主要目标是什么?",
             "《示例方案》解读\n\n一、主要目标是什么?\n\n到2025年,制定标准100项以上。培育企业50家以上。",
         ),
-        ("《解读》 › 二、重点任务是什么?", "二、重点任务是什么?\n\n一是建体系:完善体系。二是强能力:提升能力。"),
+        ("《示例方案》解读 › 二、重点任务是什么?", "二、重点任务是什么?\n\n一是建体系:完善体系。二是强能力:提升能力。"),
     ]
     for c in chunks:
         assert doc.text[c.start : c.end] == c.text
@@ -142,7 +142,7 @@ def test_long_sections_split_with_overlap_and_ids_are_stable() -> None:
     chunks = chunk_document(doc, max_chars=60, overlap_chars=15)
     assert len(chunks) > 2
     assert all(len(c.text) <= 60 for c in chunks)
-    assert all(c.section == "《解读》 › 一、问题是什么?" for c in chunks[1:])
+    assert all(c.section == "示例解读 › 一、问题是什么?" for c in chunks[1:])
     # each continuation chunk starts with the previous chunk's last sentence (the overlap)
     for prev, nxt in zip(chunks[1:], chunks[2:], strict=False):
         assert nxt.text.split("。")[0] == prev.text.rstrip("。").split("。")[-1]

@@ -31,6 +31,7 @@ from qa.types import AnswerType, Chunk, Citation
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
+_SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
@@ -136,7 +137,9 @@ class Answerer:
 
     def _type_match(self, s: Sentence, intent: QuestionIntent) -> bool:
         kinds = {f.kind for f in s.facts}
-        if intent.kind in ("quantity", "money", "percent", "duration", "docnum", "year"):
+        if intent.kind == "money":
+            return "money" in kinds or any(f.unit == "倍" for f in s.facts)  # fines are also multiples
+        if intent.kind in ("quantity", "percent", "duration", "docnum", "year"):
             return intent.kind in kinds
         if intent.kind == "date":
             return "date" in kinds
@@ -211,20 +214,37 @@ class Answerer:
             return False  # a target for a future year does not say what is the case now
         return True
 
-    def scored(self, intent: QuestionIntent, retrieval: RetrievalResult) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
-        """Eligible candidates, their features and fitted probabilities."""
+    def scored(
+        self, intent: QuestionIntent, retrieval: RetrievalResult, named: Collection[str] = ()
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """Eligible candidates, their features and fitted probabilities.
+
+        Words of a named document's title say which document, not what in it: they do not
+        count as content a sentence must cover.
+        """
         grams = self.content_grams(intent)
+        if named:
+            title = frozenset().union(*(self.docs[d].title_bigrams for d in named if d in self.docs))
+            grams = [g for g in grams if g not in title] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
+        if intent.years:
+            # "到2030年要达到什么目标": when some candidates are governed by the year asked, only they answer.
+            in_year = [c for c in candidates if set(intent.years) & set(c.sentence.years)]
+            candidates = in_year or candidates
+        if intent.measure:
+            # "建成多少个起降点": a number in the measure asked beats numbers in other measures.
+            measured = [c for c in candidates if self._measure_match(c.sentence, intent)]
+            candidates = measured or candidates
         x = self.features(intent, grams, candidates, retrieval.query_vector)
         return candidates, x, self.weights.score(x) if len(candidates) else np.zeros(0)
 
     # ------------------------------------------------------------------ answer
 
-    def extract(self, intent: QuestionIntent, retrieval: RetrievalResult) -> Extraction:
+    def extract(self, intent: QuestionIntent, retrieval: RetrievalResult, named: Collection[str] = ()) -> Extraction:
         """The answer to a question from its retrieved passages, or a plain refusal."""
         if not intent.segments and not intent.years and intent.kind not in ("docnum", "date", "who"):
             return self._refusal(intent, 0.0)  # "有哪些？": nothing asked about
-        candidates, _, probs = self.scored(intent, retrieval)
+        candidates, _, probs = self.scored(intent, retrieval, named)
         if not candidates:
             return self._refusal(intent, 0.0)
         order = np.argsort(-probs, kind="stable")
@@ -292,6 +312,8 @@ class Answerer:
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         facts = measured or facts
+        if len(s.text) <= _SHORT_SENTENCE:
+            return [(s.start, s.end)]  # a short sentence is quoted whole: its facts keep their subject
         clauses = doc.clauses(s)
         holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
         if not holding:

@@ -87,6 +87,10 @@ def tokens(text: str) -> list[tuple[str, str]]:
     return pos_tokens(text)
 
 
+# A search-box query ending in a collective noun asks for the members: "新兴产业 重点领域".
+_COLLECTIVE_END = re.compile("(?:领域|方向|任务|措施|原则|部门|单位|举措|清单|名单|条件|材料|情形|范围|内容)$")
+
+
 def classify(norm: str) -> AnswerKind:
     """The expected answer kind from the question words of a normalised question."""
     for kind, pattern in _KIND_PATTERNS:
@@ -94,6 +98,8 @@ def classify(norm: str) -> AnswerKind:
             if kind == "quantity" and re.search("哪些|哪几", norm):
                 return "list"
             return kind
+    if not _QUESTION_MARK.search(norm) and _COLLECTIVE_END.search(norm):
+        return "list"
     return "text"
 
 
@@ -148,7 +154,9 @@ def analyse(question: str) -> QuestionIntent:
     norm = re.sub(r"(?<![\d\u4e00-\u9fff])([2-4]\d)年|(?<=[到至在于那])([2-4]\d)年", _expand_short_year, normalize(question))
     kind = classify(norm)
     # A bare year in a search-box query ("2025 国际标准转化率") is a year too.
-    years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", norm))
+    # Years inside a quoted title (《…（2024—2026年）》) name the document, not the year asked.
+    untitled = re.sub(r"《[^》]*》", " ", norm)
+    years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
     without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇零一三四五六七八九]{4}年", " ", norm)
     segments, focus = content_segments(without_years)
     count = _COUNT_ASKED.search(norm)

@@ -43,9 +43,9 @@ class QuestionRows:
 
 def question_rows(service: QAService, golden: GoldenQuestion, mode: str = "hybrid") -> QuestionRows:
     """Features and labels of a question's eligible candidates."""
-    _, intent, retrieval = service.prepare(golden.question, 5, mode)
+    _, intent, retrieval, named = service.prepare(golden.question, 5, mode)
     answerer = service.answerer
-    candidates, x, _ = answerer.scored(intent, retrieval)
+    candidates, x, _ = answerer.scored(intent, retrieval, named)
     labels = np.zeros(len(candidates))
     if golden.answerable:
         for n, c in enumerate(candidates):

@@ -212,6 +212,15 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexCorruptError(f"the index manifest {path} is unreadable ({exc}); run `qa build` to rebuild it") from None
 
 
+def index_format_is_older(folder: Path) -> bool:
+    """Whether the index folder was written by an older version of this program (a format it can rebuild)."""
+    try:
+        version = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(version, int) and version < FORMAT_VERSION
+
+
 def check_compatible(manifest: Manifest, embedder: Embedder) -> None:
     """Refuse an index built with another format or model, saying how to rebuild."""
     if manifest.format_version != FORMAT_VERSION:

@@ -121,6 +121,11 @@ def is_part_title(text: str) -> bool:
     return len(text) <= 80 and bool(_PART_TITLE.match(text.strip()))
 
 
+def _is_title_line(text: str) -> bool:
+    """The opening line of a document is its title when it is short and holds no sentence."""
+    return len(text) <= _HEADING_MAX and not re.search(r"[。；;！!，,：:]", text)
+
+
 def parse_outline(text: str) -> list[Line]:
     """Every non-empty line of `text` with its style, level, heading flag and section path."""
     lines: list[Line] = []
@@ -143,7 +148,7 @@ def parse_outline(text: str) -> list[Line]:
                 part, stack = body, []
                 lines.append(Line(start, end, "part", 0, marker, True, (part,), text_start))
                 continue
-        elif not style and is_part_title(stripped):
+        elif not style and (is_part_title(stripped) or (not lines and _is_title_line(stripped))):
             part, stack = stripped, []
             lines.append(Line(start, end, "part", 0, "", True, (part,), text_start))
             continue

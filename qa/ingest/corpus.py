@@ -181,10 +181,14 @@ def load_corpus(corpus_dir: Path) -> LoadedCorpus:
             continue
         if doc.doc_id in documents:
             other = documents[doc.doc_id].source_file
-            skipped.append(SkippedFile(path.name, f"{path.name}：文档编号 {doc.doc_id} 与 {other} 重复，已跳过（请改文件名或 JSON 中的 id）"))
+            skipped.append(
+                SkippedFile(path.name, f"{path.name}：文档编号 {doc.doc_id} 与 {other} 重复，已跳过（请改文件名或 JSON 中的 id）")
+            )
             continue
         documents[doc.doc_id] = doc
     for stem, sidecar in sidecars.items():
         if sidecar not in used_sidecars:
-            skipped.append(SkippedFile(sidecar.name, f"{sidecar.name}：没有同名的文档文件（如 {stem}.txt 或 {stem}.docx），这份元数据未使用"))
+            skipped.append(
+                SkippedFile(sidecar.name, f"{sidecar.name}：没有同名的文档文件（如 {stem}.txt 或 {stem}.docx），这份元数据未使用")
+            )
     return LoadedCorpus(tuple(sorted(documents.values(), key=lambda d: d.doc_id)), tuple(skipped))

@@ -34,9 +34,11 @@ _STAMP_LINE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::
 # 文号: 工信部联科〔2023〕118号, 国发[2018]41号; orders and announcements: 国务院令第53号, 公告2023年第5号.
 _DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fffA-Za-z]{1,20}\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,5}\s*号"
-    r"|[\u4e00-\u9fff]{1,30}令\s*[(（]?\s*第\s*\d{1,5}\s*号\s*[)）]?"
-    r"|[\u4e00-\u9fff]{1,30}公告\s*(?:19|20)\d{2}\s*年\s*第\s*\d{1,5}\s*号"
+    r"|[\u4e00-\u9fff][\u4e00-\u9fff ]{0,30}令\s*[(（]?\s*第\s*\d{1,5}\s*号\s*[)）]?"
+    r"|[\u4e00-\u9fff][\u4e00-\u9fff ]{0,30}公告\s*(?:19|20)\d{2}\s*年\s*第\s*\d{1,5}\s*号"
 )
+# The bodies an order or announcement number names: "财政部 税务总局公告2023年第10号".
+_NUMBER_ISSUERS = re.compile(r"^(?:中华人民共和国)?(.+?)(?:令|公告)\s*[(（]?\s*(?:(?:19|20)\d{2}\s*年\s*)?第")
 _ORDER_HEAD = re.compile(r"^[\u4e00-\u9fff]{2,30}令$")
 _ORDER_NUMBER = re.compile(r"^第\s*\d{1,5}\s*号$")
 _LABELS = {
@@ -52,7 +54,9 @@ _LABELS = {
     "发布时间": "date_published",
 }
 # Labels of other fields end the value before them on the same line ("发文字号：… 成文日期：…").
-_LABEL = re.compile(r"(标题|发文机关|发布机关|发文单位|发文字号|文号|成文日期|成文时间|发布日期|发布时间|索引号|主题分类|来源|字号|作者|浏览次数)\s*[:：]")
+_LABEL = re.compile(
+    r"(标题|发文机关|发布机关|发文单位|发文字号|文号|成文日期|成文时间|发布日期|发布时间|索引号|主题分类|来源|字号|作者|浏览次数)\s*[:：]"
+)
 _HEADER_LINES = 40  # labels and the title are looked for near the top
 _SIGNOFF_LINES = 6  # sign-off bodies above a date line
 
@@ -217,13 +221,16 @@ def extract_metadata(text: str) -> TextMetadata:
         issuers = tuple(name for name in re.split(r"[\s、，,；;]+", labelled["issuers"]) if name)
     else:
         issuers = signoff_bodies or issuers_from_title(title)
+    doc_number = labelled.get("doc_number") or find_doc_number(lines, title)
+    if not issuers and (named := _NUMBER_ISSUERS.match(doc_number)):
+        issuers = tuple(_organisations(named.group(1)))
     published = parse_date(labelled.get("date_published", ""))
     if not published:
         stamp = next((line for line in lines[:10] if _STAMP_LINE.match(line)), "")
         published = parse_date(stamp)
     return TextMetadata(
         title=title,
-        doc_number=labelled.get("doc_number") or find_doc_number(lines, title),
+        doc_number=doc_number,
         issuers=issuers,
         date_signed=parse_date(labelled.get("date_signed", "")) or signoff_date,
         date_published=published,

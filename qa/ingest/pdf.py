@@ -22,8 +22,10 @@ _OPENS_ITEM = re.compile(
 )
 _ENDS_LINE = re.compile(r"[。！？!?；;：:”’」』)）]$")
 _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
-# Text layers often space out CJK characters ("通 知"): a single space between two CJK characters goes.
+# Some text layers space out every CJK character ("关 于 印 发"); in such a line the single
+# spaces between CJK characters go. A line with a few such spaces ("第一条 为了") keeps them.
 _CJK_GAP = re.compile(rf"(?<={_CJK}) (?={_CJK})")
+_CJK_PAIR = re.compile(rf"(?={_CJK}{_CJK})")
 # Fewer visible characters than this per page means the pages are images: a scan.
 _MIN_CHARS_PER_PAGE = 10
 
@@ -60,7 +62,13 @@ def _page_lines(pages: list[str]) -> list[str]:
         edges = Counter(line for lines in per_page for line in {*lines[:2], *lines[-2:]})
         repeated = {line for line, count in edges.items() if count >= max(3, len(per_page) // 2) and len(line) <= 40}
     kept = [line for lines in per_page for line in lines if line not in repeated and not _PAGE_NUMBER.match(line)]
-    return [_CJK_GAP.sub("", line) for line in kept]
+    return [_unspaced(line) for line in kept]
+
+
+def _unspaced(line: str) -> str:
+    """A line whose CJK characters are spaced out one by one, without those spaces."""
+    gaps = len(_CJK_GAP.findall(line))
+    return _CJK_GAP.sub("", line) if gaps >= 3 and gaps > len(_CJK_PAIR.findall(line)) else line
 
 
 def _open_without_password(reader: object, name: str) -> None:

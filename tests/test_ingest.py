@@ -180,6 +180,50 @@ def test_html_cells_and_deep_nesting() -> None:
     assert read_html(f"<html><body>{deep}</body></html>").text == "第一条 正文。"
 
 
+POLICY_LIBRARY_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>国务院办公厅关于发展银发经济增进老年人福祉的意见_国务院文件_中国政府网</title></head><body>
+<div class="header"><a href="/">首页</a> <a href="/zhengce">政策</a></div>
+<table class="border-table">
+<tr><td><b>索&nbsp;&nbsp;引&nbsp;&nbsp;号：</b></td><td>000014349/2024-00005</td><td><b>主题分类：</b></td><td>民政</td></tr>
+<tr><td><b>发文机关：</b></td><td>国务院办公厅</td><td><b>成文日期：</b></td><td>2024年01月11日</td></tr>
+<tr><td><b>标　　题：</b></td><td colspan="3">国务院办公厅关于发展银发经济增进老年人福祉的意见</td></tr>
+<tr><td><b>发文字号：</b></td><td>国办发〔2024〕1号</td><td><b>发布日期：</b></td><td>2024年01月15日</td></tr>
+</table>
+<div id="UCAP-CONTENT"><p>各省、自治区、直辖市人民政府，国务院各部委、各直属机构：</p>
+<p>银发经济是向老年人提供产品或服务，以及为老龄阶段做准备等一系列经济活动的总和。现提出如下意见。</p>
+<p>（一）扩大老年助餐服务。到2025年，每个城市至少建成一批老年助餐点。</p></div>
+<div class="footer">版权所有：中国政府网</div></body></html>"""
+
+
+def test_policy_library_page_fields_above_the_article_are_kept() -> None:
+    page = read_html(POLICY_LIBRARY_PAGE)
+    assert page.title == "国务院办公厅关于发展银发经济增进老年人福祉的意见"  # the 标　　题： field
+    assert page.text.split("\n")[:4] == [
+        "国务院办公厅关于发展银发经济增进老年人福祉的意见",
+        "发文机关：  国务院办公厅  成文日期：  2024年01月11日",
+        "发文字号：  国办发〔2024〕1号  发布日期：  2024年01月15日",
+        "各省、自治区、直辖市人民政府，国务院各部委、各直属机构：",
+    ]
+    meta = extract_metadata(page.text)
+    assert (meta.doc_number, meta.issuers) == ("国办发〔2024〕1号", ("国务院办公厅",))
+    assert (meta.date_signed, meta.date_published) == ("2024-01-11", "2024-01-15")
+    assert "索引号" not in page.text and "首页" not in page.text
+
+
+def test_an_article_of_br_separated_lines_in_a_table_cell() -> None:
+    html = (
+        "<html><body><table><tr><td><a href='#'>首页</a><br><a href='#'>政策</a></td>"
+        "<td>关于做好防汛工作的通知<br>各区县：<br>一、压实责任。各地要落实防汛责任制。<br>二、加强值守。汛期实行24小时值班。</td>"
+        "</tr></table></body></html>"
+    )
+    assert read_html(html).text.split("\n") == [
+        "关于做好防汛工作的通知",
+        "各区县：",
+        "一、压实责任。各地要落实防汛责任制。",
+        "二、加强值守。汛期实行24小时值班。",
+    ]
+
+
 def test_html_saved_as_txt_is_read_as_html() -> None:
     assert looks_like_html("\ufeff  <!DOCTYPE html><html>") and looks_like_html("<HTML><body>")
     assert not looks_like_html("关于<html>标签的说明")

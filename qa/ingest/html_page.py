@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from qa.ingest.metadata import label_pattern
+
 _DROPPED = {
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
     "form", "select", "button", "input", "textarea", "nav", "aside", "footer", "head", "map",
@@ -31,10 +33,12 @@ _FURNITURE = re.compile(
 )
 # The publication date as a page shows it: "发布时间：2023-08-22 15:09", "2023年08月22日", "2023-08-22".
 _DATE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
-_LABELLED_DATE = re.compile(rf"(?:发布|成文|印发)(?:时间|日期)\s*[:：]\s*{_DATE}")
+_LABELLED_DATE = re.compile(rf"发布(?:时间|日期)\s*[:：]\s*{_DATE}")
 _BARE_DATE = re.compile(_DATE)
+_FIELD_LINE = re.compile(label_pattern(("发文机关", "发文字号", "成文日期", "发布日期", "发布时间")))
 _TITLE_META = ("ArticleTitle", "articletitle", "og:title", "title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "article:published_time", "firstpublishedtime")
+_TITLE_FIELD = re.compile(r"^标[ \t\u3000\u00a0]*题\s*[:：]\s*(.+?)(?:\s{2,}|$)")
 _TITLE_SEPARATORS = re.compile(r"\s*(?:[-_|｜—]{1,2})\s*")
 _SPACES = re.compile(r"[ \t\r\n\f]+")
 
@@ -91,7 +95,15 @@ def _is_furniture(node: LexborNode) -> bool:
 
 
 def _remove_furniture(root: LexborNode) -> None:
-    doomed = [node for node in root.traverse() if _is_furniture(node)]
+    """Drop furniture elements; one inside another is dropped with it, never freed twice."""
+    doomed: list[LexborNode] = []
+    stack = _children(root)
+    while stack:
+        node = stack.pop()
+        if _is_furniture(node):
+            doomed.append(node)
+        else:
+            stack.extend(_children(node))
     for node in doomed:
         node.decompose()
 
@@ -154,7 +166,7 @@ def _own_text_length(node: LexborNode) -> int:
         child = stack.pop()
         if child.is_text_node:
             total += len((child.text_content or "").strip())
-        elif child.is_element_node and (child.tag or "") not in _BLOCKS | _DROPPED | {"a"}:
+        elif child.is_element_node and (child.tag or "") not in _BLOCKS | _CELLS | _DROPPED | {"a"}:
             stack.extend(_children(child))
     return total
 
@@ -189,34 +201,41 @@ def _article(body: LexborNode) -> LexborNode:
     return nodes[max(scores, key=lambda key: scores[key])]
 
 
-def _page_title(tree: LexborHTMLParser) -> str:
+def _page_title(tree: LexborHTMLParser, page_lines: list[str]) -> str:
+    """The title a page states: its ArticleTitle meta, a 标题： field, its <h1>, else the longest part of <title>."""
     title = _meta(tree, _TITLE_META)
+    labelled = next((m for m in map(_TITLE_FIELD.search, page_lines) if m), None)
+    if not title and labelled:
+        title = labelled.group(1)
     if not title:
         heading = tree.css_first("h1") or tree.css_first("h2")
-        title = " ".join(lines_of(heading)) if heading is not None else ""
-    if not title and tree.css_first("title") is not None:
+        title = "".join(lines_of(heading)) if heading is not None else ""
+    head_title = tree.css_first("title")
+    if not title and head_title is not None:
         # "<title>关于…的通知_国务院文件_中国政府网</title>": the longest part is the title.
-        parts = _TITLE_SEPARATORS.split(tree.css_first("title").text(strip=True))  # type: ignore[union-attr]
-        title = max(parts, key=len) if parts else ""
+        title = max(_TITLE_SEPARATORS.split(head_title.text(strip=True)), key=len)
     return _SPACES.sub(" ", title).strip()
 
 
 def read_html(html: str) -> Page:
     """The article of a saved page as lines, with the page's title and publication date."""
     tree = LexborHTMLParser(html)
-    title = _page_title(tree)
     date_meta = _meta(tree, _DATE_META)
     body = tree.body
     if body is None:
-        return Page("", title, date_meta)
+        return Page("", _page_title(tree, []), date_meta)
     _remove_furniture(body)
     page_lines = lines_of(body)
+    title = _page_title(tree, page_lines)
     article = lines_of(_article(body))
     head: list[str] = []
     if title and not any(title in line for line in article[:5]):
         head.append(title)
+    # Policy-library pages give 发文机关, 发文字号, 成文日期… in a table above the article.
+    before = page_lines[: page_lines.index(article[0])] if article and article[0] in page_lines else []
+    head += [line for line in before if _FIELD_LINE.search(line)]
     date_line = _date_line(page_lines, date_meta)
-    if date_line and not any(date_line in line for line in article):
+    if date_line and not any(date_line in line for line in head + article):
         head.append(date_line)
     return Page("\n".join(head + article), title, date_meta or date_line)
 

@@ -54,9 +54,16 @@ _LABELS = {
     "发布时间": "date_published",
 }
 # Labels of other fields end the value before them on the same line ("发文字号：… 成文日期：…").
-_LABEL = re.compile(
-    r"(标题|发文机关|发布机关|发文单位|发文字号|文号|成文日期|成文时间|发布日期|发布时间|索引号|主题分类|来源|字号|作者|浏览次数)\s*[:：]"
-)
+# Pages space labels out to align them ("标　　题："), so any spacing inside a label is allowed.
+_OTHER_LABELS = ("索引号", "主题分类", "来源", "字号", "作者", "浏览次数")
+
+
+def label_pattern(labels: Sequence[str]) -> str:
+    """A regex group matching any of `labels` followed by a colon, spaced out or not ("标　　题：")."""
+    return "(" + "|".join(r"[ \t\u3000\u00a0]*".join(label) for label in labels) + r")\s*[:：]"
+
+
+_LABEL = re.compile(label_pattern([*_LABELS, *_OTHER_LABELS]))
 _HEADER_LINES = 40  # labels and the title are looked for near the top
 _SIGNOFF_LINES = 6  # sign-off bodies above a date line
 
@@ -102,7 +109,7 @@ def labelled_fields(lines: Sequence[str]) -> dict[str, str]:
     for line in lines[:_HEADER_LINES]:
         matches = list(_LABEL.finditer(line))
         for match, following in zip(matches, [*matches[1:], None], strict=False):
-            field = _LABELS.get(match.group(1))
+            field = _LABELS.get(re.sub(r"\s", "", match.group(1)))
             value = line[match.end() : following.start() if following else len(line)].strip(" ：:|｜")
             if field and value and field not in found:
                 found[field] = value

@@ -20,7 +20,7 @@ from qa.ingest.errors import UnreadableFile
 from qa.ingest.html_page import lines_of, looks_like_html, read_html
 from qa.ingest.metadata import extract_metadata, find_title, parse_date
 from qa.ingest.pdf import join_wrapped_lines
-from qa.ingest.readers import read_docx, read_markdown, read_plain
+from qa.ingest.readers import READERS, read_docx, read_markdown, read_plain
 from qa.ingest.sidecar import read_sidecar
 
 from .conftest import CORPUS
@@ -339,6 +339,19 @@ def test_hidden_and_lock_files_are_passed_over(tmp_path: Path) -> None:
     assert [d.doc_id for d in loaded.documents] == ["a"] and loaded.skipped == ()
 
 
+def test_an_unforeseen_reader_failure_skips_only_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.txt").write_text("甲通知。", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# 乙", encoding="utf-8")
+
+    def crash(data: bytes, name: str) -> object:
+        raise MemoryError
+
+    monkeypatch.setitem(READERS, ".md", crash)
+    loaded = load_corpus(tmp_path)
+    assert [d.doc_id for d in loaded.documents] == ["a"]
+    assert [s.reason for s in loaded.skipped] == ["b.md：读取时出错（MemoryError），已跳过"]
+
+
 def test_ids_from_file_names_are_safe() -> None:
     assert id_from_file_name("关于印发《方案》的通知 (1)") == "关于印发-方案-的通知-1"
     assert id_from_file_name("../..") == "document"
@@ -374,6 +387,8 @@ def test_json_overrides_each_field_it_gives_and_the_text_fills_the_rest(tmp_path
     assert (doc.title, doc.date_signed) == ("水利部关于推进农村供水工程建设的通知", "2024-03-05")  # from the text
     (doc,) = _with_json(tmp_path / "b", {"title": "自定标题", "date_signed": "2024-03-06", "doc_number": ""}).documents
     assert (doc.title, doc.date_signed, doc.doc_number) == ("自定标题", "2024-03-06", "")
+    (doc,) = _with_json(tmp_path / "c", {"id": "供水通知-2024.v2"}).documents
+    assert doc.doc_id == "供水通知-2024.v2"  # 汉字 are letters
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,9 @@ def load_corpus(corpus_dir: Path) -> LoadedCorpus:
         except UnreadableFile as exc:
             skipped.append(SkippedFile(path.name, str(exc)))
             continue
+        except Exception as exc:  # noqa: BLE001 - a reader's unforeseen failure on one file must not stop the rest
+            skipped.append(SkippedFile(path.name, f"{path.name}：读取时出错（{type(exc).__name__}），已跳过"))
+            continue
         if doc.doc_id in documents:
             other = documents[doc.doc_id].source_file
             skipped.append(

@@ -24,7 +24,7 @@ from qa.ingest.readers import READERS, read_docx, read_markdown, read_plain
 from qa.ingest.sidecar import read_sidecar
 
 from .conftest import CORPUS
-from .library_files import DOCX_PARAGRAPHS, FACTS, GBK_NOTICE, HTML_PAGE, docx_bytes, write_library
+from .library_files import DOCX_PARAGRAPHS, FACTS, GBK_NOTICE, HTML_PAGE, docx_bytes, pdf_bytes, write_library
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +329,15 @@ def test_each_kind_of_unreadable_file_has_its_reason(tmp_path: Path, name: str, 
     assert [(s.file, s.reason) for s in loaded.skipped] == [(name, reason)]
 
 
+def test_oversized_files_are_refused_before_they_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qa.ingest.readers.MAX_TEXT_BYTES", 1_000_000)
+    (tmp_path / "long.txt").write_text("关于某事的通知，正文很长。" * 40_000, encoding="utf-8")
+    (tmp_path / "short.pdf").write_bytes(pdf_bytes(["第一条 正文在这里，一份带文字层的文件。"]))
+    loaded = load_corpus(tmp_path)
+    assert [d.doc_id for d in loaded.documents] == ["short"]  # the PDF limit is another
+    assert [s.reason for s in loaded.skipped] == ["long.txt：文件过大（1.6 MB，上限 1 MB）"]
+
+
 def test_hidden_and_lock_files_are_passed_over(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("通知正文。", encoding="utf-8")
     (tmp_path / "~$a.docx").write_bytes(b"lock")
@@ -452,7 +461,9 @@ def test_missing_corpus_folder_is_an_error_in_chinese(tmp_path: Path) -> None:
 
 
 def test_a_question_about_each_file_retrieves_that_file(library: Path, tmp_path: Path) -> None:
-    from qa.service import QAService
+    from qa.retrieve.embedder import HashEmbedder
+    from qa.retrieve.retrieval import Retriever
+    from qa.service import ensure_index
     from qa.settings import Settings
 
     corpus = tmp_path / "corpus"
@@ -461,18 +472,15 @@ def test_a_question_about_each_file_retrieves_that_file(library: Path, tmp_path:
         shutil.copy(CORPUS / name, corpus / name)
     reports: list[str] = []
     settings = Settings(model="hash", corpus_dir=corpus, index_dir=tmp_path / "index")
-    from qa.retrieve.embedder import load_embedder
-    from qa.service import ensure_index
-
-    index, built = ensure_index(settings, load_embedder(settings), report=reports.append)
+    index, built = ensure_index(settings, HashEmbedder(), report=reports.append)
     assert built and sorted(index.documents) == sorted([*FACTS, "miit-2023-118"])
     assert reports[:2] == [f"跳过 {s.reason}" for s in load_corpus(corpus).skipped]
     assert reports[-1].startswith("读取 6 份文档")
     for chunk in index.chunks:
         assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
-    service = QAService(settings, load_embedder(settings), index)
+    retriever = Retriever(HashEmbedder(), index, settings.candidate_k, settings.rrf_k, 1.0, 1.0)
     for doc_id, (question, fact) in [*FACTS.items(), ("miit-2023-118", ("未来产业有哪些？", "脑机接口"))]:
-        top = service.retriever.search(question, top_k=3).passages
+        top = retriever.search(question, top_k=3).passages
         assert top[0].chunk.doc_id == doc_id, question
         assert any(fact in p.chunk.text for p in top if p.chunk.doc_id == doc_id), question
 

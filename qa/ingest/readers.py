@@ -19,7 +19,10 @@ from qa.ingest.errors import UnreadableFile, os_reason
 from qa.ingest.html_page import declared_charset, looks_like_html, read_html
 from qa.ingest.pdf import read_pdf
 
-MAX_FILE_BYTES = 50_000_000
+# Larger files are refused before they are read: text that long is not one policy document,
+# while Word and PDF files carry images and run larger.
+MAX_TEXT_BYTES = 50_000_000
+MAX_PACKAGED_BYTES = 200_000_000
 # A .docx is a zip: refuse one that would inflate past this (a zip bomb) before parsing it.
 MAX_DOCX_UNPACKED_BYTES = 300_000_000
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old binary Office files (.doc, .xls)
@@ -150,8 +153,9 @@ def read_document_file(path: Path, name: str) -> Extracted:
         raise UnreadableFile(f"{name}：{advice}")
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UnreadableFile(f"{name}：文件过大（{size // 1_000_000} MB，上限 {MAX_FILE_BYTES // 1_000_000} MB）")
+        limit = MAX_PACKAGED_BYTES if path.suffix.lower() in (".docx", ".pdf") else MAX_TEXT_BYTES
+        if size > limit:
+            raise UnreadableFile(f"{name}：文件过大（{size / 1_000_000:.1f} MB，上限 {limit // 1_000_000} MB）")
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"{name}：{os_reason(exc)}") from None

@@ -171,6 +171,20 @@ def test_html_page_keeps_the_article_lines_without_the_site() -> None:
         assert noise not in page.text
 
 
+def test_furniture_inside_the_article_is_dropped_by_its_class_or_tag() -> None:
+    html = (
+        "<html><body><div id='content'><div class='crumb-nav'>当前位置：首页 政策 文件</div>"
+        "<p>关于做好防汛工作的通知</p><p>一、压实责任。各地要落实防汛责任制。</p><p>二、加强值守。汛期实行24小时值班。</p>"
+        "<div class='share-bar'>分享到：微信 微博 QQ空间</div><footer>责任编辑：某某</footer>"
+        "<form>搜索本站</form></div></body></html>"
+    )
+    assert read_html(html).text.split("\n") == [
+        "关于做好防汛工作的通知",
+        "一、压实责任。各地要落实防汛责任制。",
+        "二、加强值守。汛期实行24小时值班。",
+    ]
+
+
 def test_html_cells_and_deep_nesting() -> None:
     from selectolax.lexbor import LexborHTMLParser
 

@@ -103,7 +103,7 @@ def main() -> None:
     t = time.perf_counter()
     embedder = load_embedder(settings)
     load_s = time.perf_counter() - t
-    documents = load_corpus(settings.corpus_dir)
+    documents = load_corpus(settings.corpus_dir).documents
     t = time.perf_counter()
     index = build_index(
         documents, embedder, settings.chunk_max_chars, settings.chunk_overlap_chars, batch_size=settings.embed_batch_size

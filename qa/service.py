@@ -12,7 +12,7 @@ from qa.answer.extract import Answerer
 from qa.answer.question import QuestionIntent, analyse
 from qa.answer.scope import DocumentNames
 from qa.answer.scoring import load_weights
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError
+from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.embedder import Embedder, load_embedder
 from qa.retrieve.index import (
@@ -52,15 +52,28 @@ def validate_question(question: object, max_chars: int) -> str:
     return stripped
 
 
+def _to_stderr(line: str) -> None:
+    print(f"qa: {line}", file=sys.stderr)
+
+
 def ensure_index(
-    settings: Settings, embedder: Embedder, force: bool = False, progress: Callable[[int, int], None] | None = None
+    settings: Settings,
+    embedder: Embedder,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    report: Callable[[str], None] = _to_stderr,
 ) -> tuple[Index, bool]:
     """Load the index, building it first when missing, stale (corpus or chunking changed) or forced.
 
     An index built with another model or format is refused, not silently replaced.
+    Corpus files that cannot be read are reported (one line each) and never stop the rest;
+    while some are unreadable and the last index holds a document that no longer reads, that
+    index stays in use rather than being rebuilt without it (`qa build` rebuilds anyway).
     Returns the index and whether it was built now.
     """
-    documents = load_corpus(settings.corpus_dir)
+    corpus = load_corpus(settings.corpus_dir)
+    for skipped in corpus.skipped:
+        report(f"跳过 {skipped.reason}")
     if not force:
         try:
             manifest = read_manifest(settings.index_dir)
@@ -73,18 +86,34 @@ def ensure_index(
         if manifest is not None:
             check_compatible(manifest, embedder)
             fresh = (
-                manifest.corpus_fingerprint == corpus_fingerprint(documents)
+                manifest.corpus_fingerprint == corpus_fingerprint(corpus.documents)
                 and manifest.chunk_max_chars == settings.chunk_max_chars
                 and manifest.chunk_overlap_chars == settings.chunk_overlap_chars
                 and manifest.chunker_version == CHUNKER_VERSION
             )
-            if fresh:
+            if fresh or corpus.skipped or not corpus.documents:
                 try:
-                    return load_index(settings.index_dir), False
+                    index = load_index(settings.index_dir)
                 except IndexCorruptError:
                     pass  # derived data: a damaged index is rebuilt like a missing one
+                else:
+                    readable = {d.doc_id for d in corpus.documents}
+                    lost = sorted(set(index.documents) - readable)
+                    if fresh:
+                        return index, False
+                    if lost:
+                        report(
+                            f"索引未更新：{len(lost)} 份已收录的文档（{'、'.join(lost[:3])}）这次无法读取，"
+                            "继续使用上次建好的索引；修正文件后运行 qa build"
+                        )
+                        return index, False
+    if not corpus.documents:
+        raise CorpusError(
+            f"语料文件夹 {settings.corpus_dir} 中没有可读取的文档"
+            + (f"（{len(corpus.skipped)} 个文件无法读取，原因见上）" if corpus.skipped else "（支持 .txt .md .html .docx .pdf）")
+        )
     index = build_index(
-        documents,
+        corpus.documents,
         embedder,
         settings.chunk_max_chars,
         settings.chunk_overlap_chars,
@@ -92,6 +121,7 @@ def ensure_index(
         batch_size=settings.embed_batch_size,
     )
     save_index(index, settings.index_dir)
+    report(corpus.summary())
     return index, True
 
 

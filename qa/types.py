@@ -23,6 +23,11 @@ class Document:
     source: str = ""
     examples: tuple[str, ...] = ()  # questions the document answers, offered to users
     topics: tuple[tuple[str, str], ...] = ()  # (what it covers, a question that finds it)
+    # The file the text was read from, relative to the corpus folder (for a link to the
+    # original), the format it was read as, and the text encoding detected for text formats.
+    source_file: str = ""
+    file_format: str = ""
+    encoding: str = ""
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the text, as plain JSON-ready values."""
@@ -48,6 +53,9 @@ class Document:
             source=str(data.get("source", "")),
             examples=tuple(str(x) for x in data.get("examples", ())),
             topics=tuple((str(label), str(question)) for label, question in data.get("topics", ())),
+            source_file=str(data.get("source_file", "")),
+            file_format=str(data.get("file_format", "")),
+            encoding=str(data.get("encoding", "")),
         )
 
 

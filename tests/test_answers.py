@@ -142,7 +142,7 @@ def test_cli_prints_one_line_errors_without_traceback(
     assert main(["ask", "--model", "hash", "--index", str(hash_settings.index_dir), " "]) == 2
     assert capsys.readouterr().err.strip() == "qa: error: 问题不能为空，请输入您想了解的内容。"
     assert main(["ask", "--model", "hash", "--corpus", str(tmp_path / "none"), "问题"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "不存在" in capsys.readouterr().err
     assert main(["ask", "--model", str(tmp_path / "no-model"), "问题"]) == 2
     assert "embedding model folder" in capsys.readouterr().err
     (tmp_path / "not-a-model").mkdir()

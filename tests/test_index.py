@@ -19,7 +19,7 @@ from .conftest import CORPUS
 
 def _built(tmp_path: Path) -> Path:
     folder = tmp_path / "index"
-    save_index(build_index(load_corpus(CORPUS), HashEmbedder(), 300, 60), folder)
+    save_index(build_index(load_corpus(CORPUS).documents, HashEmbedder(), 300, 60), folder)
     return folder
 
 
@@ -56,7 +56,7 @@ def test_index_of_another_format_is_refused_even_with_other_fields(tmp_path: Pat
 
 def test_unwritable_index_folder_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("x")
-    index = build_index(load_corpus(CORPUS), HashEmbedder(), 300, 60)
+    index = build_index(load_corpus(CORPUS).documents, HashEmbedder(), 300, 60)
     with pytest.raises(IndexWriteError, match="cannot write the index"):
         save_index(index, tmp_path / "a-file" / "index")
 
@@ -76,7 +76,7 @@ def test_missing_and_damaged_indexes_say_how_to_rebuild(tmp_path: Path) -> None:
 def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _built(tmp_path)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    index = build_index(load_corpus(CORPUS), HashEmbedder(), 200, 20)
+    index = build_index(load_corpus(CORPUS).documents, HashEmbedder(), 200, 20)
 
     def crash(*_: object) -> None:
         raise OSError("disk full")

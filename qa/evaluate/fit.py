@@ -8,7 +8,7 @@ best candidate, gets the most questions right (answered correctly, or refused wh
 documents do not answer). The result is written to qa/answer/weights.json with the data and
 the figures of the fit:
 
-    qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library
+    qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from qa.answer.scoring import FEATURES, WEIGHTS_PATH, Weights
 from qa.evaluate.evaluation import GoldenQuestion, holds_facts
 from qa.fileio import write_text_atomic
 
-FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library"
+FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs"
 
 if TYPE_CHECKING:
     from qa.service import QAService

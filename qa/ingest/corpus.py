@@ -1,6 +1,10 @@
-"""Loading policy documents: clean text from UTF-8 files, scraped-page noise removed.
+"""Loading policy documents: every readable file in the corpus folder, with its metadata.
 
-A document is `corpus/<id>.txt` with an optional `corpus/<id>.json` holding its metadata.
+A document is any `.txt`, `.md`, `.html`, `.docx` or `.pdf` file in the corpus folder, with
+an optional `<same name>.json` beside it holding metadata that overrides what is read from
+the text. A file that cannot be read is skipped with a one-line reason and never stops the
+others. Nothing in the folder is written to.
+
 A raw scraped page can be loaded directly: `clean_text` drops the page furniture (image
 file names, QR-code and footer lines, comment counters, site slogans, repeated headings),
 so the raw page and its cleaned copy give the same text and therefore the same chunks.
@@ -8,12 +12,16 @@ so the raw page and its cleaned copy give the same text and therefore the same c
 
 from __future__ import annotations
 
-import json
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from qa.errors import CorpusError
+from qa.ingest.errors import UnreadableFile
+from qa.ingest.metadata import extract_metadata, parse_date
+from qa.ingest.readers import read_document_file
+from qa.ingest.sidecar import ID_PATTERN, MAX_ID_CHARS, Sidecar, read_sidecar
 from qa.types import Document
 
 _IMAGE = r"[^\s/\\]+?\.(?:jpe?g|png|gif|bmp|webp|svg)"
@@ -62,62 +70,128 @@ def clean_text(raw: str) -> str:
     return "\n\n".join(kept) + "\n" if kept else ""
 
 
-def read_text_file(path: Path) -> str:
-    """Read a UTF-8 text file, with a clear error for binary or mis-encoded content."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    if b"\x00" in data[:4096]:
-        raise CorpusError(f"{path} is a binary file, not UTF-8 text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 and try again") from None
+# Files that are never documents and are passed over without a word: editor lock files,
+# hidden files, folder thumbnails.
+_IGNORED = re.compile(r"^(?:~\$|\.)|^(?:Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.\-]+")
 
 
-def load_document(path: Path) -> Document:
-    """Load one document from `<id>.txt` and its optional `<id>.json` metadata."""
-    text = clean_text(read_text_file(path))
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file in the corpus folder that was not loaded, and why: one Chinese line that names it."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadedCorpus:
+    """The documents that could be read, and the files that could not."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+
+    def summary(self) -> str:
+        """One line for a build: documents by format, text encodings other than UTF-8, files skipped."""
+        formats = Counter(d.file_format or "txt" for d in self.documents)
+        parts = [f"{fmt} {count}" for fmt, count in sorted(formats.items())]
+        line = f"读取 {len(self.documents)} 份文档（{'，'.join(parts)}）" if parts else "没有读取到文档"
+        legacy = [d for d in self.documents if d.encoding not in ("", "utf-8")]
+        if legacy:
+            named = "、".join(f"{d.source_file}（{d.encoding.upper()}）" for d in legacy[:5])
+            line += f"；非 UTF-8 编码：{named}" + ("等" if len(legacy) > 5 else "")
+        if self.skipped:
+            line += f"；跳过 {len(self.skipped)} 个文件：{'、'.join(s.file for s in self.skipped[:5])}"
+            line += "等" if len(self.skipped) > 5 else ""
+        return line
+
+
+def id_from_file_name(stem: str) -> str:
+    """A safe document id from a file name: characters other than letters, digits, - _ . become "-"."""
+    doc_id = _UNSAFE_ID_CHARS.sub("-", stem).lstrip("-._")[:MAX_ID_CHARS].rstrip("-.")
+    return doc_id if re.match(ID_PATTERN, doc_id) else "document"
+
+
+def _choose(given: str | None, *found: str) -> str:
+    """A field from the JSON file when it gives one (even ""), else the first value found in the file."""
+    if given is not None:
+        return given
+    return next((value for value in found if value), "")
+
+
+def load_document(path: Path, sidecar_path: Path | None = None, corpus_dir: Path | None = None) -> Document:
+    """Load one document file, with metadata from its JSON file (if any) over what its text says.
+
+    Raises UnreadableFile, one Chinese line naming the file, when it cannot be read.
+    """
+    root = corpus_dir or path.parent
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    if sidecar_path is None and path.with_suffix(".json").is_file():
+        sidecar_path = path.with_suffix(".json")
+    sidecar = read_sidecar(sidecar_path, sidecar_path.name) if sidecar_path is not None else Sidecar()
+    extracted = read_document_file(path, name)
+    text = clean_text(extracted.text)
     if not text.strip():
-        raise CorpusError(f"{path} holds no text after cleaning")
-    meta: dict[str, Any] = {}
-    meta_path = path.with_suffix(".json")
-    if meta_path.exists():
-        try:
-            meta = json.loads(read_text_file(meta_path))
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{meta_path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        if not isinstance(meta, dict):
-            raise CorpusError(f"{meta_path} must hold a JSON object")
-    first_line = text.split("\n", 1)[0].strip()
-    for name in ("issuers", "examples", "topics"):
-        if not isinstance(meta.get(name, []), list):
-            raise CorpusError(f"{meta_path}: {name} must be a list")
-    topics = meta.get("topics", [])
-    if not all(isinstance(t, dict) and {"label", "question"} <= set(t) for t in topics):
-        raise CorpusError(f'{meta_path}: each topic must be {{"label": ..., "question": ...}}')
-    return Document.from_metadata(
-        {
-            **meta,
-            "doc_id": meta.get("id") or path.stem,
-            "title": meta.get("title") or first_line,
-            "topics": [(t["label"], t["question"]) for t in topics],
-        },
-        text,
+        raise UnreadableFile(f"{name}：文件中没有可读的文字")
+    found = extract_metadata(text)
+    return Document(
+        doc_id=sidecar.id or id_from_file_name(path.stem),
+        title=_choose(sidecar.title, extracted.title, found.title, path.stem),
+        text=text,
+        doc_number=_choose(sidecar.doc_number, found.doc_number),
+        issuers=tuple(sidecar.issuers) if sidecar.issuers is not None else found.issuers,
+        date_signed=_choose(sidecar.date_signed, found.date_signed),
+        date_published=_choose(sidecar.date_published, parse_date(extracted.date_published), found.date_published),
+        source=sidecar.source or "",
+        examples=tuple(sidecar.examples),
+        topics=tuple((t.label, t.question) for t in sidecar.topics),
+        source_file=name,
+        file_format=extracted.file_format,
+        encoding=extracted.encoding,
     )
 
 
-def load_corpus(corpus_dir: Path) -> list[Document]:
-    """Load every `*.txt` document in a folder, sorted by id; ids must be unique."""
+def load_corpus(corpus_dir: Path) -> LoadedCorpus:
+    """Load every document file in a folder (not its subfolders), sorted by file name.
+
+    Each file that cannot be read is skipped with its reason, as is a document whose id
+    another file already has, and a JSON file with no document beside it. Raises
+    CorpusError only when the folder itself cannot be read.
+    """
     if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist")
-    files = sorted(p for p in corpus_dir.iterdir() if p.suffix in (".txt", ".md") and not p.name.upper().startswith("README"))
-    docs = [load_document(p) for p in files]
-    if not docs:
-        raise CorpusError(f"corpus folder {corpus_dir} holds no .txt documents")
-    ids = [d.doc_id for d in docs]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise CorpusError(f"duplicate document ids in {corpus_dir}: {', '.join(duplicates)}")
-    return docs
+        raise CorpusError(f"语料文件夹 {corpus_dir} 不存在")
+    try:
+        files = sorted(p for p in corpus_dir.iterdir() if p.is_file() and not _IGNORED.search(p.name))
+    except OSError as exc:
+        raise CorpusError(f"无法读取语料文件夹 {corpus_dir}：{exc.strerror or exc}") from None
+    sidecars = {p.stem: p for p in files if p.suffix.lower() == ".json"}
+    documents: dict[str, Document] = {}
+    skipped: list[SkippedFile] = []
+    used_sidecars: set[Path] = set()
+    for path in files:
+        if path.suffix.lower() == ".json":
+            continue
+        sidecar = sidecars.get(path.stem)
+        if sidecar is not None:
+            used_sidecars.add(sidecar)
+        try:
+            doc = load_document(path, sidecar, corpus_dir)
+        except UnreadableFile as exc:
+            skipped.append(SkippedFile(path.name, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a reader's unforeseen failure on one file must not stop the rest
+            skipped.append(SkippedFile(path.name, f"{path.name}：读取时出错（{type(exc).__name__}），已跳过"))
+            continue
+        if doc.doc_id in documents:
+            other = documents[doc.doc_id].source_file
+            skipped.append(
+                SkippedFile(path.name, f"{path.name}：文档编号 {doc.doc_id} 与 {other} 重复，已跳过（请改文件名或 JSON 中的 id）")
+            )
+            continue
+        documents[doc.doc_id] = doc
+    for stem, sidecar in sidecars.items():
+        if sidecar not in used_sidecars:
+            skipped.append(
+                SkippedFile(sidecar.name, f"{sidecar.name}：没有同名的文档文件（如 {stem}.txt 或 {stem}.docx），这份元数据未使用")
+            )
+    return LoadedCorpus(tuple(sorted(documents.values(), key=lambda d: d.doc_id)), tuple(skipped))

@@ -1,0 +1,244 @@
+"""Metadata read from a policy document's own text: title, 文号, issuing bodies, dates.
+
+Chinese official documents share one layout (GB/T 9704): the issuing bodies and 关于 in the
+title, the 文号 on a line of its own under it, the sign-off bodies on the lines just above
+the date of signing, and on web pages labels such as 发布时间 or 发文字号. These rules read
+that layout; they know nothing of any one document. Every field is "" (or empty) when the
+text does not give it, so a JSON file beside the document can fill or override each one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Words a document's title ends with, optionally followed by a note such as （试行）.
+_KIND = (
+    r"(?:通知|通报|办法|意见|方案|条例|规定|决定|决议|公告|通告|细则|规划|纲要|规则|批复|复函|函|报告|指引|指南|"
+    r"计划|规范|标准|章程|准则|目录|清单|命令|令|法|解读|要点|措施|公报|答复|说明|实施意见|工作要点)"
+)
+_TITLE_END = re.compile(rf"{_KIND}(?:[(（][^()（）]{{1,20}}[)）])?$")
+_ORG_SUFFIX = re.compile(r"(?:[部委局院厅办处署会行所室站府央社司队组庭]|中心|集团)$")
+_SENTENCE_PUNCT = re.compile(r"[。；;！!？?]")
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "O": 0, "Ｏ": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_CN_YEAR = "〇○零OＯ一二三四五六七八九"
+_CN_SMALL = "一二三四五六七八九十"
+_DATE_CN = re.compile(rf"([{_CN_YEAR}]{{4}})\s*年\s*([{_CN_SMALL}]{{1,3}})\s*月\s*([{_CN_SMALL}]{{1,3}})\s*日")
+_DATE_YMD = re.compile(r"(\d{4})\s*(?:年|[-/.])\s*(\d{1,2})\s*(?:月|[-/.])\s*(\d{1,2})\s*日?")
+_DATE_ONLY_LINE = re.compile(
+    rf"^[(（]?\s*(?:\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日|[{_CN_YEAR}]{{4}}\s*年\s*[{_CN_SMALL}]{{1,3}}\s*月\s*[{_CN_SMALL}]{{1,3}}\s*日)\s*[)）]?$"
+)
+# A web page's publication stamp on a line of its own: 2023-08-22, 2023/08/22 15:09.
+_STAMP_LINE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
+# 文号: 工信部联科〔2023〕118号, 国发[2018]41号; orders and announcements: 国务院令第53号, 公告2023年第5号.
+_DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fffA-Za-z]{1,20}\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,5}\s*号"
+    r"|[\u4e00-\u9fff][\u4e00-\u9fff ]{0,30}令\s*[(（]?\s*第\s*\d{1,5}\s*号\s*[)）]?"
+    r"|[\u4e00-\u9fff][\u4e00-\u9fff ]{0,30}公告\s*(?:19|20)\d{2}\s*年\s*第\s*\d{1,5}\s*号"
+)
+# The bodies an order or announcement number names: "财政部 税务总局公告2023年第10号".
+_NUMBER_ISSUERS = re.compile(r"^(?:中华人民共和国)?(.+?)(?:令|公告)\s*[(（]?\s*(?:(?:19|20)\d{2}\s*年\s*)?第")
+_ORDER_HEAD = re.compile(r"^[\u4e00-\u9fff]{2,30}令$")
+_ORDER_NUMBER = re.compile(r"^第\s*\d{1,5}\s*号$")
+_LABELS = {
+    "标题": "title",
+    "发文机关": "issuers",
+    "发布机关": "issuers",
+    "发文单位": "issuers",
+    "发文字号": "doc_number",
+    "文号": "doc_number",
+    "成文日期": "date_signed",
+    "成文时间": "date_signed",
+    "发布日期": "date_published",
+    "发布时间": "date_published",
+}
+# Labels of other fields end the value before them on the same line ("发文字号：… 成文日期：…").
+# Pages space labels out to align them ("标　　题："), so any spacing inside a label is allowed.
+_OTHER_LABELS = ("索引号", "主题分类", "来源", "字号", "作者", "浏览次数")
+
+
+def label_pattern(labels: Sequence[str]) -> str:
+    """A regex group matching any of `labels` followed by a colon, spaced out or not ("标　　题：")."""
+    return "(" + "|".join(r"[ \t\u3000\u00a0]*".join(label) for label in labels) + r")\s*[:：]"
+
+
+_LABEL = re.compile(label_pattern([*_LABELS, *_OTHER_LABELS]))
+_HEADER_LINES = 40  # labels and the title are looked for near the top
+_SIGNOFF_LINES = 6  # sign-off bodies above a date line
+
+
+@dataclass(frozen=True)
+class TextMetadata:
+    title: str = ""
+    doc_number: str = ""
+    issuers: tuple[str, ...] = ()
+    date_signed: str = ""  # ISO 8601: 2023-08-03
+    date_published: str = ""
+
+
+def _cn_number(text: str) -> int:
+    """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 三十一 → 31."""
+    if "十" not in text:
+        return _CN_DIGITS.get(text, 0)
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS.get(tens, 0) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+
+
+def parse_date(text: str) -> str:
+    """The first date in `text` as YYYY-MM-DD, from 2023年8月3日, 二〇二三年八月三日, 2023-08-03 or 2023/8/3; else ""."""
+    found: list[tuple[int, int, int, int]] = []
+    for match in _DATE_YMD.finditer(text):
+        found.append((match.start(), int(match.group(1)), int(match.group(2)), int(match.group(3))))
+    for match in _DATE_CN.finditer(text):
+        year = int("".join(str(_CN_DIGITS[ch]) for ch in match.group(1)))
+        found.append((match.start(), year, _cn_number(match.group(2)), _cn_number(match.group(3))))
+    for _, year, month, day in sorted(found):
+        if 1900 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31:
+            return f"{year:04d}-{month:02d}-{day:02d}"
+    return ""
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip().replace("\u3000", " ").strip() for line in text.splitlines() if line.strip()]
+
+
+def labelled_fields(lines: Sequence[str]) -> dict[str, str]:
+    """Values of labelled lines near the top (发文字号：…, 发布时间：…), several labels to a line allowed."""
+    found: dict[str, str] = {}
+    for line in lines[:_HEADER_LINES]:
+        matches = list(_LABEL.finditer(line))
+        for match, following in zip(matches, [*matches[1:], None], strict=False):
+            field = _LABELS.get(re.sub(r"\s", "", match.group(1)))
+            value = line[match.end() : following.start() if following else len(line)].strip(" ：:|｜")
+            if field and value and field not in found:
+                found[field] = value
+    return found
+
+
+def _is_header_line(line: str) -> bool:
+    """A line above or around the title that is not the title: labels, stamps, dates, 文号."""
+    return bool(
+        _LABEL.match(line)
+        or _STAMP_LINE.match(line)
+        or _DATE_ONLY_LINE.match(line)
+        or _DOC_NUMBER.fullmatch(line)
+        or _ORDER_NUMBER.match(line)
+        or _ORDER_HEAD.match(line)
+    )
+
+
+def _title_line(line: str) -> str:
+    """A line as title text: Markdown heading marks dropped."""
+    return line.lstrip("#").strip() if line.startswith("#") else line
+
+
+def find_title(lines: Sequence[str]) -> str:
+    """The title: the first line that can be one, joined with the next line or two when they complete it.
+
+    Web pages and Word files often break a long title in two ("国务院关于印发" /
+    "《…行动方案》的通知"): short lines are joined while the title does not yet end with a
+    document kind (通知, 办法, 意见…) and are kept only if the joined title does.
+    """
+    headings = [_title_line(line) for line in lines[:_HEADER_LINES] if re.match(r"^#{1,2}\s", line)]
+    if headings:
+        return headings[0]
+    candidates = [_title_line(line) for line in lines[:_HEADER_LINES] if not _is_header_line(line)]
+    if not candidates:
+        return ""
+    first = candidates[0]
+    if len(first) > 100 or _SENTENCE_PUNCT.search(first) or first.endswith(("：", ":")):
+        # An order opens with what it promulgates: "《…条例》已经…通过，现予公布".
+        promulgated = re.match(r"^《([^》]{2,60})》.*现予公布", first)
+        return promulgated.group(1) if promulgated else ""
+    if _TITLE_END.search(first):
+        return first
+    joined = first
+    for following in candidates[1:3]:
+        if len(following) > 60 or _SENTENCE_PUNCT.search(following) or following.endswith(("：", ":")):
+            break
+        joined += following
+        if _TITLE_END.search(joined):
+            return joined
+    return first
+
+
+def find_doc_number(lines: Sequence[str], title: str) -> str:
+    """The 文号 on a line of its own near the top (or in the title), never one cited in the body."""
+    head = list(lines[:_HEADER_LINES])
+    for line in head:
+        bare = line.strip("()（） ")
+        if _DOC_NUMBER.fullmatch(bare):
+            return bare
+    for line, following in zip(head, head[1:], strict=False):
+        if _ORDER_HEAD.match(line) and _ORDER_NUMBER.match(following):
+            return line + following.replace(" ", "")
+    in_title = _DOC_NUMBER.search(title)
+    return in_title.group() if in_title else ""
+
+
+def _organisations(line: str) -> list[str]:
+    """The bodies named on a sign-off line ("财政部　　税务总局"), or [] when the line is not one."""
+    if len(line) > 60 or re.search(r"[\d，,。：:；;《》“”]", line):
+        return []
+    names = [name for name in re.split(r"[\s、]+", line) if name]
+    if names and all(2 <= len(name) <= 30 and _ORG_SUFFIX.search(name) for name in names):
+        return names
+    return []
+
+
+def issuers_from_title(title: str) -> tuple[str, ...]:
+    """Bodies named before 关于 or 印发 in a title: "财政部 税务总局关于…", "工业和信息化部等四部门关于…"."""
+    match = re.match(r"^(.{2,80}?)(?:等[一二三四五六七八九十\d]+个?(?:部门|单位))?(?:联合)?(?:关于|印发|发布)", title)
+    if not match:
+        return ()
+    return tuple(_organisations(match.group(1)))
+
+
+def find_signoff(lines: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """Sign-off bodies and the date of signing: the first date line with bodies just above it.
+
+    Without bodies above any date line, a date line at the very end of the text (a document
+    signed with its date only) is still its date of signing.
+    """
+    for i, line in enumerate(lines):
+        if not _DATE_ONLY_LINE.match(line):
+            continue
+        bodies: list[str] = []
+        for above in reversed(lines[max(0, i - _SIGNOFF_LINES) : i]):
+            names = _organisations(above)
+            if not names:
+                break
+            bodies[:0] = names
+        if bodies:
+            return tuple(bodies), parse_date(line)
+    tail = [line for line in lines[-3:] if not re.fullmatch(r"[(（].*[)）]", line) or _DATE_ONLY_LINE.match(line)]
+    if tail and _DATE_ONLY_LINE.match(tail[-1]):
+        return (), parse_date(tail[-1])
+    return (), ""
+
+
+def extract_metadata(text: str) -> TextMetadata:
+    """Title, 文号, issuing bodies, date signed and date published, as far as the text gives them."""
+    lines = _lines(text)
+    labelled = labelled_fields(lines)
+    title = labelled.get("title") or find_title(lines)
+    signoff_bodies, signoff_date = find_signoff(lines)
+    if "issuers" in labelled:
+        issuers = tuple(name for name in re.split(r"[\s、，,；;]+", labelled["issuers"]) if name)
+    else:
+        issuers = signoff_bodies or issuers_from_title(title)
+    doc_number = labelled.get("doc_number") or find_doc_number(lines, title)
+    if not issuers and (named := _NUMBER_ISSUERS.match(doc_number)):
+        issuers = tuple(_organisations(named.group(1)))
+    published = parse_date(labelled.get("date_published", ""))
+    if not published:
+        stamp = next((line for line in lines[:10] if _STAMP_LINE.match(line)), "")
+        published = parse_date(stamp)
+    return TextMetadata(
+        title=title,
+        doc_number=doc_number,
+        issuers=issuers,
+        date_signed=parse_date(labelled.get("date_signed", "")) or signoff_date,
+        date_published=published,
+    )

@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.answer.question import TYPED_KINDS, QuestionIntent
 from qa.answer.scoring import FEATURES, Weights
+from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
 from qa.text.grammar import ORG, find_facts, iso_date, list_items, numbers_in
@@ -71,7 +72,9 @@ class Answerer:
             for s in self.docs[doc_id].sentences:
                 self._row[(doc_id, s.index)] = len(self._row)
         vectors = index.sentence_vectors
-        self.vectors = vectors if vectors is not None and len(vectors) == len(self._row) else None
+        if vectors is not None and len(vectors) != len(self._row):
+            raise IndexCorruptError("索引中的句向量与文档不一致；请运行 `qa build` 重建索引")
+        self.vectors = vectors
         df: Counter[str] = Counter()
         for d in self.docs.values():
             for s in d.sentences:

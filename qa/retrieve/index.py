@@ -67,6 +67,7 @@ class Manifest:
     corpus_fingerprint: str
     documents: int
     chunks: int
+    sentences: int
     built_at: str
     build_seconds: float
 
@@ -120,6 +121,7 @@ def build_index(
         corpus_fingerprint=corpus_fingerprint(documents),
         documents=len(documents),
         chunks=len(chunks),
+        sentences=len(sentence_texts),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=round(time.perf_counter() - started, 3),
     )
@@ -258,6 +260,7 @@ def load_index(folder: Path) -> Index:
         or dense.d != manifest.dim
         or len(chunks) != manifest.chunks
         or sentence_vectors.ndim != 2
+        or len(sentence_vectors) != manifest.sentences
         or sentence_vectors.shape[1] != manifest.dim
     ):
         raise IndexCorruptError(

@@ -36,7 +36,7 @@ _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bullet", re.compile(r"^[-*•·]\s+")),
 )
 # A sentence inside a line: a numbered line holding one is content, not only a heading.
-_SENTENCE_PUNCT = re.compile(r"[。；;！!]|[，,：:].{8,}")
+_SENTENCE_PUNCT = re.compile(r"[。；;！!]|[，,].{4,}|[：:]\s*$|[：:].{8,}")
 _QUESTION_END = re.compile(r"[?？]\s*$")
 # Document genres: a short line ending in one names a document (or a part of one).
 GENRE_WORDS = (
@@ -141,7 +141,7 @@ def parse_outline(text: str) -> list[Line]:
         style, marker = _marker(stripped)
         text_start = start + len(stripped) - len(stripped[len(marker) :].lstrip()) if style.startswith("markdown") else start
         body = stripped[len(marker) :].strip() if marker else stripped
-        sentence = bool(_SENTENCE_PUNCT.search(body.rstrip("。")) or (body.endswith("。") and len(body) > 24))
+        sentence = bool(_SENTENCE_PUNCT.search(body))
         if style.startswith("markdown"):
             is_heading = True
             if len(marker) == 1:

@@ -1,0 +1,183 @@
+"""Answer selection that holds on any document: outline, typed facts, named documents, many documents at once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.answer.scope import DocumentNames
+from qa.evaluate.evaluation import load_golden
+from qa.service import QAService
+from qa.settings import PROJECT_ROOT, Settings
+from qa.text.grammar import cn_to_number, find_facts, iso_date
+from qa.text.outline import parse_outline
+from qa.types import Document
+
+from .conftest import CORPUS
+
+REGULATION = """# 某市养犬管理条例
+
+## 第一章 总则
+
+第一条 为了规范养犬行为，制定本条例。
+
+第二条 本条例所称犬只，是指家养的犬。
+
+## 第二章 登记
+
+第三条 养犬人应当在取得犬只之日起三十日内办理登记，登记费为每只五十元。
+
+第四条 有下列情形之一的，不予登记：
+
+（一）未按规定免疫的；
+
+（二）属于禁养犬只的。
+
+第五条 本条例自2024年5月1日起施行。
+"""
+
+HOLIDAYS = """国务院办公厅关于2024年部分节假日安排的通知
+
+国办发明电〔2023〕7号
+
+一、元旦：1月1日放假，与周末连休。
+
+二、春节：2月10日至17日放假调休，共8天。
+
+国务院办公厅
+
+2023年10月25日
+"""
+
+
+def _lines(text: str) -> list[tuple[str, bool, str]]:
+    return [(text[ln.start : ln.end], ln.is_heading, ln.section) for ln in parse_outline(text)]
+
+
+def test_outline_of_a_regulation_in_markdown_gives_full_paths() -> None:
+    lines = _lines(REGULATION)
+    by_text = {t: (h, s) for t, h, s in lines}
+    assert by_text["# 某市养犬管理条例"] == (True, "某市养犬管理条例")
+    assert by_text["## 第二章 登记"][0] is True
+    # an article holding a sentence is content, with its chapter in its path
+    assert by_text["第三条 养犬人应当在取得犬只之日起三十日内办理登记，登记费为每只五十元。"] == (
+        False,
+        "某市养犬管理条例 › 第二章 登记 › 第三条",
+    )
+    assert by_text["（二）属于禁养犬只的。"][1] == "某市养犬管理条例 › 第二章 登记 › 第四条 › （二）"
+    assert by_text["第五条 本条例自2024年5月1日起施行。"][1] == "某市养犬管理条例 › 第二章 登记 › 第五条"
+
+
+def test_short_numbered_lines_of_a_notice_are_content_not_headings() -> None:
+    by_text = {t: (h, s) for t, h, s in _lines(HOLIDAYS)}
+    assert by_text["二、春节：2月10日至17日放假调休，共8天。"] == (False, "国务院办公厅关于2024年部分节假日安排的通知 › 二、春节")
+    assert by_text["国办发明电〔2023〕7号"][0] is False
+
+
+def test_a_one_paragraph_document_is_text_not_a_title() -> None:
+    text = "本市自2025年1月1日起对新能源汽车给予补贴，每辆补贴五千元，申请人应在购车后六个月内提出申请。" * 3
+    lines = parse_outline(text)
+    assert len(lines) == 1 and not lines[0].is_heading
+
+
+@pytest.mark.parametrize(
+    ("text", "facts"),
+    [
+        ("新制定国家标准和行业标准2000项以上", [("quantity", "2000项以上")]),
+        ("每辆补贴五千元", [("money", "五千元")]),
+        ("占比达到百分之二十", [("percent", "达到百分之二十")]),
+        ("应当在十五日内作出决定", [("duration", "十五日内")]),
+        ("试用期为6个月", [("duration", "6个月")]),
+        ("春节：2月10日至17日放假调休，共8天", [("date", "2月10日至17日"), ("duration", "8天")]),
+        ("国务院令第53号", [("docnum", "国务院令第53号")]),
+        ("工信部联科〔2023〕118号", [("docnum", "工信部联科〔2023〕118号")]),
+        ("二〇二三年八月三日", [("date", "二〇二三年八月三日")]),
+        ("处五千元以上二万元以下罚款", [("money", "五千元以上"), ("money", "二万元以下")]),
+        ("处2倍以上5倍以下罚款", [("quantity", "2倍以上"), ("quantity", "5倍以下")]),
+    ],
+)
+def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, str]]) -> None:
+    assert [(f.kind, f.text) for f in find_facts(text)] == facts
+
+
+def test_chinese_numerals_and_dates() -> None:
+    assert [cn_to_number(x) for x in ("两千", "十五", "一百二十", "五千", "1,000", "3.5")] == [2000, 15, 120, 5000, 1000, 3.5]
+    assert iso_date("二〇二三年八月三日") == "2023-08-03"
+    assert iso_date("2023-08-22 15:09") == "2023-08-22"
+
+
+def _doc(doc_id: str, title: str, text: str, doc_number: str = "") -> Document:
+    return Document(doc_id, title, text, doc_number=doc_number)
+
+
+def test_a_question_names_a_document_by_title_words_only_it_has() -> None:
+    names = DocumentNames(
+        [
+            _doc("dogs", "某市养犬管理条例", REGULATION),
+            _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS, "国办发明电〔2023〕7号"),
+        ]
+    )
+    assert names.named("养犬管理条例规定登记费多少") == ["dogs"]
+    assert names.named("《某市养犬管理条例》什么时候施行") == ["dogs"]
+    assert names.named("国办发明电〔2023〕7号说春节放几天") == ["holidays"]
+    assert names.named("登记费多少") == []  # names nothing: asked of the whole library
+
+
+@pytest.fixture(scope="module")
+def recombined_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    """The bundled notice plus documents recombining its sentences under other titles and figures."""
+    folder = tmp_path_factory.mktemp("recombined")
+    notice = (CORPUS / "miit-2023-118.txt").read_text(encoding="utf-8")
+    (folder / "miit-2023-118.txt").write_text(notice, encoding="utf-8")
+    (folder / "miit-2023-118.json").write_text((CORPUS / "miit-2023-118.json").read_text(encoding="utf-8"), encoding="utf-8")
+    paragraphs = [p for p in notice.split("\n\n") if len(p) > 40]
+    for n in range(3):
+        body = "\n\n".join(paragraphs[n::3]).replace("2025年", f"{2026 + n}年").replace("2000项", f"{1000 + n}项")
+        text = f"某省新产业标准化行动计划（第{n + 1}版）\n\n{body}\n\n某省工业和信息化厅\n\n2024年{n + 1}月1日\n"
+        (folder / f"province-{n}.txt").write_text(text, encoding="utf-8")
+        (folder / f"province-{n}.json").write_text(json.dumps({"title": f"某省新产业标准化行动计划（第{n + 1}版）"}), encoding="utf-8")
+    settings = Settings(model="hash", corpus_dir=folder, index_dir=tmp_path_factory.mktemp("recombined-index") / "index")
+    return QAService.load(settings, show_progress=False)
+
+
+def test_answers_across_recombined_documents_never_crash_and_quote_exactly(recombined_library: QAService) -> None:
+    golden = load_golden(PROJECT_ROOT / "eval" / "golden.jsonl")
+    questions = ["脑机接口属于新兴产业还是未来产业?", "船舶与海洋工程装备属于新兴产业还是未来产业?"]
+    questions += [q.question for q in golden if q.kind in ("membership", "list")]
+    documents = recombined_library.index.documents
+    for question in questions:
+        answer = recombined_library.ask(question)
+        for c in answer.citations:
+            assert documents[c.doc_id].text[c.start : c.end] == c.text, question
+        if answer.found:
+            assert answer.doc_id in documents
+            assert all(c.doc_id == answer.doc_id for c in answer.citations), question  # one document per answer
+
+
+def test_a_question_naming_a_document_is_answered_from_it_alone(recombined_library: QAService) -> None:
+    answer = recombined_library.ask("某省新产业标准化行动计划（第2版）提出到2027年新制定多少项国家标准和行业标准？")
+    assert answer.found, answer.answer
+    assert {c.doc_id for c in answer.citations} == {"province-1"}
+    scoped = recombined_library.ask("新兴产业包括哪些领域？", doc_ids=["miit-2023-118"])
+    assert all(c.doc_id == "miit-2023-118" for c in scoped.citations)
+
+
+def test_library_documents_have_their_provenance() -> None:
+    library = PROJECT_ROOT / "eval" / "library"
+    sources = [json.loads(line) for line in (library / "sources.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(sources) >= 10
+    for row in sources:
+        assert (library / "docs" / row["file"]).exists(), row["file"]
+        assert row.get("repo") or row.get("url"), row["id"]
+
+
+def test_library_question_facts_are_quoted_from_their_documents() -> None:
+    library = PROJECT_ROOT / "eval" / "library"
+    texts = {p.stem: "".join(p.read_text(encoding="utf-8").split()) for p in (library / "docs").iterdir() if p.suffix in (".txt", ".md")}
+    for name in ("dev.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
+        rows = [json.loads(line) for line in (library / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows:
+            if row["answerable"] and row.get("doc"):
+                for fact in [*row["all"], *row["any"][:1]]:
+                    assert "".join(fact.split()) in texts[row["doc"]] or row["any"], (name, row["id"], fact)

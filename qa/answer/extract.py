@@ -233,6 +233,9 @@ class Answerer:
         if intent.years:
             # "到2030年要达到什么目标": when some candidates are governed by the year asked, only they answer.
             in_year = [c for c in candidates if set(intent.years) & set(c.sentence.years)]
+            texts = [self.index.documents[d].text for d in {c.sentence.doc_id for c in candidates}]
+            if not in_year and not any(y in t for y in intent.years for t in texts):
+                candidates = []  # a year the documents never mention ("2040年的目标")
             candidates = in_year or candidates
         if intent.measure:
             # "建成多少个起降点": a number in the measure asked beats numbers in other measures.

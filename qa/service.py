@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.answer.extract import Answerer
 from qa.answer.question import QUESTION_VOCABULARY, analyse
-from qa.errors import IndexCorruptError, IndexMissingError, QuestionError
+from qa.errors import CorpusError, IndexCorruptError, IndexMissingError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.embedder import Embedder, load_embedder
 from qa.retrieve.index import (
@@ -29,6 +29,8 @@ from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
 
+MAX_TOP_K = 50
+
 
 def validate_question(question: object, max_chars: int) -> str:
     """The question stripped, or a QuestionError in Chinese for empty, too long or non-text input."""
@@ -46,6 +48,22 @@ def validate_question(question: object, max_chars: int) -> str:
     except UnicodeEncodeError:
         raise QuestionError("问题包含无法识别的字符，请检查输入的文字编码。") from None
     return stripped
+
+
+def validate_top_k(top_k: object) -> int:
+    """The number of passages to return, checked: a whole number from 1 to MAX_TOP_K."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise QuestionError(f"top_k（返回的段落数）必须在 1 到 {MAX_TOP_K} 之间，不能是 {top_k}。")
+    return top_k
+
+
+def check_corpus_folder(settings: Settings) -> None:
+    """Fail at once, before the model loads, when the corpus folder is missing or not a folder."""
+    folder = settings.corpus_dir
+    if not folder.exists():
+        raise CorpusError(f"文件夹 {folder} 不存在，请检查 QA_CORPUS_DIR 或 --corpus。")
+    if not folder.is_dir():
+        raise CorpusError(f"{folder} 不是文件夹，请检查 QA_CORPUS_DIR 或 --corpus。")
 
 
 def ensure_index(
@@ -104,6 +122,7 @@ class QAService:
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
         """Load the model and the index, building the index on first use."""
+        check_corpus_folder(settings)
         embedder = load_embedder(settings)
         progress = tqdm_progress("建立索引") if show_progress and sys.stderr.isatty() else None
         index, _ = ensure_index(settings, embedder, progress=progress)
@@ -116,20 +135,19 @@ class QAService:
         mode = retriever or self.settings.retriever
         if mode not in RETRIEVERS:
             raise QuestionError(f"未知的检索方式 {mode!r}，可选：{'、'.join(RETRIEVERS)}")
-        k = self.settings.top_k if top_k is None else top_k
-        if not 1 <= k <= 50:
-            raise QuestionError("top_k 必须在 1 到 50 之间。")
+        k = validate_top_k(self.settings.top_k if top_k is None else top_k)
         understood = self.corrector.correct(self.corrector.expand_abbreviations(normalize(text)))
         intent = analyse(understood, self.corrector.bigrams)
         retrieval = self.retriever.search(understood, top_k=max(k, self.answerer.scope_passages), mode=mode)
         extraction = self.answerer.extract(intent, retrieval)
+        documents = self.index.documents
         return Answer(
             question=text,
             found=extraction.found,
             answer=extraction.answer,
             answer_type=extraction.answer_type,
-            citations=extraction.citations,
-            passages=tuple(retrieval.passages[:k]),
+            citations=tuple(replace(c, doc_number=documents[c.doc_id].doc_number) for c in extraction.citations),
+            passages=tuple(replace(p, title=documents[p.chunk.doc_id].title) for p in retrieval.passages[:k]),
             latency_ms=(time.perf_counter() - started) * 1000,
             interpreted=understood if understood != normalize(text) else "",
         )

@@ -232,19 +232,19 @@ def test_lower_pass_rate_alone_is_a_regression() -> None:
     assert not result.regressed
     assert result.rate_dropped
     assert result.failed
-    assert "below the baseline" in verdict(result)
+    assert "低于基线" in verdict(result)
 
 
 def test_equal_or_better_run_is_not_a_regression() -> None:
     assert not compare({"a": True, "b": False}, {"a": True, "b": False}).failed
     assert not compare({"a": True, "b": False}, {"a": True, "b": True}).failed
-    assert verdict(Comparison([], [], [], [], Tally(1, 2), Tally(1, 2))) == "no regression against the baseline"
+    assert verdict(Comparison([], [], [], [], Tally(1, 2), Tally(1, 2))) == "与基线相比没有退步"
 
 
 def test_retriever_modes_deduplicate_and_default() -> None:
     assert retriever_modes(None, "hybrid") == ["hybrid"]
     assert retriever_modes(["bm25", "dense", "bm25"], "hybrid") == ["bm25", "dense"]
-    with pytest.raises(QAError, match="unknown retriever"):
+    with pytest.raises(QAError, match="未知的检索方式"):
         retriever_modes(["sparse"], "hybrid")
 
 
@@ -254,16 +254,16 @@ def test_retriever_modes_deduplicate_and_default() -> None:
 def test_load_golden_reports_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "g.jsonl"
     path.write_text('{"id": "a", "question": "q", "kind": "k", "lang": "l", "all": ["x"]}\n\n{"id": "a"}\n', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match=r"g\.jsonl:3: 'question' must be a non-empty string"):
+    with pytest.raises(GoldenSetError, match=r"g\.jsonl:3: 'question' 必须是非空的文字"):
         load_golden(path)
     path.write_text('{"id": "a", "question": "q", "kind": "k", "lang": "l", "all": [" "]}\n', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="'all' must be a list of non-empty strings"):
+    with pytest.raises(GoldenSetError, match="'all' 必须是由非空文字组成的列表"):
         load_golden(path)
     line = '{"id": "a", "question": "q", "kind": "k", "lang": "l"}\n'
     path.write_text(line * 2, encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="duplicate id 'a'"):
+    with pytest.raises(GoldenSetError, match="编号 'a' 重复"):
         load_golden(path)
-    with pytest.raises(GoldenSetError, match="cannot read golden set"):
+    with pytest.raises(GoldenSetError, match="无法读取标准问题集"):
         load_golden(tmp_path / "missing.jsonl")
 
 
@@ -276,10 +276,10 @@ def test_the_golden_set_is_well_formed() -> None:
 def test_load_baseline_rejects_malformed_files(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text('{"results": {"a": "yes"}}', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="no 'results' mapping"):
+    with pytest.raises(GoldenSetError, match="缺少 'results'"):
         load_baseline(path)
     path.write_text("{", encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="not valid JSON"):
+    with pytest.raises(GoldenSetError, match="不是有效的 JSON"):
         load_baseline(path)
 
 

@@ -21,6 +21,7 @@ from qa.settings import RETRIEVERS, Settings
 from qa.types import Answer
 
 ERROR_PREFIX = "错误："
+WORKER_READY_SECONDS = 120  # how long a new server worker may take to load the model
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -175,7 +176,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"QA_{name}"] = str(value)
     print(f"policy-qa：{where}（{args.workers} 个进程）", file=sys.stderr)
-    uvicorn.run("web.serve:app_from_env", factory=True, workers=args.workers, **common)
+    # SIGHUP replaces the workers one at a time, each new one serving before the old one
+    # stops (documents updated without downtime); loading the model takes longer than
+    # uvicorn's default 5 s wait for a worker to be ready.
+    uvicorn.run(
+        "web.serve:app_from_env", factory=True, workers=args.workers, timeout_worker_healthcheck=WORKER_READY_SECONDS, **common
+    )
     return 0
 
 

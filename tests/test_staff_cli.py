@@ -238,3 +238,44 @@ def test_no_progress_bar_when_the_output_is_not_a_terminal(real_settings: Settin
     assert done.returncode == 0, done.stderr
     assert "Loading weights" not in done.stderr and "it/s" not in done.stderr
     assert done.stdout.startswith(f"问：{ANSWERED}")
+
+
+# ---------------------------------------------------------------- qa serve --workers
+
+
+def test_serve_with_workers_checks_once_then_hands_the_settings_to_each_worker(
+    hash_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    for name in ("QA_MODEL", "QA_INDEX_DIR", "QA_CORPUS_DIR"):
+        monkeypatch.setenv(name, "")  # empty is unset; the command's own settings are undone after the test
+    monkeypatch.setenv("QA_DB_PATH", str(tmp_path / "qa.sqlite3"))
+    assert main(["serve", "--workers", "2", "--model", "hash", "--index", str(hash_settings.index_dir)]) == 0
+    ((args, kwargs),) = calls
+    assert args == ("web.serve:app_from_env",)
+    assert kwargs["factory"] is True and kwargs["workers"] == 2 and kwargs["access_log"] is False
+    assert kwargs["timeout_worker_healthcheck"] >= 60
+    assert kwargs["log_config"]["formatters"]["json"]
+    assert "2 个进程" in capsys.readouterr().err
+    # What each worker builds: the app from the environment the command set.
+    from web.serve import app_from_env
+
+    settings = app_from_env().state.settings
+    assert (settings.model, settings.index_dir) == ("hash", hash_settings.index_dir)
+
+
+def test_serve_with_workers_reports_a_corpus_that_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: pytest.fail("the server started"))
+    monkeypatch.setenv("QA_DB_PATH", str(tmp_path / "qa.sqlite3"))
+    (tmp_path / "empty").mkdir()
+    argv = ["serve", "--workers", "2", "--model", "hash", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("错误：") and err.count("\n") == 1

@@ -372,3 +372,14 @@ def test_api_passages_and_citations_carry_what_an_integrator_links_to(client: Te
     assert {"title", "text"} <= set(schema["PassageOut"]["properties"])
     assert {"doc_number", "url"} <= set(schema["Citation"]["properties"])
     assert "answer_id" in schema["AnswerOut"]["properties"]
+
+
+def test_copy_citation_keeps_each_quote_apart(hash_service: QAService) -> None:
+    from web.app import citation_text
+
+    document = hash_service.index.documents["miit-2023-118"]
+    text = citation_text(["到2025年", "新制定国家标准和行业标准2000项以上"], document, "四、主要目标", "http://x/documents/1")
+    lines = text.splitlines()
+    assert lines[:2] == ["“到2025年”", "“新制定国家标准和行业标准2000项以上”"]
+    assert lines[2] == f"——{document.title}（工信部联科〔2023〕118号），四、主要目标"
+    assert lines[3] == "原文链接：http://x/documents/1"

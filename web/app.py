@@ -210,7 +210,8 @@ def document_href(doc_id: str, spans: Sequence[tuple[int, int]], back: str = "")
 def citation_text(quotes: Sequence[str], document: Document, section: str, url: str) -> str:
     """A quotation ready to paste: the quoted words, the document with its number, the section, a link."""
     source = document.title + (f"（{document.doc_number}）" if document.doc_number else "")
-    lines = ["".join(f"“{q}”" for q in quotes), f"——{source}，{section}"]
+    # Each quote in its own marks, one a line: run together they would read as one sentence.
+    lines = [*(f"“{q}”" for q in quotes), f"——{source}，{section}"]
     if url:
         lines.append(f"原文链接：{url}")
     return "\n".join(lines)

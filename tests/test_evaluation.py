@@ -83,8 +83,8 @@ def test_facts_may_come_from_different_citations() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("标准成果比例达到60%以上。", "missing: 2025"),
-        ("到2025年，标准成果比例达到一半。", "missing: 60%以上"),
+        ("标准成果比例达到60%以上。", "缺少：2025"),
+        ("到2025年，标准成果比例达到一半。", "缺少：60%以上"),
     ],
 )
 def test_answer_missing_an_all_fact_fails(text: str, reason: str) -> None:
@@ -97,11 +97,11 @@ def test_fact_in_answer_but_not_in_any_citation_fails() -> None:
     result = grade(RATIO, answer("到2025年，标准成果比例达到60%以上。", "到2025年"))
     assert result == grade(RATIO, answer("到2025年，60%以上", "到2025年"))
     assert not result.passed
-    assert result.reason == "not cited: 60%以上"
+    assert result.reason == "未引用：60%以上"
 
 
 def test_answer_without_citations_fails() -> None:
-    assert grade(RATIO, answer("到2025年，标准成果比例达到60%以上。")).reason == "not cited: 60%以上, 2025"
+    assert grade(RATIO, answer("到2025年，标准成果比例达到60%以上。")).reason == "未引用：60%以上、2025"
 
 
 def test_one_any_fact_is_enough() -> None:
@@ -111,12 +111,12 @@ def test_one_any_fact_is_enough() -> None:
 def test_no_any_fact_fails() -> None:
     result = grade(ISSUER, answer("到2025年", "到2025年"))
     assert not result.passed
-    assert result.reason == "missing: 国家标准化管理委员会 | 国家标准委"
+    assert result.reason == "缺少：国家标准化管理委员会 | 国家标准委"
 
 
 def test_any_fact_must_be_cited_too() -> None:
     result = grade(ISSUER, answer("国家标准化管理委员会", "到2025年"))
-    assert result.reason == "not cited: 国家标准化管理委员会"
+    assert result.reason == "未引用：国家标准化管理委员会"
 
 
 def test_all_and_any_are_both_required() -> None:
@@ -134,14 +134,14 @@ def test_comparison_ignores_width_script_and_spaces() -> None:
 
 
 def test_refusal_of_an_answerable_question_fails() -> None:
-    assert grade(RATIO, answer("未在文件中找到相关数字。", found=False)).reason == "refused"
+    assert grade(RATIO, answer("未在文件中找到相关数字。", found=False)).reason == "拒答了"
 
 
 def test_unanswerable_question_passes_only_when_refused() -> None:
     assert grade(UNANSWERABLE, answer("未在文件中找到相关数字。", found=False)).passed
     wrong = grade(UNANSWERABLE, answer("60%以上", "60%以上"))
     assert not wrong.passed
-    assert wrong.reason == "answered an unanswerable question"
+    assert wrong.reason == "回答了无法回答的问题"
 
 
 def test_citation_span_validity() -> None:

@@ -115,9 +115,9 @@ def holds_facts(text: str, all_of: Sequence[str], any_of: Sequence[str]) -> bool
 def grade(question: GoldenQuestion, answer: Answer) -> Grade:
     """Grade one answer: the expected facts must be in the answer and in a cited quote."""
     if not question.answerable:
-        return Grade(True) if not answer.found else Grade(False, "answered an unanswerable question")
+        return Grade(True) if not answer.found else Grade(False, "回答了无法回答的问题")
     if not answer.found:
-        return Grade(False, "refused")
+        return Grade(False, "拒答了")
     in_answer = normalize(answer.answer)
     quotes = [normalize(c.text) for c in answer.citations]
 
@@ -133,9 +133,9 @@ def grade(question: GoldenQuestion, answer: Answer) -> Grade:
         elif not any(cited(s) for s in answered):
             uncited.append(" | ".join(answered))
     if missing:
-        return Grade(False, "missing: " + ", ".join(missing))
+        return Grade(False, "缺少：" + "、".join(missing))
     if uncited:
-        return Grade(False, "not cited: " + ", ".join(uncited))
+        return Grade(False, "未引用：" + "、".join(uncited))
     return Grade(True)
 
 

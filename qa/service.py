@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.answer.extract import Answerer
@@ -33,6 +33,8 @@ from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
 
+MAX_TOP_K = 50
+
 
 def validate_question(question: object, max_chars: int) -> str:
     """The question stripped, or a QuestionError in Chinese for empty, too long or non-text input."""
@@ -54,6 +56,22 @@ def validate_question(question: object, max_chars: int) -> str:
 
 def _to_stderr(line: str) -> None:
     print(f"qa: {line}", file=sys.stderr)
+
+
+def validate_top_k(top_k: object) -> int:
+    """The number of passages to return, checked: a whole number from 1 to MAX_TOP_K."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise QuestionError(f"top_k（返回的段落数）必须在 1 到 {MAX_TOP_K} 之间，不能是 {top_k}。")
+    return top_k
+
+
+def check_corpus_folder(settings: Settings) -> None:
+    """Fail at once, before the model loads, when the corpus folder is missing or not a folder."""
+    folder = settings.corpus_dir
+    if not folder.exists():
+        raise CorpusError(f"文件夹 {folder} 不存在，请检查 QA_CORPUS_DIR 或 --corpus。")
+    if not folder.is_dir():
+        raise CorpusError(f"{folder} 不是文件夹，请检查 QA_CORPUS_DIR 或 --corpus。")
 
 
 def ensure_index(
@@ -143,6 +161,7 @@ class QAService:
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
         """Load the model and the index, building the index on first use."""
+        check_corpus_folder(settings)
         embedder = load_embedder(settings)
         progress = tqdm_progress("建立索引") if show_progress and sys.stderr.isatty() else None
         index, _ = ensure_index(settings, embedder, progress=progress)
@@ -161,29 +180,28 @@ class QAService:
         mode = retriever or self.settings.retriever
         if mode not in RETRIEVERS:
             raise QuestionError(f"未知的检索方式 {mode!r}，可选：{'、'.join(RETRIEVERS)}")
-        k = self.settings.top_k if top_k is None else top_k
-        if not 1 <= k <= 50:
-            raise QuestionError("top_k 必须在 1 到 50 之间。")
+        k = validate_top_k(self.settings.top_k if top_k is None else top_k)
         if doc_ids is not None:
             unknown = [d for d in doc_ids if d not in self.index.documents]
             if unknown or not doc_ids:
                 raise QuestionError(f"没有找到编号为“{'、'.join(unknown)}”的文件。" if unknown else "请至少选择一份文件。")
         understood, intent, retrieval, named = self.prepare(text, k, mode, doc_ids)
         extraction = self.answerer.extract(intent, retrieval, named)
-        source = self.index.documents.get(extraction.doc_id)
+        documents = self.index.documents
+        source = documents.get(extraction.doc_id)
         answer_text = extraction.answer
-        if source is not None and extraction.also_in and len(self.index.documents) > 1:
+        if source is not None and extraction.also_in and len(documents) > 1:
             answer_text = f"据《{source.title}》：{answer_text}"  # documents differ: say whose answer this is
         return Answer(
             question=text,
             found=extraction.found,
             answer=answer_text,
             answer_type=extraction.answer_type,
-            citations=extraction.citations,
+            citations=tuple(replace(c, doc_number=documents[c.doc_id].doc_number) for c in extraction.citations),
             doc_id=extraction.doc_id,
             doc_title=source.title if source else "",
-            also_in=tuple((d, self.index.documents[d].title) for d in extraction.also_in),
-            passages=tuple(retrieval.passages[:k]),
+            also_in=tuple((d, documents[d].title) for d in extraction.also_in),
+            passages=tuple(replace(p, title=documents[p.chunk.doc_id].title) for p in retrieval.passages[:k]),
             latency_ms=(time.perf_counter() - started) * 1000,
             interpreted=understood if understood != normalize(text) else "",
         )

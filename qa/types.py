@@ -86,6 +86,7 @@ class Passage:
     lexical_rank: int | None = None
     dense_score: float = 0.0
     lexical_score: float = 0.0
+    title: str = ""  # the document's title, filled in by the service
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Citation:
     score: float
     passage_start: int
     passage_end: int
+    doc_number: str = ""  # the document's number (文号), filled in by the service
+    url: str = ""  # the document page with the quote highlighted (web API only)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +137,9 @@ class Answer:
                 {
                     "chunk_id": p.chunk.chunk_id,
                     "doc_id": p.chunk.doc_id,
+                    "title": p.title,
                     "section": p.chunk.section,
+                    "text": p.chunk.text,
                     "start": p.chunk.start,
                     "end": p.chunk.end,
                     "score": round(p.score, 6),

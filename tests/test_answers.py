@@ -140,14 +140,14 @@ def test_cli_prints_one_line_errors_without_traceback(
     hash_settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:
     assert main(["ask", "--model", "hash", "--index", str(hash_settings.index_dir), " "]) == 2
-    assert capsys.readouterr().err.strip() == "qa: error: 问题不能为空，请输入您想了解的内容。"
+    assert capsys.readouterr().err.strip() == "错误：问题不能为空，请输入您想了解的内容。"
     assert main(["ask", "--model", "hash", "--corpus", str(tmp_path / "none"), "问题"]) == 2
-    assert "不存在" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == f"错误：文件夹 {tmp_path / 'none'} 不存在，请检查 QA_CORPUS_DIR 或 --corpus。"
     assert main(["ask", "--model", str(tmp_path / "no-model"), "问题"]) == 2
-    assert "embedding model folder" in capsys.readouterr().err
+    assert "向量模型文件夹" in capsys.readouterr().err
     (tmp_path / "not-a-model").mkdir()
     assert main(["ask", "--model", str(tmp_path / "not-a-model"), "问题"]) == 2
-    assert "cannot load embedding model" in capsys.readouterr().err
+    assert "无法加载向量模型" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,16 +42,13 @@ def _missing_browser() -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def server(hash_settings: Settings, hash_service: QAService) -> Iterator[str]:
-    """The app on a real uvicorn server on a free local port, in a thread; its base URL."""
-    reason = _missing_browser()
-    if reason:
-        pytest.skip(reason)
+@contextmanager
+def serving(app: object) -> Iterator[str]:
+    """An app on a real uvicorn server on a free local port, in a thread; its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(hash_settings, hash_service), log_level="warning", ws="none", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")  # type: ignore[arg-type]
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -67,6 +65,16 @@ def server(hash_settings: Settings, hash_service: QAService) -> Iterator[str]:
         uvicorn_server.should_exit = True
         thread.join(timeout=WAIT_SECONDS)
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(hash_settings: Settings, hash_service: QAService) -> Iterator[str]:
+    """The app on a real server; its base URL."""
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    with serving(create_app(hash_settings, hash_service)) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -236,3 +244,111 @@ def test_works_without_javascript(server: str, browser: Callable[..., object], t
     assert "工信部联科〔2023〕118号" in quote and "《解读》" in quote
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", textarea)  # type: ignore[attr-defined]
     screenshot(driver, tmp_path, "answer-nojs-mobile", full_page=False)
+
+
+# ---------------------------------------------------------------- staff: feedback and the review page
+
+STAFF_TOKEN = "browser-review-token-0123"
+PHONE = (375, 900)
+REFUSED_QUESTION = "企业申请补贴需要提交哪些材料？"
+
+
+@pytest.fixture()
+def staff_server(hash_settings: Settings, hash_service: QAService, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
+    """The app with the review page on (a token), its own database and staff golden file."""
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    settings = hash_settings.with_(
+        admin_token=STAFF_TOKEN, db_path=tmp_path / "qa.sqlite3", staff_golden_path=tmp_path / "staff.jsonl"
+    )
+    with serving(create_app(settings, hash_service)) as url:
+        yield url, settings
+
+
+def no_sideways_scroll(driver: object, width: int) -> None:
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_feedback_then_review_it_into_a_golden_question(
+    staff_server: tuple[str, Settings], browser: Callable[..., object], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from qa.evaluate.evaluation import load_golden
+
+    url, settings = staff_server
+    width = size[0]
+    driver = browser(size)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+
+    # A citizen: an answer marked 没用 with a comment, sent in place by the page's script.
+    driver.get(url + "/")  # type: ignore[attr-defined]
+    ask(driver, LIST_QUESTION)
+    form = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest form.feedback")))
+    form.find_element(By.CSS_SELECTOR, ".feedback-more summary").click()
+    form.find_element(By.TAG_NAME, "textarea").send_keys("少了民用航空领域")
+    form.find_element(By.CSS_SELECTOR, "button.feedback-no").click()
+    wait.until(lambda d: form.find_element(By.CSS_SELECTOR, ".feedback-status").text == "感谢您的反馈。")
+    assert "q=" in driver.current_url  # type: ignore[attr-defined]  # still on the answer
+    assert not form.find_element(By.CSS_SELECTOR, "button.feedback-no").is_displayed()
+    no_sideways_scroll(driver, width)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", form)  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, f"feedback-sent-{width}", full_page=False)
+
+    # A question the documents cannot answer, twice: the review page lists it first.
+    ask(driver, REFUSED_QUESTION)
+    ask(driver, REFUSED_QUESTION)
+
+    # Staff: the login form, then the lists.
+    driver.get(url + "/review")  # type: ignore[attr-defined]
+    token = wait.until(ec.visibility_of_element_located((By.ID, "token")))
+    screenshot(driver, tmp_path, f"review-login-{width}", full_page=False)
+    token.send_keys(STAFF_TOKEN)
+    driver.find_element(By.CSS_SELECTOR, ".review-login button[type=submit]").click()  # type: ignore[attr-defined]
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".review-list")))
+    page = driver.find_element(By.CSS_SELECTOR, ".review").text  # type: ignore[attr-defined]
+    assert REFUSED_QUESTION in page and "2 次" in page
+    assert LIST_QUESTION in page and "少了民用航空领域" in page
+    no_sideways_scroll(driver, width)
+    screenshot(driver, tmp_path, f"review-{width}")
+
+    # The refused question's page: its passages, and a golden question "should be refused".
+    driver.find_element(By.LINK_TEXT, REFUSED_QUESTION).click()  # type: ignore[attr-defined]
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".golden-form")))
+    assert driver.find_elements(By.CSS_SELECTOR, ".review-detail .source .passage")  # type: ignore[attr-defined]
+    no_sideways_scroll(driver, width)
+    screenshot(driver, tmp_path, f"review-item-{width}")
+    driver.find_element(By.CSS_SELECTOR, "input[name=expect][value=refuse]").click()  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, ".golden-form button[type=submit]").click()  # type: ignore[attr-defined]
+    added = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".review-added")))
+    assert "已加入回归测试" in added.text
+    (golden,) = load_golden(settings.staff_golden_path)
+    assert golden.question == REFUSED_QUESTION and not golden.answerable
+    assert REFUSED_QUESTION not in driver.find_element(By.CSS_SELECTOR, ".review").text  # type: ignore[attr-defined]
+    screenshot(driver, tmp_path, f"review-added-{width}")
+
+
+def test_feedback_without_javascript_and_review_switched_off(
+    server: str, browser: Callable[..., object], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser(PHONE, javascript=False)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+    driver.get(server + "/")  # type: ignore[attr-defined]
+    ask(driver, NUMBER_QUESTION)
+    driver.find_element(By.CSS_SELECTOR, "#latest button.feedback-yes").click()  # type: ignore[attr-defined]
+    thanks = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".notice-page")))
+    assert "感谢您的反馈" in thanks.text
+    screenshot(driver, tmp_path, "feedback-thanks-nojs-375", full_page=False)
+    thanks.find_element(By.LINK_TEXT, "返回答案").click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#latest .answer-card")))
+
+    driver.get(server + "/review")  # type: ignore[attr-defined]
+    assert "审核页面未启用" in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]

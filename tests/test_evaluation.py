@@ -83,8 +83,8 @@ def test_facts_may_come_from_different_citations() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("标准成果比例达到60%以上。", "missing: 2025"),
-        ("到2025年，标准成果比例达到一半。", "missing: 60%以上"),
+        ("标准成果比例达到60%以上。", "缺少：2025"),
+        ("到2025年，标准成果比例达到一半。", "缺少：60%以上"),
     ],
 )
 def test_answer_missing_an_all_fact_fails(text: str, reason: str) -> None:
@@ -97,11 +97,11 @@ def test_fact_in_answer_but_not_in_any_citation_fails() -> None:
     result = grade(RATIO, answer("到2025年，标准成果比例达到60%以上。", "到2025年"))
     assert result == grade(RATIO, answer("到2025年，60%以上", "到2025年"))
     assert not result.passed
-    assert result.reason == "not cited: 60%以上"
+    assert result.reason == "未引用：60%以上"
 
 
 def test_answer_without_citations_fails() -> None:
-    assert grade(RATIO, answer("到2025年，标准成果比例达到60%以上。")).reason == "not cited: 60%以上, 2025"
+    assert grade(RATIO, answer("到2025年，标准成果比例达到60%以上。")).reason == "未引用：60%以上、2025"
 
 
 def test_one_any_fact_is_enough() -> None:
@@ -111,12 +111,12 @@ def test_one_any_fact_is_enough() -> None:
 def test_no_any_fact_fails() -> None:
     result = grade(ISSUER, answer("到2025年", "到2025年"))
     assert not result.passed
-    assert result.reason == "missing: 国家标准化管理委员会 | 国家标准委"
+    assert result.reason == "缺少：国家标准化管理委员会 | 国家标准委"
 
 
 def test_any_fact_must_be_cited_too() -> None:
     result = grade(ISSUER, answer("国家标准化管理委员会", "到2025年"))
-    assert result.reason == "not cited: 国家标准化管理委员会"
+    assert result.reason == "未引用：国家标准化管理委员会"
 
 
 def test_all_and_any_are_both_required() -> None:
@@ -134,14 +134,14 @@ def test_comparison_ignores_width_script_and_spaces() -> None:
 
 
 def test_refusal_of_an_answerable_question_fails() -> None:
-    assert grade(RATIO, answer("未在文件中找到相关数字。", found=False)).reason == "refused"
+    assert grade(RATIO, answer("未在文件中找到相关数字。", found=False)).reason == "拒答了"
 
 
 def test_unanswerable_question_passes_only_when_refused() -> None:
     assert grade(UNANSWERABLE, answer("未在文件中找到相关数字。", found=False)).passed
     wrong = grade(UNANSWERABLE, answer("60%以上", "60%以上"))
     assert not wrong.passed
-    assert wrong.reason == "answered an unanswerable question"
+    assert wrong.reason == "回答了无法回答的问题"
 
 
 def test_citation_span_validity() -> None:
@@ -232,19 +232,19 @@ def test_lower_pass_rate_alone_is_a_regression() -> None:
     assert not result.regressed
     assert result.rate_dropped
     assert result.failed
-    assert "below the baseline" in verdict(result)
+    assert "低于基线" in verdict(result)
 
 
 def test_equal_or_better_run_is_not_a_regression() -> None:
     assert not compare({"a": True, "b": False}, {"a": True, "b": False}).failed
     assert not compare({"a": True, "b": False}, {"a": True, "b": True}).failed
-    assert verdict(Comparison([], [], [], [], Tally(1, 2), Tally(1, 2))) == "no regression against the baseline"
+    assert verdict(Comparison([], [], [], [], Tally(1, 2), Tally(1, 2))) == "与基线相比没有退步"
 
 
 def test_retriever_modes_deduplicate_and_default() -> None:
     assert retriever_modes(None, "hybrid") == ["hybrid"]
     assert retriever_modes(["bm25", "dense", "bm25"], "hybrid") == ["bm25", "dense"]
-    with pytest.raises(QAError, match="unknown retriever"):
+    with pytest.raises(QAError, match="未知的检索方式"):
         retriever_modes(["sparse"], "hybrid")
 
 
@@ -254,16 +254,16 @@ def test_retriever_modes_deduplicate_and_default() -> None:
 def test_load_golden_reports_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "g.jsonl"
     path.write_text('{"id": "a", "question": "q", "kind": "k", "lang": "l", "all": ["x"]}\n\n{"id": "a"}\n', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match=r"g\.jsonl:3: 'question' must be a non-empty string"):
+    with pytest.raises(GoldenSetError, match=r"g\.jsonl:3: 'question' 必须是非空的文字"):
         load_golden(path)
     path.write_text('{"id": "a", "question": "q", "kind": "k", "lang": "l", "all": [" "]}\n', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="'all' must be a list of non-empty strings"):
+    with pytest.raises(GoldenSetError, match="'all' 必须是由非空文字组成的列表"):
         load_golden(path)
     line = '{"id": "a", "question": "q", "kind": "k", "lang": "l"}\n'
     path.write_text(line * 2, encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="duplicate id 'a'"):
+    with pytest.raises(GoldenSetError, match="编号 'a' 重复"):
         load_golden(path)
-    with pytest.raises(GoldenSetError, match="cannot read golden set"):
+    with pytest.raises(GoldenSetError, match="无法读取标准问题集"):
         load_golden(tmp_path / "missing.jsonl")
 
 
@@ -276,10 +276,10 @@ def test_the_golden_set_is_well_formed() -> None:
 def test_load_baseline_rejects_malformed_files(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text('{"results": {"a": "yes"}}', encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="no 'results' mapping"):
+    with pytest.raises(GoldenSetError, match="缺少 'results'"):
         load_baseline(path)
     path.write_text("{", encoding="utf-8")
-    with pytest.raises(GoldenSetError, match="not valid JSON"):
+    with pytest.raises(GoldenSetError, match="不是有效的 JSON"):
         load_baseline(path)
 
 

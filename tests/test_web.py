@@ -288,7 +288,9 @@ def test_earlier_answers_are_cached_and_the_newest_is_answered_afresh(
     asked.clear()
     again = page(client, q="重点任务有哪些？", h=[LIST_QUESTION, "那未来产业呢？"])
     assert asked == ["重点任务有哪些？"]  # only the newest question, and it again
-    assert again == first
+    # The same page, but for the newest answer's id in its feedback form (each asking is logged anew).
+    answer_ids = re.compile(r'name="answer_id" value="[0-9a-f]+"')
+    assert answer_ids.search(first) and answer_ids.sub("", again) == answer_ids.sub("", first)
     asked.clear()
     page(client, q="保障措施呢？", h=[LIST_QUESTION, "那未来产业呢？", "重点任务有哪些？"])
     assert asked == ["保障措施有哪些？"]  # the last newest question is now an earlier one, cached
@@ -337,8 +339,14 @@ def test_api_ask_returns_the_cli_json_contract(client: TestClient, hash_service:
     data = response.json()
     assert {"question", "found", "answer", "answer_type", "citations", "passages", "latency_ms"} <= set(data)
     expected = hash_service.ask(NUMBER_QUESTION, top_k=3).to_json()
-    assert set(data) == set(expected)  # exactly Answer.to_json(), as `qa ask --json` prints it
-    assert {k: v for k, v in data.items() if k != "latency_ms"} == {k: v for k, v in expected.items() if k != "latency_ms"}
+    # Answer.to_json(), as `qa ask --json` prints it, with the answer id and each citation's page link.
+    assert set(data) == {*expected, "answer_id"}
+    assert re.fullmatch(r"[0-9a-f]{16}", data["answer_id"])
+    for citation, plain in zip(data["citations"], expected["citations"], strict=True):
+        assert citation.pop("url").startswith(f"http://testserver/documents/{DOC_ID}?hl=")
+        assert plain.pop("url") == ""  # the CLI has no web address to link to
+    unchanging = {"latency_ms", "answer_id"}
+    assert {k: v for k, v in data.items() if k not in unchanging} == {k: v for k, v in expected.items() if k not in unchanging}
     assert data["found"] is True and data["answer_type"] == "number" and "2000项以上" in data["answer"]
     assert len(data["passages"]) <= 3
     document = client.get(f"/api/documents/{DOC_ID}").json()
@@ -350,7 +358,8 @@ def test_api_ask_returns_the_cli_json_contract(client: TestClient, hash_service:
 
 def test_api_ask_understands_a_followup(client: TestClient) -> None:
     data = client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).json()
-    assert data["question"] == "未来产业包括哪些领域？"
+    assert data["question"] == "那未来产业呢？"  # what was sent
+    assert data["interpreted"] == "未来产业包括哪些领域？"  # what was answered
     assert data["found"] is True and data["answer_type"] == "list"
     assert all(field in data["answer"] for field in FUTURE_FIELDS)
     assert "9大领域" in data["answer"] and "新一代信息技术" not in data["answer"]

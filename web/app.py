@@ -35,6 +35,8 @@ from qa.service import QAService, validate_question
 from qa.settings import Settings
 from qa.text.outline import parse_outline
 from qa.types import Answer, Citation, Document
+from web.ratelimit import limit_rate
+from web.records import Records, get_records
 
 WEB_DIR = Path(__file__).resolve().parent
 MAX_HISTORY = 5  # earlier questions carried in the page URL as repeated `h` parameters
@@ -208,7 +210,8 @@ def document_href(doc_id: str, spans: Sequence[tuple[int, int]], back: str = "")
 def citation_text(quotes: Sequence[str], document: Document, section: str, url: str) -> str:
     """A quotation ready to paste: the quoted words, the document with its number, the section, a link."""
     source = document.title + (f"（{document.doc_number}）" if document.doc_number else "")
-    lines = ["".join(f"“{q}”" for q in quotes), f"——{source}，{section}"]
+    # Each quote in its own marks, one a line: run together they would read as one sentence.
+    lines = [*(f"“{q}”" for q in quotes), f"——{source}，{section}"]
     if url:
         lines.append(f"原文链接：{url}")
     return "\n".join(lines)
@@ -427,10 +430,11 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
 
-@pages.get("/", response_class=HTMLResponse)
+@pages.get("/", response_class=HTMLResponse, dependencies=[Depends(limit_rate)])
 def home(
     request: Request,
     service: ServiceDep,
+    records: Annotated[Records, Depends(get_records)],
     q: str | None = None,
     h: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
@@ -457,9 +461,12 @@ def home(
         except QuestionError as exc:
             error = str(exc)
     thread = [*turns, current] if current else turns
+    answer_id = records.log_question(service, current.asked, current.resolved, current.answer, "page") if current else ""
     context = {
         "earlier": turns,
         "current": current,
+        "answer_id": answer_id,
+        "back": back,
         "error": error,
         "draft": q if error else "",
         "history": next_history(thread),
@@ -512,7 +519,9 @@ class AskRequest(BaseModel):
 class PassageOut(BaseModel):
     chunk_id: str
     doc_id: str
+    title: str
     section: str
+    text: str
     start: int
     end: int
     score: float
@@ -521,15 +530,16 @@ class PassageOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    """Exactly `Answer.to_json()`, the same object as `qa ask --json`."""
+    """`Answer.to_json()`, the object `qa ask --json` prints, with the answer id and links to the document pages."""
 
-    question: str
+    answer_id: str = Field(default="", description="回答编号，用于 /api/feedback；未开启提问记录时为空")
+    question: str = Field(description="发送的问题（追问时为原话）")
     found: bool
     answer: str
     answer_type: Literal["number", "list", "text", "none"]
     citations: list[Citation]  # the library's own dataclass, so the schema cannot drift from it
     passages: list[PassageOut]
-    interpreted: str = Field(default="", description="按此理解的问题（纠正错别字后），与原问题相同时为空")
+    interpreted: str = Field(default="", description="实际回答的问题（追问补全、纠正错别字后），与发送的问题相同时为空")
     latency_ms: float
 
 
@@ -560,14 +570,29 @@ class DocumentWithText(DocumentOut):
     responses={
         400: {"model": ErrorOut, "description": "问题或上一个问题为空、过长或无法识别"},
         422: {"model": ErrorOut},
+        429: {"model": ErrorOut, "description": "请求太频繁"},
         500: {"model": ErrorOut, "description": "服务器内部错误"},
     },
     summary="回答一个问题",
+    dependencies=[Depends(limit_rate)],
 )
-def api_ask(body: AskRequest, service: ServiceDep) -> JSONResponse:
+def api_ask(
+    body: AskRequest, request: Request, service: ServiceDep, records: Annotated[Records, Depends(get_records)]
+) -> JSONResponse:
     """Answer a question with exact quotes and their character spans."""
-    _, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
-    return JSONResponse(answer.to_json())
+    resolved, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
+    answer_id = records.log_question(service, body.question, resolved, answer, "api")
+    base_url = str(request.base_url).rstrip("/")
+    return JSONResponse(answer_payload(answer, body.question.strip(), resolved, base_url, answer_id))
+
+
+def answer_payload(answer: Answer, sent: str, resolved: str, base_url: str, answer_id: str = "") -> dict[str, Any]:
+    """The API's answer: `question` as sent, `interpreted` as answered, each citation linked to its document page."""
+    data = answer.to_json()
+    understood = answer.interpreted or resolved
+    for out, citation in zip(data["citations"], answer.citations, strict=True):
+        out["url"] = base_url + document_href(citation.doc_id, [(citation.start, citation.end)])
+    return {"answer_id": answer_id, **data, "question": sent, "interpreted": understood if understood != sent else ""}
 
 
 @api.get("/api/documents", response_model=list[DocumentOut], summary="列出文件")
@@ -693,6 +718,7 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
         if app.state.service is None:
             app.state.service = QAService.load(settings)
         yield
+        app.state.records.close()
 
     app = FastAPI(
         title="政策问答 policy-qa",
@@ -706,6 +732,9 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(pages)
     app.include_router(api)
+    from web.staff import install_staff  # here: the staff routes build on this module
+
+    install_staff(app, settings)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(QAError, on_qa_error)

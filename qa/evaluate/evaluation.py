@@ -54,21 +54,21 @@ def parse_golden_line(line: str, where: str = "") -> GoldenQuestion:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise GoldenSetError(f"{where}not valid JSON: {exc.msg}") from None
+        raise GoldenSetError(f"{where}不是有效的 JSON：{exc.msg}") from None
     if not isinstance(row, dict):
-        raise GoldenSetError(f"{where}expected a JSON object")
+        raise GoldenSetError(f"{where}应为 JSON 对象")
     for key in ("id", "question", "kind", "lang"):
         if not isinstance(row.get(key), str) or not row[key].strip():
-            raise GoldenSetError(f"{where}{key!r} must be a non-empty string")
+            raise GoldenSetError(f"{where}{key!r} 必须是非空的文字")
     facts: dict[str, tuple[str, ...]] = {}
     for key in ("all", "any"):
         value = row.get(key, [])
         if not isinstance(value, list) or not all(isinstance(s, str) and normalize(s) for s in value):
-            raise GoldenSetError(f"{where}{key!r} must be a list of non-empty strings")
+            raise GoldenSetError(f"{where}{key!r} 必须是由非空文字组成的列表")
         facts[key] = tuple(value)
     answerable = row.get("answerable", True)
     if not isinstance(answerable, bool):
-        raise GoldenSetError(f"{where}'answerable' must be true or false")
+        raise GoldenSetError(f"{where}'answerable' 必须是 true 或 false")
     return GoldenQuestion(row["id"], row["question"], row["kind"], row["lang"], facts["all"], facts["any"], answerable)
 
 
@@ -77,7 +77,7 @@ def load_golden(path: Path) -> list[GoldenQuestion]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise GoldenSetError(f"cannot read golden set {path}: {exc}") from None
+        raise GoldenSetError(f"无法读取标准问题集 {path}：{exc}") from None
     questions: list[GoldenQuestion] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
@@ -85,11 +85,11 @@ def load_golden(path: Path) -> list[GoldenQuestion]:
             continue
         question = parse_golden_line(line, f"{path}:{number}: ")
         if question.id in seen:
-            raise GoldenSetError(f"{path}:{number}: duplicate id {question.id!r}")
+            raise GoldenSetError(f"{path}:{number}: 编号 {question.id!r} 重复")
         seen.add(question.id)
         questions.append(question)
     if not questions:
-        raise GoldenSetError(f"golden set {path} holds no questions")
+        raise GoldenSetError(f"标准问题集 {path} 中没有问题")
     return questions
 
 
@@ -115,9 +115,9 @@ def holds_facts(text: str, all_of: Sequence[str], any_of: Sequence[str]) -> bool
 def grade(question: GoldenQuestion, answer: Answer) -> Grade:
     """Grade one answer: the expected facts must be in the answer and in a cited quote."""
     if not question.answerable:
-        return Grade(True) if not answer.found else Grade(False, "answered an unanswerable question")
+        return Grade(True) if not answer.found else Grade(False, "回答了无法回答的问题")
     if not answer.found:
-        return Grade(False, "refused")
+        return Grade(False, "拒答了")
     in_answer = normalize(answer.answer)
     quotes = [normalize(c.text) for c in answer.citations]
 
@@ -133,9 +133,9 @@ def grade(question: GoldenQuestion, answer: Answer) -> Grade:
         elif not any(cited(s) for s in answered):
             uncited.append(" | ".join(answered))
     if missing:
-        return Grade(False, "missing: " + ", ".join(missing))
+        return Grade(False, "缺少：" + "、".join(missing))
     if uncited:
-        return Grade(False, "not cited: " + ", ".join(uncited))
+        return Grade(False, "未引用：" + "、".join(uncited))
     return Grade(True)
 
 
@@ -387,12 +387,12 @@ def load_baseline(path: Path) -> Baseline:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise GoldenSetError(f"cannot read baseline {path}: {exc}") from None
+        raise GoldenSetError(f"无法读取基线 {path}：{exc}") from None
     except json.JSONDecodeError as exc:
-        raise GoldenSetError(f"baseline {path} is not valid JSON: {exc.msg}") from None
+        raise GoldenSetError(f"基线 {path} 不是有效的 JSON：{exc.msg}") from None
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, dict) or not all(isinstance(v, bool) for v in results.values()):
-        raise GoldenSetError(f"baseline {path} has no 'results' mapping of question ids to true/false")
+        raise GoldenSetError(f"基线 {path} 缺少 'results'（问题编号到 true/false 的对应）")
     return Baseline(str(data.get("model", "")), str(data.get("retriever", "")), dict(results))
 
 
@@ -474,19 +474,19 @@ def format_table(runs: Sequence[Run]) -> str:
             total = max(get(r.metrics)[name].total for r in runs if name in get(r.metrics))
             row(f"  {name} ({total})", (tally_cell(get(r.metrics).get(name)) for r in runs))
 
-    row("overall", (tally_cell(r.metrics.overall) for r in runs))
-    tally_rows("by kind", lambda m: m.by_kind)
-    tally_rows("by lang", lambda m: m.by_lang)
-    lines.append("refusal (refused = positive)")
-    row("  precision", (fmt_num(r.metrics.refusal.precision) for r in runs))
-    row("  recall", (fmt_num(r.metrics.refusal.recall) for r in runs))
+    row("全部 overall", (tally_cell(r.metrics.overall) for r in runs))
+    tally_rows("按类别 by kind", lambda m: m.by_kind)
+    tally_rows("按写法 by lang", lambda m: m.by_lang)
+    lines.append("拒答 refusal（以拒答为正类）")
+    row("  精确率 precision", (fmt_num(r.metrics.refusal.precision) for r in runs))
+    row("  召回率 recall", (fmt_num(r.metrics.refusal.recall) for r in runs))
     answerable = sum(1 for q in runs[0].results if q.golden.answerable)
-    lines.append(f"retrieval (top {EVAL_TOP_K}, {answerable} answerable)")
+    lines.append(f"检索 retrieval（前 {EVAL_TOP_K} 段，{answerable} 个可回答的问题）")
     for k in RECALL_AT:
         row(f"  recall@{k}", (fmt_num(r.metrics.recall[k]) for r in runs))
     row("  MRR", (fmt_num(r.metrics.mrr) for r in runs))
-    row("citation spans valid", (tally_cell(r.metrics.citation_spans) for r in runs))
-    lines.append("latency (ms)")
+    row("引用位置正确 citation spans valid", (tally_cell(r.metrics.citation_spans) for r in runs))
+    lines.append("用时（毫秒）")
     row("  p50", (fmt_num(r.metrics.latency_p50, ".0f") for r in runs))
     row("  p95", (fmt_num(r.metrics.latency_p95, ".0f") for r in runs))
     return "\n".join(lines)
@@ -499,7 +499,7 @@ def _clip(text: str, width: int = 60) -> str:
 
 def format_failures(run: Run) -> str:
     failures = [r for r in run.results if not r.grade.passed]
-    lines = [f"failures with {run.retriever}: {len(failures)}"]
+    lines = [f"{run.retriever} 未通过：{len(failures)} 题"]
     for r in failures:
         lines.append(f"  {r.golden.id}  [{r.grade.reason}]")
         lines.append(f"      问：{_clip(r.golden.question)}")
@@ -510,18 +510,18 @@ def format_failures(run: Run) -> str:
 def format_comparison(comparison: Comparison, run: Run, baseline_path: Path) -> str:
     by_id = {r.golden.id: r for r in run.results}
     lines = [
-        f"compared with {baseline_path}: baseline {tally_cell(comparison.baseline).strip()}, "
-        f"now {tally_cell(comparison.current).strip()} ({run.retriever})"
+        f"与 {baseline_path} 比较：基线 {tally_cell(comparison.baseline).strip()}，"
+        f"现在 {tally_cell(comparison.current).strip()}（{run.retriever}）"
     ]
-    for title, ids in (("regressed (pass → fail)", comparison.regressed), ("fixed (fail → pass)", comparison.fixed)):
+    for title, ids in (("退步（通过 → 未通过）", comparison.regressed), ("修复（未通过 → 通过）", comparison.fixed)):
         lines.append(f"{title}: {len(ids)}")
         for i in ids:
             r = by_id[i]
             lines.append(f"  {i}  问：{_clip(r.golden.question, 40)}  答：{_clip(r.answer.answer, 40)}")
     if comparison.missing:
-        lines.append(f"in the baseline but not in this golden set: {', '.join(comparison.missing)}")
+        lines.append(f"基线中有、本问题集中没有：{'、'.join(comparison.missing)}")
     if comparison.added:
-        lines.append(f"new since the baseline: {len(comparison.added)}")
+        lines.append(f"基线之后新增：{len(comparison.added)} 题")
     return "\n".join(lines)
 
 
@@ -529,12 +529,12 @@ def verdict(comparison: Comparison) -> str:
     """One line saying whether the run regressed against the baseline, and how."""
     problems = []
     if comparison.regressed:
-        problems.append(f"{len(comparison.regressed)} question(s) regressed: {', '.join(comparison.regressed)}")
+        problems.append(f"{len(comparison.regressed)} 题退步：{'、'.join(comparison.regressed)}")
     if comparison.rate_dropped:
         problems.append(
-            f"pass rate {fmt_pct(comparison.current.rate)} is below the baseline's {fmt_pct(comparison.baseline.rate)}"
+            f"通过率 {fmt_pct(comparison.current.rate)} 低于基线的 {fmt_pct(comparison.baseline.rate)}"
         )
-    return ("REGRESSION: " + "; ".join(problems)) if problems else "no regression against the baseline"
+    return ("退步 REGRESSION：" + "；".join(problems)) if problems else "与基线相比没有退步"
 
 
 # ---------------------------------------------------------------- HTML report
@@ -548,7 +548,7 @@ def retriever_modes(requested: Sequence[str] | None, default: str) -> list[str]:
     modes = list(dict.fromkeys(requested or [default]))
     unknown = [m for m in modes if m not in RETRIEVERS]
     if unknown:
-        raise QAError(f"unknown retriever(s) {', '.join(unknown)}; choose from {', '.join(RETRIEVERS)}")
+        raise QAError(f"未知的检索方式 {'、'.join(unknown)}，可选：{'、'.join(RETRIEVERS)}")
     return modes
 
 
@@ -573,7 +573,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
         if sys.stderr.isatty():
             from qa.retrieve.index import tqdm_progress
 
-            progress = tqdm_progress(f"eval {mode}")
+            progress = tqdm_progress(f"评测 {mode}")
         runs.append(evaluate(service, questions, mode, progress))
 
     comparison: tuple[Comparison, Run] | None = None
@@ -581,9 +581,9 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
     if baseline is not None:
         run = next((r for r in runs if r.retriever == baseline.retriever), runs[0])
         if run.retriever != baseline.retriever:
-            notes.append(f"note: the baseline was recorded with retriever {baseline.retriever!r}, comparing {run.retriever!r}")
+            notes.append(f"注意：基线用的检索方式是 {baseline.retriever!r}，这里比较的是 {run.retriever!r}")
         if baseline.model and baseline.model != model:
-            notes.append(f"note: the baseline was recorded with model {baseline.model!r}, this run uses {model!r}")
+            notes.append(f"注意：基线用的模型是 {baseline.model!r}，这次用的是 {model!r}")
         comparison = (compare(baseline.outcomes, run.outcomes), run)
 
     if args.json:
@@ -601,7 +601,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
         if comparison:
             print(verdict(comparison[0]), file=sys.stderr)
     else:
-        print(f"golden set {args.golden}: {len(questions)} questions · model {model} · top {EVAL_TOP_K} passages\n")
+        print(f"标准问题集 {args.golden}：{len(questions)} 题 · 模型 {model} · 前 {EVAL_TOP_K} 段\n")
         print(format_table(runs))
         print()
         print(format_failures(runs[0]))
@@ -616,8 +616,8 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
         from qa.evaluate.report import render_html
 
         write_text_atomic(args.report, render_html(runs, args.golden, model, comparison))
-        print(f"wrote {args.report}", file=sys.stderr)
+        print(f"已写入 {args.report}", file=sys.stderr)
     if args.save_baseline:
         write_text_atomic(args.save_baseline, dump_baseline(runs[0], model))
-        print(f"wrote {args.save_baseline} ({runs[0].retriever})", file=sys.stderr)
+        print(f"已写入 {args.save_baseline}（{runs[0].retriever}）", file=sys.stderr)
     return 1 if comparison and comparison[0].failed else 0

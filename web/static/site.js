@@ -44,7 +44,46 @@
       });
     });
 
+    document.querySelectorAll("form[data-feedback]").forEach(sendFeedbackInPlace);
+
     centerCitedSpan();
+  }
+
+  // 有用/没用: send the form as JSON and thank in place, instead of leaving the page.
+  function sendFeedbackInPlace(form) {
+    var status = form.querySelector(".feedback-status");
+    form.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (!button || !window.fetch || !window.JSON) { return; }
+      event.preventDefault();
+      var body = {
+        answer_id: form.elements.answer_id.value || null,
+        question: form.elements.question.value,
+        answer: form.elements.answer.value,
+        useful: button.value === "1",
+        comment: form.elements.comment.value
+      };
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(body)
+      }).then(function (response) {
+        return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+      }).then(function (result) {
+        if (result.ok) {
+          form.classList.add("sent");
+          status.classList.remove("failed");
+          status.textContent = result.data.message || "感谢您的反馈。";
+        } else {
+          throw new Error(result.data && result.data.detail ? result.data.detail : "");
+        }
+      }).catch(function (error) {
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+        status.classList.add("failed");
+        status.textContent = error && error.message ? error.message : "反馈没有发送成功，请稍后再试。";
+      });
+    });
   }
 
   // The document view: bring the cited span into the middle of the screen (the #anchor

@@ -127,14 +127,15 @@ def golden_with_corpus(spec: str, settings: Settings) -> tuple[Path, Path]:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from qa.answer.scoring import WEIGHTS_PATH
+    from qa.answer.scoring import WEIGHTS_PATH, Weights
     from qa.evaluate.evaluation import load_golden
     from qa.evaluate.fit import run_fit
     from qa.service import service_for_corpus
 
     settings = _settings(args)
     specs = [golden_with_corpus(spec, settings) for spec in args.golden]
-    sets = [(path, load_golden(path), service_for_corpus(settings, corpus)) for path, corpus in specs]
+    # Candidates and features do not depend on the weights; the prior only stands in for a stale file.
+    sets = [(path, load_golden(path), service_for_corpus(settings, corpus, Weights.prior())) for path, corpus in specs]
     out = args.out or WEIGHTS_PATH
     data = run_fit(sets, out)
     print(json.dumps({k: data[k] for k in ("coef", "bias", "threshold", "figures")}, ensure_ascii=False))

@@ -11,7 +11,7 @@ from pathlib import Path
 from qa.answer.extract import Answerer
 from qa.answer.question import QuestionIntent, analyse
 from qa.answer.scope import DocumentNames
-from qa.answer.scoring import load_weights
+from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.embedder import Embedder, load_embedder
@@ -150,11 +150,12 @@ class QAService:
     settings: Settings
     embedder: Embedder
     index: Index
+    weights: Weights | None = None  # the fitted answer weights (default: qa/answer/weights.json)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
-        self.answerer = Answerer(self.index, load_weights())
+        self.answerer = Answerer(self.index, self.weights or load_weights())
         self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
         self.names = DocumentNames(self.index.documents.values())
 
@@ -232,11 +233,11 @@ class QAService:
 _EMBEDDERS: dict[str, Embedder] = {}
 
 
-def service_for_corpus(settings: Settings, corpus_dir: Path) -> QAService:
+def service_for_corpus(settings: Settings, corpus_dir: Path, weights: Weights | None = None) -> QAService:
     """A service over another corpus folder (its index kept in `.index-<folder name>` beside the main one), sharing the model."""
     if corpus_dir.resolve() != settings.corpus_dir.resolve():
         settings = settings.with_(corpus_dir=corpus_dir, index_dir=settings.index_dir.parent / f".index-{corpus_dir.resolve().name}")
     embedder = _EMBEDDERS.get(settings.model) or _EMBEDDERS.setdefault(settings.model, load_embedder(settings))
     progress = tqdm_progress("建立索引") if sys.stderr.isatty() else None
     index, _ = ensure_index(settings, embedder, progress=progress)
-    return QAService(settings, embedder, index)
+    return QAService(settings, embedder, index, weights)

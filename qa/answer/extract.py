@@ -32,6 +32,8 @@ from qa.types import AnswerType, Chunk, Citation
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
+# Time words that answer "什么时候" without a calendar date.
+_TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
@@ -145,7 +147,7 @@ class Answerer:
         if intent.kind in ("quantity", "percent", "duration", "docnum", "year"):
             return intent.kind in kinds
         if intent.kind == "date":
-            return "date" in kinds
+            return "date" in kinds or bool(_TIME_WORD.search(s.text))
         if intent.kind == "who":
             return bool(ORG.search(s.text))
         if intent.kind == "list":
@@ -205,13 +207,18 @@ class Answerer:
                 wanted = role_dates[s.doc_id].get(intent.date_role)
                 row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
             row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
+        if len(candidates):
+            # Within one question, how a candidate compares with the best: e5 similarities sit in a
+            # narrow band whose level shifts from question to question.
+            x[:, _F["dense_gap"]] = x[:, _F["dense"]] - x[:, _F["dense"]].max()
+            x[:, _F["cover_gap"]] = x[:, _F["cover_sentence"]] - x[:, _F["cover_sentence"]].max()
         return x
 
     def _eligible(self, s: Sentence, intent: QuestionIntent) -> bool:
         """Hard constraints of shape: a typed question needs its type; a year asked must govern a number."""
         if intent.kind in TYPED_KINDS and not self._type_match(s, intent):
             return False
-        if intent.kind in TYPED_KINDS and intent.kind != "year" and intent.years and not set(intent.years) & set(s.years):
+        if intent.kind in TYPED_KINDS and intent.kind != "year" and intent.years and not set(intent.years) & {*s.years, *s.context_years}:
             return False
         if intent.present and s.years and intent.kind in TYPED_KINDS:
             return False  # a target for a future year does not say what is the case now
@@ -233,6 +240,7 @@ class Answerer:
         if intent.years:
             # "到2030年要达到什么目标": when some candidates are governed by the year asked, only they answer.
             in_year = [c for c in candidates if set(intent.years) & set(c.sentence.years)]
+            in_year = in_year or [c for c in candidates if set(intent.years) & set(c.sentence.context_years)]
             texts = [self.index.documents[d].text for d in {c.sentence.doc_id for c in candidates}]
             if not in_year and not any(y in t for y in intent.years for t in texts):
                 candidates = []  # a year the documents never mention ("2040年的目标")
@@ -309,7 +317,20 @@ class Answerer:
             line = doc.lines[s.line]
             return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
         a, b = self._with_elaboration(doc, s)
+        intro = self._introduction(doc, s)
+        if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
+            return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"
         return [(s.doc_id, a, b)], "list" if intent.kind == "list" else "text", ""
+
+    def _introduction(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int] | None:
+        """The sentence that introduces the list an item belongs to, when it ends in a colon."""
+        if s.group is None or s.group[0].startswith(("article", "inline")):
+            return None
+        first = doc.sentences[doc.groups.get(s.group[0], [s.index])[0]]
+        before = [t for t in doc.sentences[max(0, first.index - 3) : first.index] if t.line < first.line]
+        if before and before[-1].text.rstrip().endswith(("：", ":")):
+            return before[-1].start, before[-1].end
+        return None
 
     def _fact_clauses(self, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
         """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
@@ -324,6 +345,8 @@ class Answerer:
         holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
         if not holding:
             return [(s.start, s.end)]
+        if len(holding) > 1 and len(re.findall("多少|几|多久|哪天|多长", intent.norm)) >= 2:
+            return holding[:3]  # "新建多少个，总规模多少": each quantity asked
         if len(holding) > 1:
             grams = self.content_grams(intent)
             scored = [(self._coverage(grams, frozenset(char_bigrams(self._text(s.doc_id, a, b)))), (a, b)) for a, b in holding]
@@ -343,8 +366,8 @@ class Answerer:
             # The sentence introduces a group ("提出五个方面的保障措施：") when one follows in its section.
             after = [t.group[0] for t in doc.sentences[s.index + 1 : s.index + 40] if t.group and t.path[: len(s.path)] == s.path]
             key = after[0] if after else None
-        if key is None or key not in doc.groups:
-            return [], False
+        if key is None or key not in doc.groups or key.startswith("article"):
+            return [], False  # articles (第X条) are a document's parts, not the items of a list
         members = [doc.sentences[i] for i in doc.groups[key]]
         grams = self.content_grams(intent)
         intro = self._path_bigrams(members[0].path[:-1] if members[0].is_line_start else members[0].path)

@@ -23,8 +23,8 @@ DOCUMENT_FIELDS = ("docnum", "date", "who")
 
 # Question words of each kind, tried in order: the first that matches decides.
 _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("docnum", re.compile("文号|发文字号|发文号|文件号|编号|令第几号|第几号令")),
-    ("duration", re.compile("多久|多长时间|多长的时间|多少天|几天|多少日|几日|几个月|多少个月|多少年(?!度)|几年(?!级)|期限|时限|有效期|期限是|多少个工作日|几个工作日")),
+    ("docnum", re.compile("文号|发文字号|发文号|文件号|编号|令第几号|第几号令|哪号|几号令|部令")),
+    ("duration", re.compile("什么时间内|多长时间内|多少时间内|多久|多长时间|多长的时间|多少天|几天|多少日|几日|几个月|多少个月|多少年(?!度)|几年(?!级)|期限|时限|有效期|期限是|多少个工作日|几个工作日")),
     ("date", re.compile("什么时候|啥时候|啥时|何时|哪天|哪一天|几月几[日号]|几号|日期|哪日|起止时间|时间是|什么时间|哪个时间")),
     ("year", re.compile("哪年|哪一年|哪几年|哪些年|什么年份|年份")),
     ("money", re.compile("多少钱|多少元|多少万元|多少亿元|金额|费用是?多少|资金多少|补贴多少|补助多少|奖励多少|罚款多少|标准是多少钱")),

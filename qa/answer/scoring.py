@@ -37,6 +37,8 @@ FEATURES = (
     "length",  # log of the sentence length, scaled
     "role_date",  # a date question with a role, and the sentence holds that date of the document
     "lead_year",  # the sentence's line opens with a year asked ("到2025年")
+    "dense_gap",  # dense minus the best dense among the question's candidates (0 for the closest)
+    "cover_gap",  # cover_sentence minus the best among the question's candidates
 )
 
 

@@ -7,6 +7,7 @@ it cannot read. The corpus loader cleans the lines into the text that citations 
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -50,14 +51,18 @@ def read_plain(data: bytes, name: str) -> Extracted:
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# Markdown may hold inline HTML: a line break is a line, other tags are dropped, entities read.
+_MD_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_MD_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _MD_RULE = re.compile(r"^\s*(?:```.*|~~~.*|[-*_]{3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)\s*$")
 
 
 def read_markdown(data: bytes, name: str) -> Extracted:
-    """A Markdown file: `#` heading lines kept as they are; links, images, bold marks and rules dropped."""
+    """A Markdown file: `#` heading lines kept as they are; links, images, bold marks, rules and inline HTML tags dropped."""
     decoded = decode_text(data, name)
     lines = []
-    for line in decoded.text.splitlines():
+    text = html.unescape(_MD_TAG.sub("", _MD_BREAK.sub("\n", decoded.text)))
+    for line in text.splitlines():
         if _MD_RULE.match(line):
             continue
         line = _MD_IMAGE.sub("", line)

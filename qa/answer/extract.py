@@ -25,7 +25,7 @@ from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
 from qa.text.grammar import ORG, find_facts, iso_date, list_items, numbers_in
-from qa.text.normalize import char_bigrams
+from qa.text.normalize import char_bigrams, normalize
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences
 from qa.types import AnswerType, Chunk, Citation
 
@@ -191,6 +191,12 @@ class Answerer:
             row[_F["cover_sentence"]] = self._coverage(grams, s.bigrams)
             row[_F["cover_context"]] = self._coverage(grams, context | s.bigrams)
             row[_F["cover_title"]] = self._coverage(grams, doc.title_bigrams)
+            row[_F["cover_all"]] = self._coverage(grams, context | s.bigrams | doc.title_bigrams)
+            no_content = not [g for g in grams if g not in doc.title_bigrams]
+            row[_F["no_content"]] = float(no_content)
+            row[_F["field_match"]] = float(no_content and self._type_match(s, intent))
+            opening = normalize(s.text[len(doc.lines[s.line].marker) if s.is_line_start else 0 :].lstrip())[:12]
+            row[_F["subject_first"]] = float(any(len(seg) >= 2 and opening.startswith(seg) for seg in intent.segments))
             row[_F["passage_rr"]] = c.passage_rr
             row[_F["typed_question"]] = float(intent.kind in TYPED_KINDS)
             row[_F["type_match"]] = float(self._type_match(s, intent))
@@ -241,6 +247,10 @@ class Answerer:
             # "到2030年要达到什么目标": when some candidates are governed by the year asked, only they answer.
             in_year = [c for c in candidates if set(intent.years) & set(c.sentence.years)]
             in_year = in_year or [c for c in candidates if set(intent.years) & set(c.sentence.context_years)]
+            if intent.kind not in TYPED_KINDS:
+                # "2025年的目标是什么": the paragraph that opens with the year, when there is one.
+                led = [c for c in in_year if _leads_with(self.index.documents[c.sentence.doc_id].text, c.sentence, intent.years)]
+                in_year = led or in_year
             texts = [self.index.documents[d].text for d in {c.sentence.doc_id for c in candidates}]
             if not in_year and not any(y in t for y in intent.years for t in texts):
                 candidates = []  # a year the documents never mention ("2040年的目标")
@@ -258,23 +268,24 @@ class Answerer:
         """The answer to a question from its retrieved passages, or a plain refusal."""
         if not intent.segments and not intent.years and intent.kind not in ("docnum", "date", "who"):
             return self._refusal(intent, 0.0)  # "有哪些？": nothing asked about
-        candidates, _, probs = self.scored(intent, retrieval, named)
+        candidates, x, probs = self.scored(intent, retrieval, named)
         if not candidates:
             return self._refusal(intent, 0.0)
         order = np.argsort(-probs, kind="stable")
         best = candidates[int(order[0])]
-        evidence = float(probs[order[0]])
+        evidence = self.weights.answerability(answerability_features(x, probs, retrieval))
         if evidence < self.weights.threshold:
             return self._refusal(intent, evidence)
         spans, answer_type, joiner = self.compose(best.sentence, intent)
         citations = tuple(self._cite(d, a, b, evidence, retrieval) for d, a, b in spans)
         answer = joiner.join(c.text for c in citations)
         # Other documents with an answer nearly as well supported: the documents may disagree.
+        top = float(probs[order[0]])
         others = tuple(
             dict.fromkeys(
                 candidates[int(i)].sentence.doc_id
                 for i in order[1:]
-                if probs[i] >= max(self.weights.threshold, 0.8 * evidence) and candidates[int(i)].sentence.doc_id != best.sentence.doc_id
+                if probs[i] >= 0.8 * top and candidates[int(i)].sentence.doc_id != best.sentence.doc_id
             )
         )
         return Extraction(True, answer, answer_type, citations, evidence, best.sentence.doc_id, others)
@@ -303,7 +314,8 @@ class Answerer:
         if intent.kind in TYPED_KINDS:
             spans = self._fact_clauses(s, intent)
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
-        if intent.kind == "who" and doc.sign_off and intent.date_role and s.index >= len(doc.sentences) - 12:
+        if intent.kind == "who" and doc.sign_off and (intent.date_role or not self._specific_grams(intent, doc)):
+            # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).
             return [(s.doc_id, a, b) for a, b in doc.sign_off], "list", "、"
         if (intent.kind == "list" or (intent.keyword_only and _COUNTED.search(s.text))) and not intent.asks_membership:
             items, whole = self._group_items(doc, s, intent)
@@ -313,7 +325,8 @@ class Answerer:
                     return [(s.doc_id, *count[0]), *[(s.doc_id, a, b) for a, b in items]], "list", "："
             if items:
                 return [(s.doc_id, a, b) for a, b in items], "list", "；" if whole else ""
-        if intent.years and not intent.segments and _leads_with(text, s, intent.years):
+        general = not intent.segments or self._coverage(self.content_grams(intent), s.bigrams) < 0.5
+        if intent.years and general and intent.kind not in TYPED_KINDS and _leads_with(text, s, intent.years):
             line = doc.lines[s.line]
             return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
         a, b = self._with_elaboration(doc, s)
@@ -321,6 +334,10 @@ class Answerer:
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
             return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"
         return [(s.doc_id, a, b)], "list" if intent.kind == "list" else "text", ""
+
+    def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:
+        """The question's content bigrams that its document's title does not hold."""
+        return [g for g in self.content_grams(intent) if g not in doc.title_bigrams and g not in ("部门", "单位", "机构")]
 
     def _introduction(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int] | None:
         """The sentence that introduces the list an item belongs to, when it ends in a colon."""
@@ -424,6 +441,28 @@ class Answerer:
             section = line.section if line else ""
             p_start, p_end = start, end
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
+
+
+def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: RetrievalResult) -> np.ndarray:
+    """ANSWERABILITY_FEATURES of a question from its candidates' features and probabilities."""
+    order = np.argsort(-probs, kind="stable")
+    best = x[order[0]]
+    second = float(probs[order[1]]) if len(order) > 1 else 0.0
+    top_passage = retrieval.passages[0] if retrieval.passages else None
+    return np.array(
+        [
+            float(probs[order[0]]),
+            float(probs[order[0]]) - second,
+            best[_F["cover_all"]],
+            best[_F["cover_sentence"]],
+            best[_F["dense"]],
+            best[_F["no_content"]],
+            best[_F["typed_question"]],
+            min(1.0, math.log1p(len(probs)) / 5.0),
+            top_passage.dense_score if top_passage else 0.0,
+            min(1.0, (top_passage.lexical_score if top_passage else 0.0) / 20.0),
+        ]
+    )
 
 
 def _leads_with(text: str, s: Sentence, years: Sequence[str]) -> bool:

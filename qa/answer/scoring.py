@@ -39,21 +39,51 @@ FEATURES = (
     "lead_year",  # the sentence's line opens with a year asked ("到2025年")
     "dense_gap",  # dense minus the best dense among the question's candidates (0 for the closest)
     "cover_gap",  # cover_sentence minus the best among the question's candidates
+    "cover_all",  # coverage by the sentence, its context and its document's title together
+    "no_content",  # the question names nothing but its document and the field asked ("这份通知的文号")
+    "field_match",  # no_content and the sentence holds the kind of thing asked for
+    "subject_first",  # the sentence opens with a term of the question ("新产业是指……")
 )
+
+
+# Features of a question's best candidate, for the answerability model that decides refusal.
+ANSWERABILITY_FEATURES = (
+    "best",  # the best candidate's probability
+    "margin",  # its lead over the second best
+    "cover_all",  # its coverage by sentence, context and title
+    "cover_sentence",
+    "dense",
+    "no_content",
+    "typed_question",
+    "candidates",  # log of the number of eligible candidates, scaled
+    "passage_dense",  # the top passage's dense and lexical scores
+    "passage_lexical",
+)
+
+
+def _logistic(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass(frozen=True)
 class Weights:
-    """A logistic model over FEATURES and the probability below which the answer is refused."""
+    """Two logistic models: one ranks candidate sentences, one decides whether the best answers at all."""
 
     coef: tuple[float, ...]
     bias: float
-    threshold: float
+    threshold: float  # answerability probability below which the answer is refused
+    answer_coef: tuple[float, ...] = ()
+    answer_bias: float = 0.0
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Probabilities for a (candidates × features) matrix."""
-        z = features @ np.asarray(self.coef, dtype=np.float64) + self.bias
-        return 1.0 / (1.0 + np.exp(-z))
+        return _logistic(features @ np.asarray(self.coef, dtype=np.float64) + self.bias)
+
+    def answerability(self, features: np.ndarray) -> float:
+        """The probability that a question's best candidate answers it (the candidate's own probability without a model)."""
+        if not self.answer_coef:
+            return float(features[0])
+        return float(_logistic(np.asarray([features @ np.asarray(self.answer_coef, dtype=np.float64) + self.answer_bias]))[0])
 
     @staticmethod
     def prior() -> Weights:
@@ -83,8 +113,13 @@ def load_weights(path: Path = WEIGHTS_PATH) -> Weights:
             raise SettingsError(f"{path} 的特征与程序不一致，请运行 `qa fit` 重新拟合")
         coef = tuple(float(x) for x in data["coef"])
         bias, threshold = float(data["bias"]), float(data["threshold"])
+        answer = data.get("answerability", {})
+        if answer and tuple(answer["features"]) != ANSWERABILITY_FEATURES:
+            raise SettingsError(f"{path} 的特征与程序不一致，请运行 `qa fit` 重新拟合")
+        answer_coef = tuple(float(x) for x in answer.get("coef", ()))
+        answer_bias = float(answer.get("bias", 0.0))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SettingsError(f"无法读取答案权重文件 {path}：{exc}") from None
-    if not all(math.isfinite(x) for x in (*coef, bias, threshold)):
+    if not all(math.isfinite(x) for x in (*coef, bias, threshold, *answer_coef, answer_bias)):
         raise SettingsError(f"答案权重文件 {path} 含有无效数值")
-    return Weights(coef, bias, threshold)
+    return Weights(coef, bias, threshold, answer_coef, answer_bias)

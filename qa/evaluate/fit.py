@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.answer.scoring import FEATURES, WEIGHTS_PATH, Weights
+from qa.answer.extract import answerability_features
+from qa.answer.scoring import ANSWERABILITY_FEATURES, FEATURES, WEIGHTS_PATH, Weights
 from qa.evaluate.evaluation import GoldenQuestion, holds_facts
 from qa.fileio import write_text_atomic
+from qa.retrieve.retrieval import RetrievalResult
 
 FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs"
 
@@ -34,11 +36,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class QuestionRows:
-    """One question's candidates: features, labels."""
+    """One question's candidates: features, labels, and what the answerability model sees."""
 
     golden: GoldenQuestion
     x: np.ndarray
     y: np.ndarray
+    retrieval: RetrievalResult
 
 
 def question_rows(service: QAService, golden: GoldenQuestion, mode: str = "hybrid") -> QuestionRows:
@@ -52,31 +55,37 @@ def question_rows(service: QAService, golden: GoldenQuestion, mode: str = "hybri
             spans, _, joiner = answerer.compose(c.sentence, intent)
             text = joiner.join(service.index.documents[d].text[a:b] for d, a, b in spans)
             labels[n] = float(holds_facts(text, golden.all_of, golden.any_of))
-    return QuestionRows(golden, x, labels)
+    return QuestionRows(golden, x, labels, retrieval)
 
 
-def best_threshold(rows: Sequence[QuestionRows], weights: Weights) -> tuple[float, int]:
-    """The refusal threshold that gets most questions right with these weights, and how many."""
-    outcomes = []  # (best probability, right when answered, right when refused)
+def _outcomes(rows: Sequence[QuestionRows], ranker: Weights) -> list[tuple[np.ndarray | None, bool, bool]]:
+    """Per question: answerability features of its best candidate, right when answered, right when refused."""
+    out: list[tuple[np.ndarray | None, bool, bool]] = []
     for r in rows:
         if not len(r.y):
-            outcomes.append((0.0, False, not r.golden.answerable))
+            out.append((None, False, not r.golden.answerable))
             continue
-        p = weights.score(r.x)
+        p = ranker.score(r.x)
         top = int(np.argmax(p))
-        outcomes.append((float(p[top]), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
-    cuts = sorted({0.0, 1.0, *(p for p, _, _ in outcomes)})
+        out.append((answerability_features(r.x, p, r.retrieval), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
+    return out
+
+
+def best_threshold(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], weights: Weights) -> tuple[float, int]:
+    """The refusal threshold that gets most questions right with these weights, and how many."""
+    scored = [(weights.answerability(f) if f is not None else -1.0, ok_answer, ok_refuse) for f, ok_answer, ok_refuse in outcomes]
+    cuts = sorted({0.0, 1.0, *(p for p, _, _ in scored if p >= 0)})
     best = (0.5, -1)
     for lo, hi in zip(cuts, cuts[1:], strict=False):
         t = (lo + hi) / 2
-        right = sum(ok_answer if p >= t else ok_refuse for p, ok_answer, ok_refuse in outcomes)
+        right = sum(ok_answer if p >= t else ok_refuse for p, ok_answer, ok_refuse in scored)
         if right > best[1]:
             best = (t, right)
     return best
 
 
 def fit(rows: Sequence[QuestionRows], c: float = 1.0) -> Weights:
-    """Logistic weights over every candidate of every question, then the best threshold."""
+    """The candidate ranker over every candidate of every question; then the answerability model and its threshold."""
     from sklearn.linear_model import LogisticRegression
 
     xs = [r.x for r in rows if len(r.y)]
@@ -84,9 +93,16 @@ def fit(rows: Sequence[QuestionRows], c: float = 1.0) -> Weights:
     x, y = np.vstack(xs), np.concatenate(ys)
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     model.fit(x, y)
-    weights = Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5)
-    threshold, _ = best_threshold(rows, weights)
-    return Weights(weights.coef, weights.bias, threshold)
+    ranker = Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5)
+    outcomes = _outcomes(rows, ranker)
+    # Answerability: answer when the best candidate is right; refuse when the question is unanswerable or the best is wrong.
+    qa_x = np.vstack([f for f, _, _ in outcomes if f is not None])
+    qa_y = np.array([ok_answer for f, ok_answer, _ in outcomes if f is not None], dtype=float)
+    answer_model = LogisticRegression(C=c, max_iter=2000)
+    answer_model.fit(qa_x, qa_y)
+    weights = Weights(ranker.coef, ranker.bias, 0.5, tuple(float(v) for v in answer_model.coef_[0]), float(answer_model.intercept_[0]))
+    threshold, _ = best_threshold(outcomes, weights)
+    return Weights(weights.coef, weights.bias, threshold, weights.answer_coef, weights.answer_bias)
 
 
 def run_fit(sets: Sequence[tuple[Path, Sequence[GoldenQuestion], QAService]], out: Path = WEIGHTS_PATH) -> dict[str, Any]:
@@ -94,13 +110,18 @@ def run_fit(sets: Sequence[tuple[Path, Sequence[GoldenQuestion], QAService]], ou
     started = time.perf_counter()
     rows = [question_rows(service, q) for _, questions, service in sets for q in questions]
     weights = fit(rows)
-    _, right = best_threshold(rows, weights)
+    _, right = best_threshold(_outcomes(rows, weights), weights)
     candidates = int(sum(len(r.y) for r in rows))
     data = {
         "features": list(FEATURES),
         "coef": [round(v, 6) for v in weights.coef],
         "bias": round(weights.bias, 6),
         "threshold": round(weights.threshold, 6),
+        "answerability": {
+            "features": list(ANSWERABILITY_FEATURES),
+            "coef": [round(v, 6) for v in weights.answer_coef],
+            "bias": round(weights.answer_bias, 6),
+        },
         "fitted_on": {
             "sets": {
                 str(path): {"questions": len(questions), "documents": sorted(service.index.documents)} for path, questions, service in sets

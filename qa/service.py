@@ -19,6 +19,7 @@ from qa.retrieve.index import (
     corpus_fingerprint,
     load_index,
     read_manifest,
+    recover_index,
     save_index,
     tqdm_progress,
 )
@@ -58,8 +59,10 @@ def ensure_index(
     """
     documents = load_corpus(settings.corpus_dir)
     if not force:
+        recover_index(settings.index_dir)
+        folder = settings.index_dir.resolve()  # one version throughout, even if a build publishes another
         try:
-            manifest = read_manifest(settings.index_dir)
+            manifest = read_manifest(folder)
         except (IndexMissingError, IndexCorruptError):
             manifest = None  # derived data: built again below
         if manifest is not None:
@@ -72,7 +75,7 @@ def ensure_index(
             )
             if fresh:
                 try:
-                    return load_index(settings.index_dir), False
+                    return load_index(folder), False
                 except IndexCorruptError:
                     pass  # derived data: a damaged index is rebuilt like a missing one
     index = build_index(

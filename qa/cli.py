@@ -96,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from qa.service import QAService
     from web.app import create_app
+    from web.limits import server_options
 
     settings = _settings(args)
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
@@ -103,7 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # one clear error line here, not a traceback from inside the server.
     service = QAService.load(settings)
     print(f"policy-qa: http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, service), log_level="info", **server_options(settings))
     return 0
 
 

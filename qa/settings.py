@@ -43,6 +43,11 @@ class Settings:
     max_question_chars: int = 500
     host: str = "127.0.0.1"
     port: int = 8000
+    # The web server's limits: what it reads of a request, how much work it takes on at once.
+    max_body_bytes: int = 64 * 1024
+    max_url_bytes: int = 64 * 1024  # a long conversation's links carry its questions
+    max_in_flight: int = 8  # questions answered at once; more are refused (503) at once
+    keep_alive_seconds: int = 75  # longer than the slowest answer, so a kept-alive connection is not dropped
 
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
@@ -55,6 +60,10 @@ class Settings:
             "candidate_k",
             "rrf_k",
             "max_question_chars",
+            "max_body_bytes",
+            "max_url_bytes",
+            "max_in_flight",
+            "keep_alive_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"QA_{name.upper()} must be a positive number, not {getattr(self, name)!r}")

@@ -20,7 +20,7 @@ from qa.service import QAService, validate_question
 from qa.settings import Settings
 from qa.types import Answer
 from web.app import create_app, get_service
-from web.limits import RETRY_AFTER_SECONDS, server_options
+from web.limits import RETRY_AFTER_SECONDS, Admission, server_options
 
 QUESTION = "新兴产业包括哪些领域？"
 ENGLISH = ("Input should", "error parsing", "JSON decode", "Content Too Large", "Field required", "Bad Request")
@@ -212,6 +212,7 @@ def test_questions_beyond_the_limit_get_503_at_once_and_health_still_answers(
     hash_settings: Settings, hash_service: QAService
 ) -> None:
     app = create_app(hash_settings.with_(max_in_flight=2), hash_service)
+    app.state.admission = Admission(2, workers=2)  # as on two cores, whatever this machine has
     slow = _SlowService(hash_service)
     app.dependency_overrides[get_service] = lambda: slow
     with TestClient(app) as client:
@@ -233,6 +234,37 @@ def test_questions_beyond_the_limit_get_503_at_once_and_health_still_answers(
             for thread in held:
                 thread.join(timeout=60)
         assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+
+
+def test_questions_beyond_the_workers_wait_their_turn_within_the_limit(
+    hash_settings: Settings, hash_service: QAService
+) -> None:
+    app = create_app(hash_settings, hash_service)
+    app.state.admission = Admission(2, workers=1)
+    slow = _SlowService(hash_service)
+    app.dependency_overrides[get_service] = lambda: slow
+    with TestClient(app) as client:
+        answers: list[int] = []
+
+        def ask() -> None:
+            answers.append(client.post("/api/ask", json={"question": QUESTION}).status_code)
+
+        held = [threading.Thread(target=ask) for _ in range(2)]
+        held[0].start()
+        assert slow.entered.acquire(timeout=60)  # the one worker is busy
+        held[1].start()
+        for _ in range(6000):  # the second is admitted, waiting for the worker
+            if app.state.admission.in_flight == 2:
+                break
+            threading.Event().wait(0.01)
+        assert app.state.admission.in_flight == 2
+        try:
+            assert client.post("/api/ask", json={"question": QUESTION}).status_code == 503
+        finally:
+            slow.release.set()
+            for thread in held:
+                thread.join(timeout=60)
+        assert answers == [200, 200]
 
 
 def test_health_never_waits_for_a_worker_thread(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

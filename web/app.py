@@ -10,6 +10,7 @@ number at once (`web/limits.py`); `/healthz` runs on the event loop and never wa
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -751,7 +752,7 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     app.state.answer_cache = AnswerCache(ANSWER_CACHE_SIZE)
-    app.state.admission = Admission(settings.max_in_flight)
+    app.state.admission = Admission(settings.max_in_flight, workers=os.cpu_count() or 1)
     app.add_middleware(
         RequestLimits, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes, reject=reject_request
     )

@@ -2,9 +2,10 @@
 
 `RequestLimits` refuses a request before the app reads it: an over-long URL (414), a URL that
 is not UTF-8 once percent-decoded (400) and a body over the cap (413, from Content-Length
-when given, else counted as it streams in). `Admission` answers at most `limit` questions at
-once, each in its own worker thread so the event loop (and `/healthz`) stays free, and refuses
-the next one at once (503 with Retry-After) instead of queueing it behind the others.
+when given, else counted as it streams in). `Admission` takes on at most `limit` questions,
+answered in worker threads of its own (one per core) so the event loop (and `/healthz`) stays
+free, and refuses the next one at once (503 with Retry-After) instead of queueing it behind
+all the others.
 """
 
 from __future__ import annotations
@@ -82,15 +83,20 @@ class RequestLimits:
 
 
 class Admission:
-    """Answers at most `limit` questions at once in a pool of its own; refuses more with a 503 at once."""
+    """Takes on at most `limit` questions, answered by `workers` threads of its own; refuses more at once (503).
 
-    def __init__(self, limit: int) -> None:
+    Questions beyond `workers` wait their turn in a short queue: a burst is smoothed, but no
+    question waits behind more than `limit - workers` others. More threads than cores would
+    only slow every answer and, holding the interpreter lock, the event loop as well.
+    """
+
+    def __init__(self, limit: int, workers: int) -> None:
         self.limit = limit
         self.in_flight = 0  # changed only on the event loop, so no lock
-        self._threads = anyio.CapacityLimiter(limit)
+        self._threads = anyio.CapacityLimiter(max(1, min(workers, limit)))
 
     async def run(self, work: Callable[[], T]) -> T:
-        """`work()` in a worker thread, or an HTTPException 503 when `limit` are already running."""
+        """`work()` in a worker thread, or an HTTPException 503 when `limit` are already in flight."""
         if self.in_flight >= self.limit:
             raise HTTPException(
                 status_code=503,

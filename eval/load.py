@@ -51,7 +51,7 @@ def loopback_address(url: str) -> tuple[str, int]:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
     except OSError:
         raise SystemExit(f"cannot resolve {host!r}") from None
-    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+    if not addresses or not all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses):
         raise SystemExit(f"{url} is not a loopback address: this script only loads a server on this machine")
     return host, port
 
@@ -89,10 +89,21 @@ class Connection:
         self.reader = self.writer = None
 
 
+async def server_is_ready(host: str, port: int) -> bool:
+    connection = Connection(host, port)
+    try:
+        status, _ = await connection.request("GET", "/healthz")
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        return False
+    finally:
+        connection.close()
+    return status == 200
+
+
 @dataclass
 class Level:
     concurrency: int
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the first request to the last response
     latencies_ms: list[float] = field(default_factory=list)  # answered questions
     outcomes: Counter[str] = field(default_factory=Counter)
     health_ms: list[float] = field(default_factory=list)
@@ -103,9 +114,11 @@ async def run_level(host: str, port: int, concurrency: int, requests: int, max_s
     next_request = 0
     deadline = time.monotonic() + max_seconds
     stop = asyncio.Event()
+    started = time.monotonic()
+    last_response = started
 
     async def worker() -> None:
-        nonlocal next_request
+        nonlocal next_request, last_response
         connection = Connection(host, port)
         while next_request < requests and time.monotonic() < deadline:
             number, next_request = next_request, next_request + 1
@@ -117,6 +130,7 @@ async def run_level(host: str, port: int, concurrency: int, requests: int, max_s
                 level.outcomes["connection dropped"] += 1
                 connection.close()
                 continue
+            last_response = time.monotonic()
             if status == 200:
                 level.latencies_ms.append((time.perf_counter() - started) * 1000)
             level.outcomes[str(status)] += 1
@@ -138,10 +152,9 @@ async def run_level(host: str, port: int, concurrency: int, requests: int, max_s
                 await asyncio.wait_for(stop.wait(), HEALTH_EVERY_S)
         connection.close()
 
-    started = time.monotonic()
     probe = asyncio.create_task(health_probe())
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    level.seconds = time.monotonic() - started
+    level.seconds = last_response - started
     stop.set()
     await probe
     return level
@@ -161,7 +174,7 @@ def report(levels: list[Level]) -> None:
             f"{percentile(health, 50) or 0:.1f}/{percentile(health, 99) or 0:.1f}/{max(health):.1f}" if health else "none"
         )
         print(
-            f"{level.concurrency:>11} {answered / level.seconds:>10.1f} {lat[0]:>8.1f} {lat[1]:>8.1f} {lat[2]:>8.1f} "
+            f"{level.concurrency:>11} {answered / level.seconds if level.seconds else 0.0:>10.1f} {lat[0]:>8.1f} {lat[1]:>8.1f} {lat[2]:>8.1f} "
             f"{answered:>8} {level.outcomes['503']:>5} {failed:>6} {health_text:>24}"
         )
 
@@ -179,6 +192,8 @@ def main() -> int:
     if not all(1 <= c <= MAX_CONCURRENCY for c in levels):
         parser.error(f"each concurrency must be 1..{MAX_CONCURRENCY}")
     host, port = loopback_address(args.url)
+    if not asyncio.run(server_is_ready(host, port)):
+        raise SystemExit(f"no server ready at {args.url} (/healthz); start it with `qa serve` first")
     asked = questions()
     results = [asyncio.run(run_level(host, port, c, args.requests, args.max_seconds, asked)) for c in levels]
     report(results)

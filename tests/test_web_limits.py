@@ -154,12 +154,11 @@ def raw_exchange(port: int, request: bytes, then_send: bytes = b"") -> bytes:
         if then_send:
             conn.sendall(then_send)
         response = b""
-        while b"\r\n\r\n" not in response:
+        while True:  # until the server closes, or the head and a few bytes of body have come
             data = conn.recv(65536)
-            if not data:
-                break
             response += data
-        return response
+            if not data or (b"\r\n\r\n" in response and not response.endswith(b"\r\n\r\n")):
+                return response
 
 
 def test_a_real_server_answers_oversized_urls_and_bodies_with_an_http_error(
@@ -168,6 +167,10 @@ def test_a_real_server_answers_oversized_urls_and_bodies_with_an_http_error(
     with running_server(create_app(hash_settings, hash_service), hash_settings) as port:
         url = b"/?x=" + b"a" * (hash_settings.max_url_bytes + 1024)
         assert raw_exchange(port, b"GET " + url + b" HTTP/1.1\r\nHost: t\r\n\r\n").startswith(b"HTTP/1.1 414")
+        huge = raw_exchange(port, b"GET /?x=", b"a" * 8 * 1024 * 1024 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert huge.startswith(b"HTTP/1.1 431") and "链接或请求头太长" in huge.decode("utf-8", "replace")
+        garbled = raw_exchange(port, b"GET / HTTP/1.1\r\nHost t\r\n\r\n")
+        assert garbled.startswith(b"HTTP/1.1 400") and "请求无法解析" in garbled.decode("utf-8", "replace")
         head = b"POST /api/ask HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         declared = head + f"Content-Length: {20 * 1024 * 1024}\r\n\r\n".encode()
         assert raw_exchange(port, declared, b"{" * 65536).startswith(b"HTTP/1.1 413")

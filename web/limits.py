@@ -17,12 +17,14 @@ from urllib.parse import unquote_to_bytes
 import anyio
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from qa.settings import Settings
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1
 HEADER_ROOM_BYTES = 16 * 1024  # request headers besides the URL (cookies, user agent)
+LINGER_SECONDS = 5  # how long the rest of an unreadable request is read and dropped before closing
 
 # (scope, receive, send, status, message) -> sends an error response in the app's own form.
 Reject = Callable[[Scope, Receive, Send, int, str], Awaitable[None]]
@@ -110,15 +112,47 @@ class Admission:
             self.in_flight -= 1
 
 
+class LingeringH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 server, answering a request it cannot parse in Chinese and closing gently.
+
+    uvicorn answers a request head it cannot read (a URL of megabytes, malformed bytes) with a
+    bare English 400 and closes at once; a client still sending its URL then sees the connection
+    reset instead of the answer. Here the answer is 431 (head too large) or 400, and what the
+    client still sends is read and dropped for up to LINGER_SECONDS before the connection closes.
+    """
+
+    draining = False  # the request was answered as unreadable: what still comes is dropped
+
+    def send_400_response(self, msg: str) -> None:
+        too_large = len(self.conn.trailing_data[0]) > (self.config.h11_max_incomplete_event_size or 0)
+        status = "431 Request Header Fields Too Large" if too_large else "400 Bad Request"
+        text = "链接或请求头太长。" if too_large else "请求无法解析。"
+        body = text.encode("utf-8")
+        head = f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+        self.transport.write(f"{head}content-length: {len(body)}\r\n\r\n".encode("ascii") + body)
+        self.draining = True
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.draining:
+            return
+        super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self.draining:
+            self.transport.close()
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for these settings: address, keep-alive, and how much of a request head it reads.
 
-    uvicorn (h11) drops a request whose head it cannot read whole with a bare 400 and a closed
-    connection; reading up to the app's URL limit plus room for headers lets the app answer 414.
+    uvicorn (h11) refuses a request whose head it cannot read whole; reading up to the app's
+    URL limit plus room for headers lets the app answer 414 itself.
     """
     return {
         "host": settings.host,
         "port": settings.port,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "h11_max_incomplete_event_size": settings.max_url_bytes + HEADER_ROOM_BYTES,
+        "http": LingeringH11Protocol,
     }

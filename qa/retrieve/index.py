@@ -28,7 +28,7 @@ import faiss  # type: ignore[import-untyped]
 import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
-from qa.fileio import new_version, publish_version, remove_old_versions, restore_live_link
+from qa.fileio import new_version, publish_version, remove_old_versions, remove_stale_temps, restore_live_link
 from qa.retrieve.embedder import Embedder
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
 from qa.types import Chunk, Document
@@ -166,6 +166,7 @@ def save_index(index: Index, folder: Path) -> None:
     published = False
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(folder)  # work folders that killed builds of earlier releases left beside it
         version = new_version(folder)
         contents = {
             "documents.jsonl": _jsonl([{**d.metadata(), "text": d.text} for d in index.documents.values()]),

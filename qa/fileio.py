@@ -7,6 +7,7 @@ that link in one atomic rename, so the old or the new folder is in place at ever
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -122,7 +123,8 @@ def remove_old_versions(live: Path, keep: Iterable[Path | None], marker: str) ->
     """Delete the versions of `live` other than `keep`, except ones that may still be being written.
 
     A version is complete once it holds `marker` (written last); one without it that changed
-    within STALE_SECONDS may be another build at work and is left alone.
+    within STALE_SECONDS may be another build at work and is left alone. Links left by killed
+    publishes go too.
     """
     kept = {path.resolve() for path in keep if path is not None}
     for version in versions_folder(live).glob("*"):
@@ -134,6 +136,10 @@ def remove_old_versions(live: Path, keep: Iterable[Path | None], marker: str) ->
         except OSError:  # removed meanwhile by another process
             continue
         shutil.rmtree(version, ignore_errors=True)
+    for link in live.parent.glob(f".{live.name}.link-*"):  # made by a build killed before renaming it
+        with contextlib.suppress(OSError):
+            if time.time() - link.lstat().st_mtime > STALE_SECONDS:
+                link.unlink()
 
 
 def restore_live_link(live: Path, usable: Callable[[Path], bool]) -> bool:

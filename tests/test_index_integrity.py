@@ -216,8 +216,12 @@ def test_old_versions_are_removed_but_the_previous_one_is_kept_for_readers(tmp_p
         lives.append(folder.resolve())
     assert sorted(fileio.versions_folder(folder).iterdir()) == lives[-2:]
     in_progress = fileio.new_version(folder)  # another build, still writing
+    orphan = tmp_path / ".index.link-1-1"  # a link a killed build made, hours ago
+    orphan.symlink_to(lives[0].relative_to(tmp_path))
+    os.utime(orphan, (0, 0), follow_symlinks=False)
     _save(folder)
     assert in_progress.exists() and lives[-2] not in fileio.versions_folder(folder).iterdir()
+    assert not orphan.is_symlink()
 
 
 KILL_BETWEEN_RENAMES = """

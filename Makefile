@@ -36,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python eval/bench.py
 
 clean:
-	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) index .index.versions .pytest_cache .mypy_cache .ruff_cache

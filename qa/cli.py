@@ -169,9 +169,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_corpus_folder(settings)
     Records.open(settings).close()  # a database that cannot be opened is one clear line, before the model loads
     where = f"http://{settings.host}:{settings.port}/"
+    from web.limits import server_options
+
     common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
+        **server_options(settings),  # address, keep-alive, request head limits
         "log_config": log_config(),
         "access_log": False,  # our own JSON access lines carry the request id and latency
     }

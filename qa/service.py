@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from qa.retrieve.index import (
     index_format_is_older,
     load_index,
     read_manifest,
+    recover_index,
     save_index,
     tqdm_progress,
 )
@@ -35,12 +37,37 @@ from qa.types import Answer
 
 MAX_TOP_K = 50
 
+# Characters that draw nothing although Unicode files them as letters or symbols.
+BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def shows_something(ch: str) -> bool:
+    """A letter, digit, punctuation mark or symbol that draws ink.
+
+    Spaces, zero-width spaces and joiners, the BOM, direction marks (all format
+    characters), lone combining marks and blank fillers do not.
+    """
+    return unicodedata.category(ch)[0] in "LNPS" and ch not in BLANK_LOOKALIKES
+
+
+def _strip_blank(text: str) -> str:
+    """`text` without whitespace or invisible format characters (a BOM, zero-width spaces) at either end."""
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or unicodedata.category(text[start]) == "Cf"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or unicodedata.category(text[end - 1]) == "Cf"):
+        end -= 1
+    return text[start:end]
+
 
 def validate_question(question: object, max_chars: int) -> str:
-    """The question stripped, or a QuestionError in Chinese for empty, too long or non-text input."""
+    """The question stripped, or a QuestionError in Chinese for empty, too long or non-text input.
+
+    A question of only invisible characters (zero-width spaces, a BOM) is empty, like one of spaces.
+    """
     if not isinstance(question, str):
         raise QuestionError("问题必须是文字。")
-    stripped = question.strip()
+    stripped = _strip_blank(question)
     if not stripped:
         raise QuestionError("问题不能为空，请输入您想了解的内容。")
     if len(stripped) > max_chars:
@@ -51,6 +78,8 @@ def validate_question(question: object, max_chars: int) -> str:
         stripped.encode("utf-8")
     except UnicodeEncodeError:
         raise QuestionError("问题包含无法识别的字符，请检查输入的文字编码。") from None
+    if not any(shows_something(ch) for ch in stripped):
+        raise QuestionError("问题不能为空，请输入您想了解的内容。")
     return stripped
 
 
@@ -93,8 +122,10 @@ def ensure_index(
     for skipped in corpus.skipped:
         report(f"跳过 {skipped.reason}")
     if not force:
+        recover_index(settings.index_dir)
+        folder = settings.index_dir.resolve()  # one version throughout, even if a build publishes another
         try:
-            manifest = read_manifest(settings.index_dir)
+            manifest = read_manifest(folder)
         except (IndexMissingError, IndexCorruptError):
             manifest = None  # derived data: built again below
         except IndexMismatchError:
@@ -111,7 +142,7 @@ def ensure_index(
             )
             if fresh or corpus.skipped or not corpus.documents:
                 try:
-                    index = load_index(settings.index_dir)
+                    index = load_index(folder)
                 except IndexCorruptError:
                     pass  # derived data: a damaged index is rebuilt like a missing one
                 else:

@@ -53,6 +53,11 @@ class Settings:
     # Questions and feedback per minute per client address; 0 turns the limit off.
     rate_limit_per_minute: int = 60
     rate_limit_loopback: bool = False  # also limit clients on this machine (127.0.0.1, ::1)
+    # The web server's limits: what it reads of a request, how much work it takes on at once.
+    max_body_bytes: int = 64 * 1024
+    max_url_bytes: int = 64 * 1024  # a long conversation's links carry its questions
+    max_in_flight: int = 8  # questions answered at once; more are refused (503) at once
+    keep_alive_seconds: int = 75  # longer than the slowest answer, so a kept-alive connection is not dropped
 
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
@@ -65,6 +70,10 @@ class Settings:
             "candidate_k",
             "rrf_k",
             "max_question_chars",
+            "max_body_bytes",
+            "max_url_bytes",
+            "max_in_flight",
+            "keep_alive_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"QA_{name.upper()} 必须是正整数，不能是 {getattr(self, name)!r}")

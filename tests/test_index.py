@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
+from qa.fileio import versions_folder
 from qa.ingest.corpus import load_corpus
+from qa.retrieve import index as index_module
 from qa.retrieve.embedder import HashEmbedder
 from qa.retrieve.index import FORMAT_VERSION, build_index, check_compatible, load_index, read_manifest, save_index
 from qa.service import ensure_index
@@ -38,7 +40,7 @@ def test_index_folder_is_readable_and_round_trips(tmp_path: Path) -> None:
 
 def test_index_built_with_another_model_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
     manifest = read_manifest(_built(tmp_path))
-    with pytest.raises(IndexMismatchError, match=r"built with model 'hash-bigrams-64'.*run `qa build`"):
+    with pytest.raises(IndexMismatchError, match=r"索引是用模型 'hash-bigrams-64' 建立的.*请运行 `qa build`"):
         check_compatible(manifest, HashEmbedder(dim=32))
 
 
@@ -48,7 +50,7 @@ def test_index_of_another_format_is_refused_even_with_other_fields(tmp_path: Pat
     data["format_version"] = FORMAT_VERSION + 1
     data["a_field_of_the_future"] = True
     (folder / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(IndexMismatchError, match="format.*qa build"):
+    with pytest.raises(IndexMismatchError, match="索引格式为.*qa build"):
         read_manifest(folder)
     with pytest.raises(IndexMismatchError):  # refused, not rebuilt over
         ensure_index(Settings(model="hash", corpus_dir=CORPUS, index_dir=folder), HashEmbedder())
@@ -57,7 +59,7 @@ def test_index_of_another_format_is_refused_even_with_other_fields(tmp_path: Pat
 def test_unwritable_index_folder_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("x")
     index = build_index(load_corpus(CORPUS).documents, HashEmbedder(), 300, 60)
-    with pytest.raises(IndexWriteError, match="cannot write the index"):
+    with pytest.raises(IndexWriteError, match="无法写入索引"):
         save_index(index, tmp_path / "a-file" / "index")
 
 
@@ -66,10 +68,10 @@ def test_missing_and_damaged_indexes_say_how_to_rebuild(tmp_path: Path) -> None:
         load_index(tmp_path / "nothing")
     folder = _built(tmp_path)
     (folder / "dense.faiss").write_bytes(b"not a faiss index")
-    with pytest.raises(IndexCorruptError, match="damaged.*qa build"):
+    with pytest.raises(IndexCorruptError, match="已损坏.*qa build"):
         load_index(folder)
     (folder / "manifest.json").write_text("{broken", encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="unreadable"):
+    with pytest.raises(IndexCorruptError, match="无法读取"):
         read_manifest(folder)
 
 
@@ -78,14 +80,19 @@ def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monk
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     index = build_index(load_corpus(CORPUS).documents, HashEmbedder(), 200, 20)
 
-    def crash(*_: object) -> None:
-        raise OSError("disk full")
+    write = index_module._write_durably
 
-    monkeypatch.setattr("qa.retrieve.index.faiss.write_index", crash)
-    with pytest.raises(IndexWriteError, match="cannot write the index.*disk full"):
+    def disk_full_at_the_vectors(path: Path, data: bytes) -> None:
+        if path.name == "dense.faiss":
+            raise OSError("disk full")
+        write(path, data)
+
+    monkeypatch.setattr(index_module, "_write_durably", disk_full_at_the_vectors)
+    with pytest.raises(IndexWriteError, match="无法写入索引.*disk full"):
         save_index(index, folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no temporary folders left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".index.versions", "index"]
+    assert list(versions_folder(folder).iterdir()) == [folder.resolve()]  # the failed version is gone
 
 
 def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_path: Path) -> None:

@@ -3,19 +3,20 @@
 `create_app(settings)` loads the model and index once (in the lifespan handler) and hands
 the service to every route with `Depends(get_service)`, so tests can pass in or override
 it. Pages are rendered on the server and work without JavaScript; `static/site.js` only
-adds a clipboard button and scrolling.
+adds a clipboard button and scrolling. Questions are answered in worker threads, a bounded
+number at once (`web/limits.py`); `/healthz` runs on the event loop and never waits for them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
@@ -26,8 +27,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from qa.answer.conversation import resolve_followup
 from qa.errors import QAError, QuestionError
@@ -35,6 +37,7 @@ from qa.service import QAService, validate_question
 from qa.settings import Settings
 from qa.text.outline import parse_outline
 from qa.types import Answer, Citation, Document
+from web.limits import Admission, RequestLimits
 from web.ratelimit import limit_rate
 from web.records import Records, get_records
 
@@ -298,8 +301,8 @@ def ask_href(question: str, history: Sequence[str] = ()) -> str:
 # Dependencies and the conversation.
 
 
-def get_service(request: Request) -> QAService:
-    """The loaded service; 503 while it is still loading."""
+async def get_service(request: Request) -> QAService:
+    """The loaded service; 503 while it is still loading. (Async: no worker thread needed.)"""
     service: QAService | None = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(status_code=503, detail="服务正在启动，请稍后再试。")
@@ -431,14 +434,22 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 
 
 @pages.get("/", response_class=HTMLResponse, dependencies=[Depends(limit_rate)])
-def home(
+async def home(
     request: Request,
     service: ServiceDep,
     records: Annotated[Records, Depends(get_records)],
     q: str | None = None,
     h: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    """The question page; with `q`, the answer, after the earlier questions `h` in order.
+    """The question page; with `q`, the answer, after the earlier questions `h` in order."""
+    if q is None and not h:
+        return conversation_page(request, service, records, q, [])  # nothing to answer
+    admission: Admission = request.app.state.admission
+    return await admission.run(lambda: conversation_page(request, service, records, q, h or []))
+
+
+def conversation_page(request: Request, service: QAService, records: Records, q: str | None, h: list[str]) -> HTMLResponse:
+    """The page answering `q` after the earlier questions `h`.
 
     Earlier answers come from the app's answer cache; the new question is always answered
     afresh (and its answer cached: on the next page it is an earlier question).
@@ -447,7 +458,7 @@ def home(
     base_url = str(request.base_url).rstrip("/")
     cache: AnswerCache = request.app.state.answer_cache
     turns: list[Turn] = []
-    for asked in earlier_questions(h or [], service.settings.max_question_chars):
+    for asked in earlier_questions(h, service.settings.max_question_chars):
         try:
             previous = turns[-1].resolved if turns else None
             turns.append(build_turn(service, asked, previous, back, base_url, cache, fresh=False))
@@ -506,7 +517,14 @@ api = APIRouter(tags=["api"])
 
 
 class AskRequest(BaseModel):
-    """A question; `previous` makes it a follow-up ("那未来产业呢？") to an earlier question."""
+    """A question; `previous` makes it a follow-up ("那未来产业呢？") to an earlier question.
+
+    Strict: `top_k` must be a JSON integer ("5", 5.0 and true are refused). The question's
+    length limit is a setting: the schema states the configured one (`create_app`), and
+    `validate_question` enforces it with the same Chinese message as the pages.
+    """
+
+    model_config = ConfigDict(strict=True)
 
     question: str = Field(description="用中文提出的问题", examples=["新兴产业包括哪些领域？"])
     top_k: int | None = Field(default=None, ge=1, le=50, description="返回的段落数（默认取设置中的 top_k）")
@@ -569,19 +587,26 @@ class DocumentWithText(DocumentOut):
     response_model=AnswerOut,
     responses={
         400: {"model": ErrorOut, "description": "问题或上一个问题为空、过长或无法识别"},
+        413: {"model": ErrorOut, "description": "请求内容太大"},
         422: {"model": ErrorOut},
         429: {"model": ErrorOut, "description": "请求太频繁"},
         500: {"model": ErrorOut, "description": "服务器内部错误"},
+        503: {"model": ErrorOut, "description": "服务繁忙（同时处理的问题已满），请按 Retry-After 稍后再试"},
     },
     summary="回答一个问题",
     dependencies=[Depends(limit_rate)],
 )
-def api_ask(
+async def api_ask(
     body: AskRequest, request: Request, service: ServiceDep, records: Annotated[Records, Depends(get_records)]
 ) -> JSONResponse:
     """Answer a question with exact quotes and their character spans."""
-    resolved, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
-    answer_id = records.log_question(service, body.question, resolved, answer, "api")
+    admission: Admission = request.app.state.admission
+
+    def answer_and_log() -> tuple[str, Answer, str]:  # in a worker thread: the model and the database write
+        resolved, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
+        return resolved, answer, records.log_question(service, body.question, resolved, answer, "api")
+
+    resolved, answer, answer_id = await admission.run(answer_and_log)
     base_url = str(request.base_url).rstrip("/")
     return JSONResponse(answer_payload(answer, body.question.strip(), resolved, base_url, answer_id))
 
@@ -611,8 +636,8 @@ def api_document(doc_id: str, service: ServiceDep) -> JSONResponse:
 
 
 @api.get("/healthz", summary="服务状态")
-def healthz(service: ServiceDep) -> dict[str, Any]:
-    """200 once the model and index are loaded."""
+async def healthz(service: ServiceDep) -> dict[str, Any]:
+    """200 once the model and index are loaded; on the event loop, so it answers whatever the load."""
     manifest = service.index.manifest
     return {
         "status": "ok",
@@ -630,8 +655,12 @@ _STATUS_MESSAGES = {
     400: "请求有误。",
     404: "您要找的页面不存在。",
     405: "不支持这种请求方式。",
+    413: "请求内容太大。",
+    414: "链接太长。",
     503: "服务暂时不可用，请稍后再试。",
 }
+# The framework's own English details, said in Chinese; any other English detail gets the status's message.
+_FRAMEWORK_DETAILS = {"There was an error parsing the body": "请求内容无法解析，请发送 UTF-8 编码的 JSON。"}
 _API_STATUS_MESSAGES = {404: "请求的地址不存在。", 405: "这个地址不支持这种请求方式。"}
 _TYPE_MESSAGES = {
     "missing": "缺少此项",
@@ -645,7 +674,10 @@ _TYPE_MESSAGES = {
     "json_invalid": "不是有效的 JSON",
     "model_attributes_type": "应为 JSON 对象",
     "dict_type": "应为 JSON 对象",
+    "string_too_short": "太短",
+    "string_too_long": "太长",
 }
+INVALID_VALUE = "取值无效"
 
 
 def wants_json(request: Request) -> bool:
@@ -666,15 +698,17 @@ def error_response(request: Request, status_code: int, message: str, headers: di
     return response
 
 
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else ""
-    try:
-        default = HTTPStatus(exc.status_code).phrase
-    except ValueError:
-        default = ""
+    # Our own details are Chinese; the framework's English ones ("Not Found") never reach the user.
+    detail = _FRAMEWORK_DETAILS.get(detail, detail if _is_chinese(detail) else "")
     messages = {**_STATUS_MESSAGES, **_API_STATUS_MESSAGES} if wants_json(request) else _STATUS_MESSAGES
-    message = messages.get(exc.status_code, "请求有误。") if not detail or detail == default else detail
+    message = detail or messages.get(exc.status_code, "请求有误。")
     return error_response(request, exc.status_code, message, dict(exc.headers) if exc.headers else None)
 
 
@@ -683,7 +717,7 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
-        reason = _TYPE_MESSAGES.get(str(error.get("type")), str(error.get("msg", "")))
+        reason = _TYPE_MESSAGES.get(str(error.get("type")), INVALID_VALUE)
         problems.append(f"{where}：{reason}" if where else reason)
     return error_response(request, 422, "请求格式不正确：" + "；".join(problems or ["无法解析"]))
 
@@ -705,6 +739,24 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
             f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>出错了</title><p>{SERVER_ERROR_MESSAGE}</p></html>'
         )
         return HTMLResponse(page, status_code=500, headers=PAGE_HEADERS)
+
+
+async def reject_request(scope: Scope, receive: Receive, send: Send, status_code: int, message: str) -> None:
+    """An error answered by the request limits, before any route: the same JSON or page as the others."""
+    await error_response(Request(scope, receive), status_code, message)(scope, receive, send)
+
+
+def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI schema, stating these settings' question length limit on `question` and `previous`."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # cached in app.openapi_schema
+    fields = schema["components"]["schemas"]["AskRequest"]["properties"]
+    fields["question"].update(minLength=1, maxLength=settings.max_question_chars)
+    for text in fields["previous"].get("anyOf", []):  # a string or null; blank means none
+        if text.get("type") == "string":
+            text["maxLength"] = settings.max_question_chars
+    return schema
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,6 +781,11 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     app.state.answer_cache = AnswerCache(ANSWER_CACHE_SIZE)
+    app.state.admission = Admission(settings.max_in_flight, workers=os.cpu_count() or 1)
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes, reject=reject_request
+    )
+    app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(pages)
     app.include_router(api)

@@ -70,7 +70,7 @@ def too_many_requests(wait: float) -> HTTPException:
     )
 
 
-def limit_rate(request: Request) -> None:
+async def limit_rate(request: Request) -> None:  # async: cheap, never waits for a worker thread
     """A dependency for the question and feedback routes: 429 with Retry-After when the client is over its rate.
 
     The question page counts only when it asks something (`?q=`).

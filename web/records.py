@@ -52,7 +52,7 @@ class Records:
         self.store.close()
 
 
-def get_records(request: Request) -> Records:
+async def get_records(request: Request) -> Records:  # async: no worker thread for a lookup
     records: Records | None = getattr(request.app.state, "records", None)
     if records is None:
         raise HTTPException(status_code=503, detail="服务正在启动，请稍后再试。")

@@ -226,9 +226,8 @@ class Answerer:
             return False
         if intent.kind in TYPED_KINDS and intent.kind != "year" and intent.years and not set(intent.years) & {*s.years, *s.context_years}:
             return False
-        if intent.present and s.years and intent.kind in TYPED_KINDS:
-            return False  # a target for a future year does not say what is the case now
-        return True
+        # A target for a future year does not say what is the case now.
+        return not (intent.present and s.years and intent.kind in TYPED_KINDS)
 
     def scored(
         self, intent: QuestionIntent, retrieval: RetrievalResult, named: Collection[str] = ()

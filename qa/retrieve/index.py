@@ -1,38 +1,44 @@
 """The index folder: FAISS vectors, readable chunks and a manifest, written atomically.
 
 index/
-  manifest.json   model name and fingerprint, dimension, chunking, corpus hash, format
+  manifest.json   model name and fingerprint, dimension, chunking, corpus hash, format,
+                  and the SHA-256 of every other file
   documents.jsonl the documents (id, metadata, text), so answers quote exactly what was indexed
   chunks.jsonl    one chunk a line, Chinese kept readable
   dense.faiss     inner-product index over L2-normalised chunk vectors
   sentences.npy   float16 vectors of every candidate answer sentence (qa.text.sentences order)
+
+`index` is a symbolic link to the live version in `.index.versions/`; a build writes a new
+version and replaces the link in one rename (qa/fileio.py), so readers always find a whole index.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import faiss  # type: ignore[import-untyped]
 import numpy as np
 
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
-from qa.fileio import move_into_place, remove_stale_temps, temp_sibling
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
+from qa.fileio import new_version, publish_version, remove_old_versions, remove_stale_temps, restore_live_link
 from qa.retrieve.embedder import Embedder
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
 from qa.text.sentences import document_sentences
 from qa.types import Chunk, Document
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 3: the manifest records each file's SHA-256; 4: candidate sentence vectors
 MANIFEST = "manifest.json"
+INDEX_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy")
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -70,6 +76,7 @@ class Manifest:
     sentences: int
     built_at: str
     build_seconds: float
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> digest, filled in by save_index
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -142,6 +149,13 @@ def embed_sorted(
     return vectors
 
 
+def _npy(array: np.ndarray | None) -> bytes:
+    """An array as the bytes of a .npy file (an empty one for none)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array if array is not None else np.zeros((0, 0), dtype=np.float16), allow_pickle=False)
+    return buffer.getvalue()
+
+
 def _use_all_cores() -> int | None:
     """Embedding many passages does gain from every core; returns the thread count to restore."""
     try:
@@ -160,58 +174,107 @@ def _restore_threads(previous: int | None) -> None:
         torch.set_num_threads(previous)
 
 
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+def _jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def save_index(index: Index, folder: Path) -> None:
-    """Write the index into a temporary sibling folder, then swap it into place."""
-    work = temp_sibling(folder)
+    """Write the index as a new version beside `folder`, then make `folder` point at it."""
+    version: Path | None = None
+    published = False
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(folder)
-        work.mkdir()
-        _write_jsonl(work / "documents.jsonl", [{**d.metadata(), "text": d.text} for d in index.documents.values()])
-        _write_jsonl(
-            work / "chunks.jsonl",
-            [
-                {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section, "start": c.start, "end": c.end, "text": c.text}
-                for c in index.chunks
-            ],
-        )
-        faiss.write_index(index.dense, str(work / "dense.faiss"))
-        if index.sentence_vectors is not None:
-            with (work / "sentences.npy").open("wb") as f:
-                np.save(f, index.sentence_vectors, allow_pickle=False)
-        # The manifest goes last: a folder without one is never taken for an index.
-        (work / MANIFEST).write_text(json.dumps(index.manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        move_into_place(work, folder)
+        remove_stale_temps(folder)  # work folders that killed builds of earlier releases left beside it
+        version = new_version(folder)
+        contents = {
+            "documents.jsonl": _jsonl([{**d.metadata(), "text": d.text} for d in index.documents.values()]),
+            "chunks.jsonl": _jsonl(
+                [
+                    {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section, "start": c.start, "end": c.end, "text": c.text}
+                    for c in index.chunks
+                ]
+            ),
+            "dense.faiss": faiss.serialize_index(index.dense).tobytes(),
+            "sentences.npy": _npy(index.sentence_vectors),
+        }
+        for name, data in contents.items():
+            _write_durably(version / name, data)
+        manifest = replace(index.manifest, sha256={name: hashlib.sha256(data).hexdigest() for name, data in contents.items()})
+        # The manifest goes last: a version without one is never taken for an index.
+        _write_durably(version / MANIFEST, (json.dumps(manifest.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        previous = publish_version(version, folder)
+        published = True
+        remove_old_versions(folder, keep=(version, previous), marker=MANIFEST)
     except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
-        raise IndexWriteError(f"cannot write the index to {folder}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise IndexWriteError(f"无法写入索引 {folder}：{getattr(exc, 'strerror', None) or exc}") from None
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if version is not None and not published:
+            shutil.rmtree(version, ignore_errors=True)
+
+
+def recover_index(folder: Path) -> bool:
+    """When `folder` is missing (a build killed while publishing), restore the newest complete version."""
+
+    def complete(version: Path) -> bool:
+        try:
+            read_verified(version, read_manifest(version))
+        except QAError:
+            return False
+        return True
+
+    try:
+        return restore_live_link(folder, complete)
+    except OSError:
+        return False  # the folder cannot be repaired here: it is built again
+
+
+REBUILD = "请运行 `qa build` 重新建立索引"
 
 
 def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not path.exists():
-        raise IndexMissingError(f"no index at {folder}; run `qa build` to build it")
+        raise IndexMissingError(f"{folder} 还没有索引，请运行 `qa build` 建立索引")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"the index manifest {path} is unreadable ({exc}); run `qa build` to rebuild it") from None
+        raise IndexCorruptError(f"索引清单 {path} 无法读取（{exc}），{REBUILD}") from None
     # The format is read first: a manifest from another version may have other fields.
     version = data.get("format_version") if isinstance(data, dict) else None
     if version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index at {folder} has format {version}, this version reads {FORMAT_VERSION}; run `qa build` to rebuild it"
-        )
+        raise IndexMismatchError(f"{folder} 的索引格式为 {version}，本版本读取格式 {FORMAT_VERSION}，{REBUILD}")
     try:
-        return Manifest(**data)
+        manifest = Manifest(**data)
     except TypeError as exc:
-        raise IndexCorruptError(f"the index manifest {path} is unreadable ({exc}); run `qa build` to rebuild it") from None
+        raise IndexCorruptError(f"索引清单 {path} 无法读取（{exc}），{REBUILD}") from None
+    names = manifest.sha256 if isinstance(manifest.sha256, dict) else {}
+    if not set(INDEX_FILES) <= set(names) or any(Path(name).name != name for name in names):
+        raise IndexCorruptError(f"索引清单 {path} 缺少文件校验和，{REBUILD}")
+    return manifest
+
+
+def read_verified(folder: Path, manifest: Manifest) -> dict[str, bytes]:
+    """Every index file's bytes, each checked against the SHA-256 in the manifest.
+
+    The bytes checked are the bytes then parsed, so a file changed in between cannot slip through.
+    """
+    contents = {}
+    for name, expected in manifest.sha256.items():
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            raise IndexCorruptError(f"索引文件 {folder / name} 无法读取（{exc.strerror or exc}），{REBUILD}") from None
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise IndexCorruptError(f"索引文件 {folder / name} 已损坏（校验和不符），{REBUILD}")
+        contents[name] = data
+    return contents
 
 
 def index_format_is_older(folder: Path) -> bool:
@@ -226,35 +289,37 @@ def index_format_is_older(folder: Path) -> bool:
 def check_compatible(manifest: Manifest, embedder: Embedder) -> None:
     """Refuse an index built with another format or model, saying how to rebuild."""
     if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index has format {manifest.format_version}, this version reads {FORMAT_VERSION}; run `qa build` to rebuild it"
-        )
+        raise IndexMismatchError(f"索引格式为 {manifest.format_version}，本版本读取格式 {FORMAT_VERSION}，{REBUILD}")
     if manifest.model_fingerprint != embedder.fingerprint or manifest.dim != embedder.dim:
         raise IndexMismatchError(
-            f"the index was built with model {manifest.model!r}, not the configured {embedder.name!r}; "
-            "run `qa build` to rebuild it for this model"
+            f"索引是用模型 {manifest.model!r} 建立的，不是当前配置的 {embedder.name!r}，请运行 `qa build` 为此模型重新建立索引"
         )
 
 
 def load_index(folder: Path) -> Index:
-    """Read an index folder; any damage is an IndexCorruptError that says how to rebuild."""
+    """Read an index folder; any damage is an IndexCorruptError that says how to rebuild.
+
+    The link is followed once, so a build publishing a new version meanwhile cannot mix two.
+    """
+    folder = folder.resolve()
     manifest = read_manifest(folder)
+    contents = read_verified(folder, manifest)
     try:
         documents: dict[str, Document] = {}
-        for line in (folder / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in contents["documents.jsonl"].decode("utf-8").splitlines():
             row = json.loads(line)
             documents[row["doc_id"]] = Document.from_metadata(row, row["text"])
         chunks = []
-        for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in contents["chunks.jsonl"].decode("utf-8").splitlines():
             row = json.loads(line)
             chunk = Chunk(row["doc_id"], row["section"], row["start"], row["end"], row["text"])
             if documents[chunk.doc_id].text[chunk.start : chunk.end] != chunk.text:
                 raise ValueError(f"chunk {row['chunk_id']} does not match its document")
             chunks.append(chunk)
-        dense = faiss.read_index(str(folder / "dense.faiss"))
-        sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorruptError(f"the index at {folder} is damaged ({str(exc)[:200]}); run `qa build` to rebuild it") from None
+        dense = faiss.deserialize_index(np.frombuffer(contents["dense.faiss"], dtype=np.uint8))
+        sentence_vectors = np.load(io.BytesIO(contents["sentences.npy"]), allow_pickle=False)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"{folder} 的索引已损坏（{str(exc)[:200]}），{REBUILD}") from None
     if (
         dense.ntotal != len(chunks)
         or dense.d != manifest.dim
@@ -263,9 +328,7 @@ def load_index(folder: Path) -> Index:
         or len(sentence_vectors) != manifest.sentences
         or sentence_vectors.shape[1] != manifest.dim
     ):
-        raise IndexCorruptError(
-            f"the index at {folder} is inconsistent (vectors, chunks and manifest disagree); run `qa build` to rebuild it"
-        )
+        raise IndexCorruptError(f"{folder} 的索引前后不一致（向量、段落与清单不符），{REBUILD}")
     return Index(manifest, documents, chunks, dense, sentence_vectors)
 
 

@@ -186,7 +186,7 @@ class QAService:
     def __post_init__(self) -> None:
         s = self.settings
         self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
-        self.answerer = Answerer(self.index, self.weights or load_weights())
+        self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages)
         self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
         self.names = DocumentNames(self.index.documents.values())
 

@@ -37,6 +37,7 @@ class Settings:
     retriever: str = "hybrid"
     top_k: int = 5
     candidate_k: int = 20
+    answer_passages: int = 8  # top passages whose lines give the candidate answers
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
@@ -68,6 +69,7 @@ class Settings:
             "chunk_max_chars",
             "top_k",
             "candidate_k",
+            "answer_passages",
             "rrf_k",
             "max_question_chars",
             "max_body_bytes",

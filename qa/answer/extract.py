@@ -378,9 +378,14 @@ class Answerer:
         rest: that item's whole sentence. Returns (spans, whether they are the whole group).
         """
         key: str | None = s.group[0] if s.group else None
-        if key is None:
-            # The sentence introduces a group ("提出五个方面的保障措施：") when one follows in its section.
-            after = [t.group[0] for t in doc.sentences[s.index + 1 : s.index + 40] if t.group and t.path[: len(s.path)] == s.path]
+        if key is None or key.startswith("article"):
+            # The sentence introduces a group ("提出五个方面的保障措施：", "第十八条 ……应当符合下列要求：")
+            # when one follows in its section.
+            after = [
+                t.group[0]
+                for t in doc.sentences[s.index + 1 : s.index + 40]
+                if t.group and not t.group[0].startswith("article") and t.path[: len(s.path)] == s.path
+            ]
             key = after[0] if after else None
         if key is None or key not in doc.groups or key.startswith("article"):
             return [], False  # articles (第X条) are a document's parts, not the items of a list

@@ -40,7 +40,7 @@ class Sentence:
     path: tuple[str, ...]
     lead: Span  # the line's opening clause
     years: tuple[str, ...]  # years that govern it: its own, and its line's lead year
-    context_years: tuple[str, ...]  # years its headings and document title state (《》 titles aside)
+    context_years: tuple[str, ...]  # years its document's title and headings state (《》 titles aside)
     facts: tuple[Fact, ...]  # typed facts, offsets absolute in the document
     group: tuple[str, int] | None  # (group key, item number) when it opens a numbered item
     is_line_start: bool
@@ -118,7 +118,7 @@ def document_sentences(doc: Document) -> DocumentSentences:
             elif i in inline_items and len(inline_items) >= 2:
                 key = f"inline|{n}"
                 group = (key, len(groups[key]))
-            context_years = tuple(sorted(set(years_in(re.sub(r"《[^》]*》", "", " ".join(line.path)))) - years))
+            context_years = tuple(sorted(set(years_in(re.sub(r"《[^》]*》", "", " ".join((doc.title, *line.path))))) - years))
             index = len(sentences)
             if group:
                 groups[group[0]].append(index)

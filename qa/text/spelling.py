@@ -90,8 +90,11 @@ class HomophoneCorrector:
         while i < len(norm_question):
             gram = norm_question[i : i + 2]
             expansion = None
-            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and gram not in self.bigrams:
-                expansion = self._abbreviations.get(gram)
+            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._known(gram):
+                # An abbreviation stands on its own: "印发通知" holds 发通 only at the seam of two words.
+                left, right = norm_question[i - 1 : i + 1] if i else "", norm_question[i + 1 : i + 3]
+                seam = (len(left) == 2 and left in self.bigrams) or (len(right) == 2 and right in self.bigrams)
+                expansion = None if seam else self._abbreviations.get(gram)
             if expansion:
                 out.append(expansion)
                 # "五规划" → "五年规划": the expansion's last character may already follow.

@@ -34,6 +34,7 @@ _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 _TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
+_GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
@@ -213,12 +214,28 @@ class Answerer:
                 wanted = role_dates[s.doc_id].get(intent.date_role)
                 row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
             row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
+        known = [g for g in grams if g in self.idf]
+        rarest = max(known, key=lambda g: self.idf[g]) if known else None
+        unseen = self._unseen_share(grams)
+        for n, c in enumerate(candidates):
+            s = c.sentence
+            doc = self.docs[s.doc_id]
+            around = s.bigrams | self._path_bigrams(s.path) | frozenset(char_bigrams(self._text(s.doc_id, *s.lead)))
+            x[n, _F["rarest_missing"]] = float(rarest is not None and rarest not in around and rarest not in doc.title_bigrams)
+            x[n, _F["unseen_share"]] = unseen
         if len(candidates):
             # Within one question, how a candidate compares with the best: e5 similarities sit in a
             # narrow band whose level shifts from question to question.
             x[:, _F["dense_gap"]] = x[:, _F["dense"]] - x[:, _F["dense"]].max()
             x[:, _F["cover_gap"]] = x[:, _F["cover_sentence"]] - x[:, _F["cover_sentence"]].max()
         return x
+
+    def _unseen_share(self, grams: Sequence[str]) -> float:
+        """The IDF-weighted share of a question's content bigrams that no sentence of the library holds."""
+        if not grams:
+            return 0.0
+        total = sum(self.idf.get(g, self.unseen_idf) for g in grams)
+        return sum(self.unseen_idf for g in grams if g not in self.idf) / total
 
     def _eligible(self, s: Sentence, intent: QuestionIntent) -> bool:
         """Hard constraints of shape: a typed question needs its type; a year asked must govern a number."""
@@ -255,9 +272,10 @@ class Answerer:
                 candidates = []  # a year the documents never mention ("2040年的目标")
             candidates = in_year or candidates
         if intent.measure:
-            # "建成多少个起降点": a number in the measure asked beats numbers in other measures.
+            # "建成多少个起降点": a number in the measure asked beats numbers in other measures; a
+            # count in a measure of its own ("多少项") is not answered in another one.
             measured = [c for c in candidates if self._measure_match(c.sentence, intent)]
-            candidates = measured or candidates
+            candidates = measured if measured or intent.measure not in _GENERIC_MEASURES else candidates
         x = self.features(intent, grams, candidates, retrieval.query_vector)
         return candidates, x, self.weights.score(x) if len(candidates) else np.zeros(0)
 
@@ -465,6 +483,8 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             min(1.0, math.log1p(len(probs)) / 5.0),
             top_passage.dense_score if top_passage else 0.0,
             min(1.0, (top_passage.lexical_score if top_passage else 0.0) / 20.0),
+            best[_F["rarest_missing"]],
+            best[_F["unseen_share"]],
         ]
     )
 

@@ -43,6 +43,8 @@ FEATURES = (
     "no_content",  # the question names nothing but its document and the field asked ("这份通知的文号")
     "field_match",  # no_content and the sentence holds the kind of thing asked for
     "subject_first",  # the sentence opens with a term of the question ("新产业是指……")
+    "rarest_missing",  # the question's most specific word the library knows is not in the sentence or its context
+    "unseen_share",  # IDF share of the question's content the whole library never uses (教育部, 部长, 处罚)
 )
 
 
@@ -58,6 +60,8 @@ ANSWERABILITY_FEATURES = (
     "candidates",  # log of the number of eligible candidates, scaled
     "passage_dense",  # the top passage's dense and lexical scores
     "passage_lexical",
+    "rarest_missing",
+    "unseen_share",
 )
 
 

@@ -133,7 +133,8 @@ def recombined_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     (folder / "miit-2023-118.json").write_text((CORPUS / "miit-2023-118.json").read_text(encoding="utf-8"), encoding="utf-8")
     paragraphs = [p for p in notice.split("\n\n") if len(p) > 40]
     for n in range(3):
-        body = "\n\n".join(paragraphs[n::3]).replace("2025年", f"{2026 + n}年").replace("2000项", f"{1000 + n}项")
+        # The same sentences in another order, with other years and figures.
+        body = "\n\n".join(paragraphs[n:] + paragraphs[:n]).replace("2025年", f"{2026 + n}年").replace("2000项", f"{1000 + n}项")
         text = f"某省新产业标准化行动计划（第{n + 1}版）\n\n{body}\n\n某省工业和信息化厅\n\n2024年{n + 1}月1日\n"
         (folder / f"province-{n}.txt").write_text(text, encoding="utf-8")
         (folder / f"province-{n}.json").write_text(json.dumps({"title": f"某省新产业标准化行动计划（第{n + 1}版）"}), encoding="utf-8")
@@ -159,6 +160,7 @@ def test_a_question_naming_a_document_is_answered_from_it_alone(recombined_libra
     answer = recombined_library.ask("某省新产业标准化行动计划（第2版）提出到2027年新制定多少项国家标准和行业标准？")
     assert answer.found, answer.answer
     assert {c.doc_id for c in answer.citations} == {"province-1"}
+    assert "1001项" in answer.answer
     scoped = recombined_library.ask("新兴产业包括哪些领域？", doc_ids=["miit-2023-118"])
     assert all(c.doc_id == "miit-2023-118" for c in scoped.citations)
 

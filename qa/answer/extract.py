@@ -167,6 +167,8 @@ class Answerer:
             return "money" in units
         if intent.measure == "%":
             return "percent" in units
+        if intent.measure == "个":  # the general classifier: any count ("几个领域" → 9大领域)
+            return "quantity" in units
         if intent.measure in ("天", "日"):
             return bool(units & {"天", "日", "个工作日", "工作日"})
         return intent.measure in units or any(f.unit.endswith(intent.measure) for f in s.facts)
@@ -223,6 +225,9 @@ class Answerer:
             around = s.bigrams | self._path_bigrams(s.path) | frozenset(char_bigrams(self._text(s.doc_id, *s.lead)))
             x[n, _F["rarest_missing"]] = float(rarest is not None and rarest not in around and rarest not in doc.title_bigrams)
             x[n, _F["unseen_share"]] = unseen
+            if focus and intent.kind in TYPED_KINDS:
+                clauses = [self._text(s.doc_id, a, b) for a, b in self._fact_clauses(s, intent)]
+                x[n, _F["focus_by_fact"]] = float(any(g in char_bigrams(text) for text in clauses for g in focus))
         if len(candidates):
             # Within one question, how a candidate compares with the best: e5 similarities sit in a
             # narrow band whose level shifts from question to question.
@@ -409,7 +414,11 @@ class Answerer:
             return [], False  # articles (第X条) are a document's parts, not the items of a list
         members = [doc.sentences[i] for i in doc.groups[key]]
         grams = self.content_grams(intent)
-        intro = self._path_bigrams(members[0].path[:-1] if members[0].is_line_start else members[0].path)
+        head_path = members[0].path[:-1] if members[0].is_line_start else members[0].path
+        intro = set(self._path_bigrams(head_path))
+        for t in doc.sentences[max(0, members[0].index - 6) : members[0].index]:
+            if t.path[: len(head_path)] == head_path and t.group is None:
+                intro |= t.bigrams  # "《实施方案》提出五个方面的保障措施。" introduces the items
         residual = [g for g in grams if g not in intro]
         if residual:
             coverage = sorted(((self._coverage(residual, m.bigrams), n) for n, m in enumerate(members)), reverse=True)

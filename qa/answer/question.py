@@ -33,6 +33,7 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("list", re.compile(
         "哪些|哪几|包括什么|包括哪|包含哪|有什么|有啥|都有|分别|列举|列出|几大|几个方面|哪[一二两三四五六七八九十\\d]+[类项个条种方面]|清单|名单|范围"
         "|(?<![第\\d])[一二两三四五六七八九十\\d]+(?:项|个|大|类|方面|条|点|步)[^，。？?]{0,10}(?:是什么|是啥|有哪些|包括|分别|指什么)"
+        "|(?:任务|措施|领域|原则|方向|举措|职责|条件|情形|材料|要求)(?:是什么|是啥|指什么|有哪些)"
     )),
     ("quantity", re.compile("多少|(?<![这那])几[项个家大类成倍步条名人次所种件批部]|数量|数目|几$")),
     ("definition", re.compile("什么是|是什么意思|什么意思|指什么|指的是什么|是指什么|含义|定义|概念|何谓|啥叫|什么叫|啥意思")),
@@ -119,7 +120,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     words = tokens(norm)
     kept_positions: list[tuple[int, str]] = []
     for word, pos in words:
-        is_question = bool(_QUESTION_MARK.fullmatch(word)) or word in ("哪些", "哪个", "哪几", "多少", "什么", "几", "谁")
+        is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match("哪|几|多少|什么|啥|谁", word))
         if is_question and question_at < 0:
             question_at = position
         content = (
@@ -129,7 +130,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             and word not in _MEASURE_WORDS
             and word not in _FRAME_WORDS
             and not pos.startswith(_FUNCTION_POS)
-            and not (pos == "m" and not re.search(r"[\d]", word) and cn_to_number(word) is not None)
+            and (pos not in ("m", "mq") or bool(re.search("[a-zA-Z]", word)))  # counts ("五项") are matched as numbers; 5G is a word
             and not re.fullmatch(r"(?:19|20)\d{2}|\W+", word)
         )
         if content:

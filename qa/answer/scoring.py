@@ -45,6 +45,7 @@ FEATURES = (
     "subject_first",  # the sentence opens with a term of the question ("新产业是指……")
     "rarest_missing",  # the question's most specific word the library knows is not in the sentence or its context
     "unseen_share",  # IDF share of the question's content the whole library never uses (教育部, 部长, 处罚)
+    "focus_by_fact",  # the clause holding the fact asked for names the question's focus ("9大领域" for 几个领域)
 )
 
 

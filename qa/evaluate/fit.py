@@ -98,7 +98,7 @@ def fit(rows: Sequence[QuestionRows], c: float = 1.0) -> Weights:
     # Answerability: answer when the best candidate is right; refuse when the question is unanswerable or the best is wrong.
     qa_x = np.vstack([f for f, _, _ in outcomes if f is not None])
     qa_y = np.array([ok_answer for f, ok_answer, _ in outcomes if f is not None], dtype=float)
-    answer_model = LogisticRegression(C=c, max_iter=2000)
+    answer_model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     answer_model.fit(qa_x, qa_y)
     weights = Weights(ranker.coef, ranker.bias, 0.5, tuple(float(v) for v in answer_model.coef_[0]), float(answer_model.intercept_[0]))
     threshold, _ = best_threshold(outcomes, weights)

@@ -226,6 +226,8 @@ def find_facts(text: str) -> list[Fact]:
         # A bare number is no fact (a page, an item label); a numeral word alone (一, 二) neither.
         if not unit and not num.startswith("百分之") and not (qualified and re.search(r"\d", num)):
             continue
+        if text[max(0, m.start() - 1) : m.start()] == "第":
+            continue  # an ordinal (第十四个五年规划), not a count
         if unit == "年" and re.fullmatch(r"(?:19|20)\d{2}", num):
             continue  # a year, not a duration
         if unit in ("日", "号") and text[max(0, m.start() - 3) : m.start()].endswith("月"):

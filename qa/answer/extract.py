@@ -296,6 +296,9 @@ class Answerer:
         order = np.argsort(-probs, kind="stable")
         best = candidates[int(order[0])]
         evidence = self.weights.answerability(answerability_features(x, probs, retrieval))
+        if self._asks_document_field(intent, best.sentence):
+            # "文号是什么", "哪天印发的": the document's own field, present in its text, is the evidence.
+            evidence = max(evidence, self.weights.threshold)
         if evidence < self.weights.threshold:
             return self._refusal(intent, evidence)
         spans, answer_type, joiner = self.compose(best.sentence, intent)
@@ -356,6 +359,11 @@ class Answerer:
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
             return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"
         return [(s.doc_id, a, b)], "list" if intent.kind == "list" else "text", ""
+
+    def _asks_document_field(self, intent: QuestionIntent, s: Sentence) -> bool:
+        """A question about a field of a document as a whole (文号, date signed or published, issuers) that names nothing else."""
+        field = intent.kind == "docnum" or (intent.kind in ("date", "who") and intent.date_role in ("signed", "published"))
+        return field and self._type_match(s, intent) and not self._specific_grams(intent, self.docs[s.doc_id])
 
     def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:
         """The question's content bigrams that its document's title does not hold."""

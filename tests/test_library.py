@@ -49,7 +49,7 @@ def test_add_copies_without_touching_the_original_and_refuses_a_different_file_o
     assert (library.corpus_dir / "gov-holidays-2024.txt").read_bytes() == before == original.read_bytes()
     # The same file again changes nothing; another file of that name is refused, then replaced when asked.
     assert add_bytes(library.corpus_dir, "gov-holidays-2024.txt", before).outcome == "same"
-    changed = before.replace("2024".encode(), "2024".encode()) + "\n附：更正。\n".encode()
+    changed = before.replace(b"2024", b"2024") + "\n附：更正。\n".encode()
     with pytest.raises(LibraryError, match=r"gov-holidays-2024\.txt：文档库中已有同名但内容不同的文件"):
         add_bytes(library.corpus_dir, "gov-holidays-2024.txt", changed)
     assert (library.corpus_dir / "gov-holidays-2024.txt").read_bytes() == before

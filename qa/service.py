@@ -172,9 +172,10 @@ def ensure_index(
         batch_size=settings.embed_batch_size,
         previous=previous,
     )
+    index = replace(index, manifest=replace(index.manifest, skipped=[{"file": s.file, "reason": s.reason} for s in corpus.skipped]))
     save_index(index, settings.index_dir)
-    report(corpus.summary())
     report(build_changes(previous, index).summary())
+    report(corpus.summary())
     return index, True
 
 

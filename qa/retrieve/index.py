@@ -103,6 +103,7 @@ class Manifest:
     built_at: str
     build_seconds: float
     sha256: dict[str, str] = field(default_factory=dict)  # file name -> digest, filled in by save_index
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files of the corpus folder not read: file, reason
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -294,11 +294,14 @@ async def read_upload(request: Request) -> tuple[str, bytes, dict[str, str]]:
         raise
     except Exception:  # a malformed body: the parser's own English message stays out of the answer
         raise HTTPException(status_code=400, detail="上传的内容无法解析，请重新选择文件上传。") from None
-    upload = form.get("file")
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise HTTPException(status_code=400, detail="请选择要上传的文件（字段名 file）。")
-    data = await upload.read(settings.max_upload_bytes + 1)
+    try:
+        upload = form.get("file")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise HTTPException(status_code=400, detail="请选择要上传的文件（字段名 file）。")
+        data = await upload.read(settings.max_upload_bytes + 1)
+    finally:
+        await form.close()  # the parser's temporary files
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(status_code=413, detail=upload_too_large_message(settings.max_upload_bytes))
     return upload.filename, data, fields

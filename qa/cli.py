@@ -59,6 +59,67 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_library(settings: Settings) -> None:
+    """Build the index (incrementally) after the library changed, printing what changed."""
+    from qa.retrieve.embedder import load_embedder
+    from qa.service import ensure_index
+
+    embedder = load_embedder(settings)
+    index, _ = ensure_index(settings, embedder, force=True, progress=_progress("建立索引"), report=print)
+    print(f"索引已更新：{index.manifest.documents} 份文件，{index.manifest.chunks} 个段落，用时 {index.manifest.build_seconds:.1f} 秒")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.library import add_files
+    from qa.service import check_corpus_folder
+
+    settings = _settings(args)
+    check_corpus_folder(settings)
+    added, errors = add_files(settings.corpus_dir, list(args.files), replace=args.replace)
+    words = {"added": "已加入", "replaced": "已替换", "same": "已在文档库中（内容相同）"}
+    for item in added:
+        print(f"{words[item.outcome]}：{item.name}" + (f"（编号 {item.doc_id}）" if item.doc_id else ""))
+    for line in errors:
+        print(f"{ERROR_PREFIX}{line}", file=sys.stderr)
+    if any(item.outcome != "same" for item in added) and not args.no_build:
+        build_library(settings)
+    return 2 if errors else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.library import REMOVED_FOLDER, remove_document
+    from qa.service import check_corpus_folder
+
+    settings = _settings(args)
+    check_corpus_folder(settings)
+    moved = remove_document(settings.corpus_dir, args.doc_id)
+    print(f"已移除 {args.doc_id}：{'、'.join(moved)}（移到 {settings.corpus_dir / REMOVED_FOLDER}，需要时可移回）")
+    if not args.no_build:
+        build_library(settings)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from qa.library import library_rows
+    from qa.service import check_corpus_folder
+
+    settings = _settings(args)
+    check_corpus_folder(settings)
+    rows = library_rows(settings)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.__dict__, ensure_ascii=False))
+        return 0
+    documents = [r for r in rows if r.doc_id]
+    print(f"文档库 {settings.corpus_dir}：{len(documents)} 份文档" + (f"，{len(rows) - len(documents)} 个文件已跳过" if len(rows) > len(documents) else ""))
+    for row in rows:
+        if row.doc_id:
+            print(f"{row.doc_id}\t{row.title}\t{row.doc_number or '（无文号）'}\t{row.date or '（无日期）'}\t{row.chunks} 段\t{row.status}")
+        else:
+            print(f"{row.file}\t{row.status}")
+    return 0
+
+
 def format_answer(answer: Answer) -> str:
     """An answer for a person: the answer first, then each quote with where it comes from."""
     lines = [f"问：{answer.question}"]
@@ -86,7 +147,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     check_corpus_folder(settings)
     service = QAService.load(settings)
     if question is not None:
-        answer = service.ask(question, top_k=args.top_k, retriever=args.retriever)
+        answer = service.ask(question, top_k=args.top_k, retriever=args.retriever, doc_ids=args.doc)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
     status = 0
@@ -105,7 +166,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             continue
         try:
             print(
-                json.dumps(service.ask(line, top_k=args.top_k, retriever=args.retriever).to_json(), ensure_ascii=False),
+                json.dumps(service.ask(line, top_k=args.top_k, retriever=args.retriever, doc_ids=args.doc).to_json(), ensure_ascii=False),
                 flush=True,
             )
         except QAError as exc:  # one bad line does not end the stream
@@ -308,7 +369,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="每个问题输出一个 JSON 对象")
     p.add_argument("--top-k", type=int, default=None, help="返回的段落数，1 到 50（QA_TOP_K）")
     p.add_argument("--retriever", choices=RETRIEVERS, default=None, help="检索方式（QA_RETRIEVER）")
+    p.add_argument("--doc", action="append", default=None, metavar="编号", help="只在这份文档中查找答案（可重复；编号见 qa list）")
     p.set_defaults(func=cmd_ask)
+
+    p = add("add", "把文件加入文档库（复制到语料文件夹，不改动原文件），然后更新索引")
+    p.add_argument("files", nargs="+", type=Path, help="文件：.txt .md .html .docx .pdf，以及同名的 .json 元数据")
+    p.add_argument("--replace", action="store_true", help="替换文档库中同名但内容不同的文件")
+    p.add_argument("--no-build", action="store_true", help="只复制文件，暂不更新索引")
+    p.set_defaults(func=cmd_add)
+
+    p = add("remove", "从文档库移除一份文档（文件移到语料文件夹的 .removed 中），然后更新索引")
+    p.add_argument("doc_id", metavar="编号", help="文档编号（见 qa list）")
+    p.add_argument("--no-build", action="store_true", help="只移除文件，暂不更新索引")
+    p.set_defaults(func=cmd_remove)
+
+    p = add("list", "列出文档库中的文档：编号、标题、文号、日期、段落数、状态")
+    p.add_argument("--json", action="store_true", help="每份文档输出一个 JSON 对象")
+    p.set_defaults(func=cmd_list)
 
     p = add("eval", "用标准问题集评测回答")
     p.add_argument("golden", type=Path, help="标准问题集：每行一个 JSON 对象")

@@ -13,11 +13,12 @@ from qa.answer.extract import Answerer
 from qa.answer.question import QuestionIntent, analyse
 from qa.answer.scope import DocumentNames
 from qa.answer.scoring import Weights, load_weights
-from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QuestionError
+from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.embedder import Embedder, load_embedder
 from qa.retrieve.index import (
     Index,
+    build_changes,
     build_index,
     check_compatible,
     corpus_fingerprint,
@@ -161,6 +162,7 @@ def ensure_index(
             f"语料文件夹 {settings.corpus_dir} 中没有可读取的文档"
             + (f"（{len(corpus.skipped)} 个文件无法读取，原因见上）" if corpus.skipped else "（支持 .txt .md .html .docx .pdf）")
         )
+    previous = previous_index(settings, embedder)
     index = build_index(
         corpus.documents,
         embedder,
@@ -168,10 +170,24 @@ def ensure_index(
         settings.chunk_overlap_chars,
         progress=progress,
         batch_size=settings.embed_batch_size,
+        previous=previous,
     )
+    index = replace(index, manifest=replace(index.manifest, skipped=[{"file": s.file, "reason": s.reason} for s in corpus.skipped]))
     save_index(index, settings.index_dir)
+    report(build_changes(previous, index).summary())
     report(corpus.summary())
     return index, True
+
+
+def previous_index(settings: Settings, embedder: Embedder) -> Index | None:
+    """The index in use, when it can be read and was built by this model: its vectors are reused."""
+    try:
+        recover_index(settings.index_dir)
+        index = load_index(settings.index_dir)
+        check_compatible(index.manifest, embedder)
+    except QAError:
+        return None
+    return index
 
 
 @dataclass

@@ -58,6 +58,10 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_url_bytes: int = 64 * 1024  # a long conversation's links carry its questions
     max_in_flight: int = 8  # questions answered at once; more are refused (503) at once
+    # Staff uploads of documents (only with an admin token): the largest file taken.
+    max_upload_bytes: int = 20_000_000
+    # How often (at most) the web app looks whether `qa build` published a new index.
+    index_check_seconds: float = 1.0
     keep_alive_seconds: int = 75  # longer than the slowest answer, so a kept-alive connection is not dropped
 
     def __post_init__(self) -> None:
@@ -75,6 +79,7 @@ class Settings:
             "max_body_bytes",
             "max_url_bytes",
             "max_in_flight",
+            "max_upload_bytes",
             "keep_alive_seconds",
         ):
             if getattr(self, name) <= 0:
@@ -84,6 +89,8 @@ class Settings:
                 raise SettingsError(f"QA_{name.upper()} 不能是负数（0 表示不限），不能是 {getattr(self, name)!r}")
         if not 0 <= self.chunk_overlap_chars < self.chunk_max_chars:
             raise SettingsError("QA_CHUNK_OVERLAP_CHARS 必须不小于 0，且小于 QA_CHUNK_MAX_CHARS")
+        if self.index_check_seconds < 0:
+            raise SettingsError(f"QA_INDEX_CHECK_SECONDS 不能是负数，不能是 {self.index_check_seconds!r}")
         if self.dense_weight < 0 or self.lexical_weight < 0:
             raise SettingsError("QA_DENSE_WEIGHT 和 QA_LEXICAL_WEIGHT 不能是负数")
         if not 0 < self.port < 65536:

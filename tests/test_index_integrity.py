@@ -25,7 +25,7 @@ from qa.settings import PROJECT_ROOT, Settings
 
 from .conftest import CORPUS
 
-INDEX_FILES = ("manifest.json", "documents.jsonl", "chunks.jsonl", "dense.faiss")
+INDEX_FILES = ("manifest.json", "documents.jsonl", "chunks.jsonl", "dense.faiss", "embedded.jsonl")
 
 
 def _save(folder: Path, dim: int = 64, chunk_max_chars: int = 300) -> None:

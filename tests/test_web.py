@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.errors import IndexCorruptError
+from qa.retrieve.index import Index
 from qa.service import QAService
 from qa.settings import Settings
 from qa.types import Answer, Citation
@@ -423,10 +424,12 @@ def test_api_ask_rejects_a_body_that_is_not_json(client: TestClient) -> None:
 
 
 def test_api_documents(client: TestClient, hash_service: QAService) -> None:
-    listing = client.get("/api/documents").json()
+    library = client.get("/api/documents").json()
+    listing = library["documents"]
     assert [d["doc_id"] for d in listing] == list(hash_service.index.documents)
-    assert listing[0] == hash_service.index.documents[DOC_ID].metadata()
+    assert listing[0] == {**hash_service.index.documents[DOC_ID].metadata(), "passages": len(hash_service.index.chunks)}
     assert "text" not in listing[0]
+    assert library["skipped"] == [] and library["summary"].startswith("收录 1 份政策文件（通知1份）")
     one = client.get(f"/api/documents/{DOC_ID}").json()
     assert one["text"] == hash_service.index.documents[DOC_ID].text
     assert one["doc_number"] == "工信部联科〔2023〕118号"
@@ -484,13 +487,16 @@ def test_the_app_loads_the_service_once_at_startup(
 class _BrokenService:
     settings = Settings(model="hash")
 
+    def __init__(self, index: Index) -> None:
+        self.index = index  # the answer cache is keyed by the library it answers from
+
     def ask(self, question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
         raise IndexCorruptError("索引文件已损坏，请重新建立索引。")
 
 
 def test_library_errors_become_400_with_their_message(hash_settings: Settings, hash_service: QAService) -> None:
     app = create_app(hash_settings, hash_service)
-    app.dependency_overrides[get_service] = lambda: _BrokenService()
+    app.dependency_overrides[get_service] = lambda: _BrokenService(hash_service.index)
     with TestClient(app) as client:
         response = client.post("/api/ask", json={"question": LIST_QUESTION})
         assert response.status_code == 400
@@ -505,6 +511,9 @@ class _FailingService:
 
     settings = Settings(model="hash")
 
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
     def ask(self, question: object, top_k: int | None = None, retriever: str | None = None) -> Answer:
         raise RuntimeError("boom: secret internals")
 
@@ -513,7 +522,7 @@ def test_unexpected_errors_become_a_chinese_500_without_a_traceback(
     hash_settings: Settings, hash_service: QAService, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = create_app(hash_settings, hash_service)
-    app.dependency_overrides[get_service] = lambda: _FailingService()
+    app.dependency_overrides[get_service] = lambda: _FailingService(hash_service.index)
     with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR, logger="web.app"):
         response = client.post("/api/ask", json={"question": LIST_QUESTION})
         assert response.status_code == 500

@@ -57,10 +57,13 @@ def suggestions(documents: Iterable[Document]) -> tuple[list[str], list[tuple[st
     Each document's metadata may list `examples` and `topics`; a document without them is
     offered by its title.
     """
+    docs = list(documents)
     examples: list[str] = []
+    # Round by round, one example of each document: the examples show the whole library, not its first file.
+    for round_ in range(max((len(d.examples) for d in docs), default=0)):
+        examples += [d.examples[round_] for d in docs if round_ < len(d.examples) and d.examples[round_] not in examples]
     topics: list[tuple[str, str]] = []
-    for doc in documents:
-        examples += [q for q in doc.examples if q not in examples]
+    for doc in docs:
         topics += [t for t in doc.topics if t not in topics] or [(doc.title, doc.title)]
     return examples[:MAX_SUGGESTIONS], topics[:MAX_SUGGESTIONS]
 
@@ -111,6 +114,7 @@ class SourceCard:
     copy_text: str
     cut_before: bool  # the passage starts inside a paragraph
     cut_after: bool
+    same_document: bool = False  # an earlier card names this document already: its title is not repeated
 
 
 _FIGURE = re.compile(
@@ -228,7 +232,12 @@ def source_cards(answer: Answer, documents: dict[str, Document], back: str = "",
     """The answer's citations grouped by the passage they come from, in the order cited."""
     groups: dict[tuple[str, int, int], list[Citation]] = {}
     for citation in answer.citations:
-        groups.setdefault((citation.doc_id, citation.passage_start, citation.passage_end), []).append(citation)
+        # A passage inside (or equal to) one already shown joins that card: the same text is not shown twice.
+        key = next(
+            (k for k in groups if k[0] == citation.doc_id and k[1] <= citation.passage_start and citation.passage_end <= k[2]),
+            (citation.doc_id, citation.passage_start, citation.passage_end),
+        )
+        groups.setdefault(key, []).append(citation)
     cards: list[SourceCard] = []
     for number, ((doc_id, p_start, p_end), citations) in enumerate(groups.items(), start=1):
         document = documents[doc_id]
@@ -252,6 +261,7 @@ def source_cards(answer: Answer, documents: dict[str, Document], back: str = "",
                 ),
                 cut_before=p_start > 0 and document.text[p_start - 1] != "\n",
                 cut_after=p_end < len(document.text) and document.text[p_end] != "\n",
+                same_document=any(card.doc_id == doc_id for card in cards),
             )
         )
     return cards
@@ -292,9 +302,9 @@ def safe_back_link(value: str | None) -> str:
     return value
 
 
-def ask_href(question: str, history: Sequence[str] = ()) -> str:
-    """The answer page for a question, continuing a conversation."""
-    return "/?" + urlencode([("q", question), *(("h", h) for h in history)])
+def ask_href(question: str, history: Sequence[str] = (), docs: Sequence[str] = ()) -> str:
+    """The answer page for a question, continuing a conversation, within the documents `docs` (all when none)."""
+    return "/?" + urlencode([("q", question), *(("h", h) for h in history), *(("doc", d) for d in docs)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +313,9 @@ def ask_href(question: str, history: Sequence[str] = ()) -> str:
 
 async def get_service(request: Request) -> QAService:
     """The loaded service; 503 while it is still loading. (Async: no worker thread needed.)"""
+    watcher = getattr(request.app.state, "watcher", None)
+    if watcher is not None:
+        watcher.poll()  # a newly built index is loaded in the background and swapped in
     service: QAService | None = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(status_code=503, detail="服务正在启动，请稍后再试。")
@@ -361,6 +374,7 @@ def ask_in_context(
     retriever: str | None = None,
     cache: AnswerCache | None = None,
     fresh: bool = True,
+    doc_ids: Sequence[str] | None = None,
 ) -> tuple[str, Answer]:
     """Answer a question as a follow-up to the previous one: (the self-contained question, answer).
 
@@ -370,9 +384,12 @@ def ask_in_context(
     max_chars = service.settings.max_question_chars
     text = validate_question(asked, max_chars)
     resolved = resolve_followup(text, validate_previous(previous, max_chars))
+    scope: dict[str, Any] = {"doc_ids": list(doc_ids)} if doc_ids else {}
     if cache is not None and top_k is None and retriever is None:
-        return resolved, cache.get(resolved, lambda: service.ask(resolved), fresh=fresh)
-    return resolved, service.ask(resolved, top_k=top_k, retriever=retriever)
+        # Keyed by the index too: after a rebuild, remembered answers of the old library are not reused.
+        key = "\x00".join([service.index.manifest.corpus_fingerprint, *(doc_ids or []), resolved])
+        return resolved, cache.get(key, lambda: service.ask(resolved, **scope), fresh=fresh)
+    return resolved, service.ask(resolved, top_k=top_k, retriever=retriever, **scope)
 
 
 def build_turn(
@@ -383,8 +400,9 @@ def build_turn(
     base_url: str,
     cache: AnswerCache | None = None,
     fresh: bool = True,
+    doc_ids: Sequence[str] = (),
 ) -> Turn:
-    resolved, answer = ask_in_context(service, asked, previous, cache=cache, fresh=fresh)
+    resolved, answer = ask_in_context(service, asked, previous, cache=cache, fresh=fresh, doc_ids=doc_ids)
     return Turn(
         asked=asked.strip(),
         resolved=resolved,
@@ -422,12 +440,19 @@ pages = APIRouter(include_in_schema=False)
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     service: QAService | None = getattr(request.app.state, "service", None)
-    examples, coverage = suggestions(service.index.documents.values() if service else ())
+    documents = service.index.documents if service else {}
+    examples, coverage = suggestions(documents.values())
+    scope: list[str] = context.get("scope", [])
+    from web.library import library_summary  # here: web.library builds on this module
+
     context = {
         "max_chars": settings.max_question_chars,
         "examples": examples,
         "coverage": coverage,
-        "ask_href": ask_href,
+        "ask_href": lambda q, h=(): ask_href(q, h, scope),
+        "library": list(documents.values()),
+        "library_summary": library_summary(documents.values()),
+        "scope": scope,
         **context,
     }
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
@@ -440,15 +465,19 @@ async def home(
     records: Annotated[Records, Depends(get_records)],
     q: str | None = None,
     h: Annotated[list[str] | None, Query()] = None,
+    doc: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    """The question page; with `q`, the answer, after the earlier questions `h` in order."""
+    """The question page; with `q`, the answer, after the earlier questions `h` in order, within the documents `doc`."""
+    scope = list(dict.fromkeys(d for d in doc or [] if d))
     if q is None and not h:
-        return conversation_page(request, service, records, q, [])  # nothing to answer
+        return conversation_page(request, service, records, q, [], scope)  # nothing to answer
     admission: Admission = request.app.state.admission
-    return await admission.run(lambda: conversation_page(request, service, records, q, h or []))
+    return await admission.run(lambda: conversation_page(request, service, records, q, h or [], scope))
 
 
-def conversation_page(request: Request, service: QAService, records: Records, q: str | None, h: list[str]) -> HTMLResponse:
+def conversation_page(
+    request: Request, service: QAService, records: Records, q: str | None, h: list[str], scope: Sequence[str] = ()
+) -> HTMLResponse:
     """The page answering `q` after the earlier questions `h`.
 
     Earlier answers come from the app's answer cache; the new question is always answered
@@ -461,14 +490,14 @@ def conversation_page(request: Request, service: QAService, records: Records, q:
     for asked in earlier_questions(h, service.settings.max_question_chars):
         try:
             previous = turns[-1].resolved if turns else None
-            turns.append(build_turn(service, asked, previous, back, base_url, cache, fresh=False))
+            turns.append(build_turn(service, asked, previous, back, base_url, cache, fresh=False, doc_ids=scope))
         except QuestionError:
             continue  # a damaged earlier question is dropped, not shown as an error
     error = ""
     current: Turn | None = None
     if q is not None:
         try:
-            current = build_turn(service, q, turns[-1].resolved if turns else None, back, base_url, cache)
+            current = build_turn(service, q, turns[-1].resolved if turns else None, back, base_url, cache, doc_ids=scope)
         except QuestionError as exc:
             error = str(exc)
     thread = [*turns, current] if current else turns
@@ -481,6 +510,7 @@ def conversation_page(request: Request, service: QAService, records: Records, q:
         "error": error,
         "draft": q if error else "",
         "history": next_history(thread),
+        "scope": [d for d in scope if d in service.index.documents],
     }
     return render(request, "index.html", context, status_code=400 if error else 200)
 
@@ -506,8 +536,20 @@ def document_page(
         if document.text[line.start : line.end].strip() != document.title
         or any(s < line.end and e > line.start for s, e in spans)
     ]
-    context = {"document": document, "blocks": blocks, "spans": spans, "back": safe_back_link(ret), "has_back": ret is not None}
+    context = {
+        "document": document,
+        "blocks": blocks,
+        "spans": spans,
+        "back": safe_back_link(ret),
+        "has_back": ret is not None,
+        "ask_here": ask_scope_href(doc_id),
+    }
     return render(request, "document.html", context)
+
+
+def ask_scope_href(doc_id: str) -> str:
+    """The question page limited to one document."""
+    return "/?" + urlencode([("doc", doc_id)]) + "#q"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +574,9 @@ class AskRequest(BaseModel):
         default=None, description="上一个问题，用于理解追问（长度限制与问题相同）", examples=["新兴产业包括哪些领域？"]
     )
     retriever: Literal["hybrid", "dense", "bm25"] | None = Field(default=None, description="检索方式")
+    doc_ids: list[str] | None = Field(
+        default=None, description="只在这些文档中查找答案（文档编号见 /api/documents）；不给时在全部文档中查找", examples=[["miit-2023-118"]]
+    )
 
 
 class PassageOut(BaseModel):
@@ -578,6 +623,21 @@ class DocumentOut(BaseModel):
     length: int
 
 
+class LibraryDocumentOut(DocumentOut):
+    passages: int = Field(description="建立索引时分成的段落数")
+
+
+class SkippedOut(BaseModel):
+    file: str
+    reason: str = Field(description="无法读取的原因（一行中文，写明文件名）")
+
+
+class LibraryOut(BaseModel):
+    documents: list[LibraryDocumentOut]
+    skipped: list[SkippedOut] = Field(description="语料文件夹中上次建立索引时跳过的文件及原因")
+    summary: str = Field(description="一句话说明文档库收录了什么")
+
+
 class DocumentWithText(DocumentOut):
     text: str
 
@@ -603,7 +663,9 @@ async def api_ask(
     admission: Admission = request.app.state.admission
 
     def answer_and_log() -> tuple[str, Answer, str]:  # in a worker thread: the model and the database write
-        resolved, answer = ask_in_context(service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever)
+        resolved, answer = ask_in_context(
+            service, body.question, body.previous, top_k=body.top_k, retriever=body.retriever, doc_ids=body.doc_ids
+        )
         return resolved, answer, records.log_question(service, body.question, resolved, answer, "api")
 
     resolved, answer, answer_id = await admission.run(answer_and_log)
@@ -620,9 +682,19 @@ def answer_payload(answer: Answer, sent: str, resolved: str, base_url: str, answ
     return {"answer_id": answer_id, **data, "question": sent, "interpreted": understood if understood != sent else ""}
 
 
-@api.get("/api/documents", response_model=list[DocumentOut], summary="列出文件")
+@api.get("/api/documents", response_model=LibraryOut, summary="列出文件（以及无法读取而跳过的文件）")
 def api_documents(service: ServiceDep) -> JSONResponse:
-    return JSONResponse([d.metadata() for d in service.index.documents.values()])
+    from web.library import library_summary, passages_per_document
+
+    counts = passages_per_document(service)
+    documents = service.index.documents.values()
+    return JSONResponse(
+        {
+            "documents": [{**d.metadata(), "passages": counts[d.doc_id]} for d in documents],
+            "skipped": service.index.manifest.skipped,
+            "summary": library_summary(documents),
+        }
+    )
 
 
 @api.get(
@@ -769,7 +841,9 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.service is None:
             app.state.service = QAService.load(settings)
+            app.state.watcher.target = app.state.watcher.link_target()  # the version just loaded
         yield
+        app.state.builder.wait()
         app.state.records.close()
 
     app = FastAPI(
@@ -782,8 +856,15 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     app.state.service = service
     app.state.answer_cache = AnswerCache(ANSWER_CACHE_SIZE)
     app.state.admission = Admission(settings.max_in_flight, workers=os.cpu_count() or 1)
+    from web.library import UPLOAD_API, UPLOAD_PAGE, install_library
+
     app.add_middleware(
-        RequestLimits, max_body_bytes=settings.max_body_bytes, max_url_bytes=settings.max_url_bytes, reject=reject_request
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_url_bytes=settings.max_url_bytes,
+        reject=reject_request,
+        upload_paths=(UPLOAD_PAGE, UPLOAD_API),
+        max_upload_bytes=settings.max_upload_bytes,
     )
     app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -792,6 +873,7 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
     from web.staff import install_staff  # here: the staff routes build on this module
 
     install_staff(app, settings)
+    install_library(app, settings)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(QAError, on_qa_error)

@@ -30,8 +30,15 @@ LINGER_SECONDS = 5  # how long the rest of an unreadable request is read and dro
 Reject = Callable[[Scope, Receive, Send, int, str], Awaitable[None]]
 
 
+FORM_ROOM_BYTES = 64 * 1024  # an upload form's fields and part headers besides the file
+
+
 def body_too_large_message(max_bytes: int) -> str:
     return f"请求内容太大，最多 {max_bytes // 1024} KB。"
+
+
+def upload_too_large_message(max_bytes: int) -> str:
+    return f"文件太大，最多 {max_bytes / 1_000_000:g} MB。"
 
 
 def _is_utf8(percent_encoded: bytes) -> bool:
@@ -45,11 +52,21 @@ def _is_utf8(percent_encoded: bytes) -> bool:
 class RequestLimits:
     """ASGI middleware: refuse over-long or undecodable URLs and over-large bodies before reading them."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_url_bytes: int, reject: Reject) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_url_bytes: int,
+        reject: Reject,
+        upload_paths: tuple[str, ...] = (),
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_url_bytes = max_url_bytes
         self.reject = reject
+        self.upload_paths = upload_paths  # staff uploads of documents: a larger body is allowed there
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,13 +80,17 @@ class RequestLimits:
         if not _is_utf8(raw_path) or not _is_utf8(query):
             await self.reject(scope, receive, send, 400, "链接中有无法识别的字符（不是 UTF-8 编码），请检查后重试。")
             return
+        upload = scope["path"] in self.upload_paths and scope.get("method") == "POST"
+        # An upload's body is the file and a little form around it.
+        limit = self.max_upload_bytes + FORM_ROOM_BYTES if upload else self.max_body_bytes
+        too_large = upload_too_large_message(self.max_upload_bytes) if upload else body_too_large_message(limit)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await self.reject(scope, receive, send, 400, "请求头 Content-Length 无效。")
                 return
-            if int(declared) > self.max_body_bytes:
-                await self.reject(scope, receive, send, 413, body_too_large_message(self.max_body_bytes))
+            if int(declared) > limit:
+                await self.reject(scope, receive, send, 413, too_large)
                 return
         received = 0
 
@@ -77,8 +98,8 @@ class RequestLimits:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:  # a chunked body, counted as it arrives
-                raise HTTPException(status_code=413, detail=body_too_large_message(self.max_body_bytes))
+            if received > limit:  # a chunked body, counted as it arrives
+                raise HTTPException(status_code=413, detail=too_large)
             return message
 
         await self.app(scope, receive_within_limit, send)

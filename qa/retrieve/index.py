@@ -7,6 +7,9 @@ index/
   chunks.jsonl    one chunk a line, Chinese kept readable
   dense.faiss     inner-product index over L2-normalised chunk vectors
   sentences.npy   float16 vectors of every candidate answer sentence (qa.text.sentences order)
+  embedded.jsonl  per document, in order: the hash of the texts embedded for it and how many
+                  chunk and sentence rows it has, so a later build reuses the vectors of every
+                  document whose texts did not change and embeds only the others
 
 `index` is a symbolic link to the live version in `.index.versions/`; a build writes a new
 version and replaces the link in one rename (qa/fileio.py), so readers always find a whole index.
@@ -36,9 +39,9 @@ from qa.text.chunking import CHUNKER_VERSION, chunk_document
 from qa.text.sentences import document_sentences
 from qa.types import Chunk, Document
 
-FORMAT_VERSION = 4  # 3: the manifest records each file's SHA-256; 4: candidate sentence vectors
+FORMAT_VERSION = 5  # 3: the manifest records each file's SHA-256; 4: candidate sentence vectors; 5: embedded.jsonl
 MANIFEST = "manifest.json"
-INDEX_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy")
+INDEX_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy", "embedded.jsonl")
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -47,6 +50,29 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
         digest.update(json.dumps(doc.metadata(), ensure_ascii=False, sort_keys=True).encode())
         digest.update(doc.text.encode())
     return digest.hexdigest()[:16]
+
+
+def document_fingerprint(doc: Document) -> str:
+    """A hash of one document's metadata and text: it differs when the document was changed."""
+    return corpus_fingerprint([doc])
+
+
+@dataclass(frozen=True)
+class EmbeddedDocument:
+    """One document's rows in the vector arrays: the hash of the texts embedded, and how many rows."""
+
+    doc_id: str
+    key: str
+    chunks: int
+    sentences: int
+
+
+def vectors_key(embedder_fingerprint: str, texts: Sequence[str]) -> str:
+    """What a document's vectors depend on: the model and every text embedded for it, in order."""
+    digest = hashlib.sha256(embedder_fingerprint.encode())
+    for text in texts:
+        digest.update(b"\x00" + text.encode("utf-8"))
+    return digest.hexdigest()[:32]
 
 
 def index_text(doc: Document, chunk: Chunk) -> str:
@@ -77,6 +103,7 @@ class Manifest:
     built_at: str
     build_seconds: float
     sha256: dict[str, str] = field(default_factory=dict)  # file name -> digest, filled in by save_index
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files of the corpus folder not read: file, reason
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -91,6 +118,8 @@ class Index:
     chunks: list[Chunk]
     dense: Any  # faiss.Index
     sentence_vectors: np.ndarray | None = None  # one row per candidate sentence, documents in order
+    embedded: tuple[EmbeddedDocument, ...] = ()  # each document's rows, documents in order
+    embedded_now: tuple[str, ...] = ()  # the documents this build embedded (not saved: others were reused)
 
     def document_of(self, chunk: Chunk) -> Document:
         return self.documents[chunk.doc_id]
@@ -103,20 +132,49 @@ def build_index(
     chunk_overlap_chars: int,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 16,
+    previous: Index | None = None,
 ) -> Index:
-    """Chunk and embed the documents into an in-memory index."""
+    """Chunk and embed the documents into an in-memory index.
+
+    With a `previous` index built by the same model, a document whose texts to embed are
+    unchanged takes its vectors from there; only new or changed documents are embedded.
+    """
     started = time.perf_counter()
-    threads = _use_all_cores()
-    chunks = [c for d in documents for c in chunk_document(d, chunk_max_chars, chunk_overlap_chars)]
     by_id = {d.doc_id: d for d in documents}
-    texts = [index_text(by_id[c.doc_id], c) for c in chunks]
-    sentence_texts = [s.text for d in documents for s in document_sentences(d).sentences]
-    all_vectors = embed_sorted(embedder, [*texts, *sentence_texts], batch_size, progress)
-    vectors, sentence_vectors = all_vectors[: len(texts)], all_vectors[len(texts) :].astype(np.float16)
+    plans = []  # per document: its chunks, chunk texts, sentence texts and key
+    for doc in documents:
+        doc_chunks = chunk_document(doc, chunk_max_chars, chunk_overlap_chars)
+        texts = [index_text(doc, c) for c in doc_chunks]
+        sentence_texts = [s.text for s in document_sentences(doc).sentences]
+        key = vectors_key(embedder.fingerprint, [*texts, "", *sentence_texts])  # "" parts chunks from sentences
+        plans.append((doc, doc_chunks, texts, sentence_texts, key))
+    reusable = _previous_vectors(previous, embedder) if previous is not None else {}
+    to_embed = [text for _, _, texts, sentence_texts, key in plans if key not in reusable for text in (*texts, *sentence_texts)]
+    threads = _use_all_cores() if to_embed else None
+    fresh = embed_sorted(embedder, to_embed, batch_size, progress)
     _restore_threads(threads)
+    chunk_rows: list[np.ndarray] = []
+    sentence_rows: list[np.ndarray] = []
+    embedded: list[EmbeddedDocument] = []
+    embedded_now: list[str] = []
+    cursor = 0
+    for doc, doc_chunks, texts, sentence_texts, key in plans:
+        if key in reusable:
+            chunk_part, sentence_part = reusable[key]
+        else:
+            n = len(texts) + len(sentence_texts)
+            chunk_part, sentence_part = fresh[cursor : cursor + len(texts)], fresh[cursor + len(texts) : cursor + n]
+            cursor += n
+            embedded_now.append(doc.doc_id)
+        chunk_rows.append(chunk_part.astype(np.float32))
+        sentence_rows.append(sentence_part.astype(np.float16))
+        embedded.append(EmbeddedDocument(doc.doc_id, key, len(doc_chunks), len(sentence_texts)))
+    chunks = [c for _, doc_chunks, _, _, _ in plans for c in doc_chunks]
+    vectors = np.concatenate(chunk_rows) if chunk_rows else np.zeros((0, embedder.dim), dtype=np.float32)
+    sentence_vectors = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, embedder.dim), dtype=np.float16)
     dense = faiss.IndexFlatIP(embedder.dim)
     if len(vectors):
-        dense.add(vectors)
+        dense.add(np.ascontiguousarray(vectors))
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         model=embedder.name,
@@ -128,11 +186,60 @@ def build_index(
         corpus_fingerprint=corpus_fingerprint(documents),
         documents=len(documents),
         chunks=len(chunks),
-        sentences=len(sentence_texts),
+        sentences=len(sentence_vectors),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=round(time.perf_counter() - started, 3),
     )
-    return Index(manifest, by_id, chunks, dense, sentence_vectors)
+    return Index(manifest, by_id, chunks, dense, sentence_vectors, tuple(embedded), tuple(embedded_now))
+
+
+def _previous_vectors(previous: Index, embedder: Embedder) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A previous index's vectors by document key: (chunk rows, sentence rows); none from another model."""
+    m = previous.manifest
+    if m.model_fingerprint != embedder.fingerprint or m.dim != embedder.dim or previous.sentence_vectors is None:
+        return {}
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    chunk_at = sentence_at = 0
+    for entry in previous.embedded:
+        chunk_part = previous.dense.reconstruct_n(chunk_at, entry.chunks) if entry.chunks else np.zeros((0, m.dim), np.float32)
+        found[entry.key] = (chunk_part, previous.sentence_vectors[sentence_at : sentence_at + entry.sentences])
+        chunk_at += entry.chunks
+        sentence_at += entry.sentences
+    return found
+
+
+@dataclass(frozen=True)
+class BuildChanges:
+    """What a build changed in the library, by document id."""
+
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    embedded: tuple[str, ...]
+
+    def summary(self) -> str:
+        def named(ids: Sequence[str]) -> str:
+            return f"{len(ids)} 份" + (f"（{'、'.join(ids[:5])}{'等' if len(ids) > 5 else ''}）" if ids else "")
+
+        return (
+            f"新增 {named(self.added)}，更新 {named(self.updated)}，删除 {named(self.removed)}，未变 {len(self.unchanged)} 份；"
+            f"计算向量 {len(self.embedded)} 份文档"
+        )
+
+
+def build_changes(previous: Index | None, index: Index) -> BuildChanges:
+    """The documents a build added, updated (text or metadata changed), removed or left as they were."""
+    before = previous.documents if previous is not None else {}
+    after = index.documents
+    updated = [d for d in after if d in before and document_fingerprint(before[d]) != document_fingerprint(after[d])]
+    return BuildChanges(
+        added=tuple(d for d in after if d not in before),
+        updated=tuple(updated),
+        removed=tuple(d for d in before if d not in after),
+        unchanged=tuple(d for d in after if d in before and d not in updated),
+        embedded=index.embedded_now,
+    )
 
 
 def embed_sorted(
@@ -203,6 +310,7 @@ def save_index(index: Index, folder: Path) -> None:
             ),
             "dense.faiss": faiss.serialize_index(index.dense).tobytes(),
             "sentences.npy": _npy(index.sentence_vectors),
+            "embedded.jsonl": _jsonl([e.__dict__ for e in index.embedded]),
         }
         for name, data in contents.items():
             _write_durably(version / name, data)
@@ -318,6 +426,10 @@ def load_index(folder: Path) -> Index:
             chunks.append(chunk)
         dense = faiss.deserialize_index(np.frombuffer(contents["dense.faiss"], dtype=np.uint8))
         sentence_vectors = np.load(io.BytesIO(contents["sentences.npy"]), allow_pickle=False)
+        embedded = tuple(
+            EmbeddedDocument(str(r["doc_id"]), str(r["key"]), int(r["chunks"]), int(r["sentences"]))
+            for r in map(json.loads, contents["embedded.jsonl"].decode("utf-8").splitlines())
+        )
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"{folder} 的索引已损坏（{str(exc)[:200]}），{REBUILD}") from None
     if (
@@ -327,9 +439,12 @@ def load_index(folder: Path) -> Index:
         or sentence_vectors.ndim != 2
         or len(sentence_vectors) != manifest.sentences
         or sentence_vectors.shape[1] != manifest.dim
+        or [e.doc_id for e in embedded] != list(documents)
+        or sum(e.chunks for e in embedded) != len(chunks)
+        or sum(e.sentences for e in embedded) != len(sentence_vectors)
     ):
         raise IndexCorruptError(f"{folder} 的索引前后不一致（向量、段落与清单不符），{REBUILD}")
-    return Index(manifest, documents, chunks, dense, sentence_vectors)
+    return Index(manifest, documents, chunks, dense, sentence_vectors, embedded)
 
 
 def tqdm_progress(description: str) -> Callable[[int, int], None]:

@@ -22,8 +22,8 @@ from qa.errors import QAError
 from qa.retrieve.embedder import Embedder
 
 
-class BatcherClosedError(QAError):
-    """A question arrived after the batcher was shut down, or while it shut down."""
+class QueryBatcherError(QAError):
+    """The batcher is shut down, or too many questions are already waiting."""
 
 
 @dataclass
@@ -63,19 +63,19 @@ class QueryBatcher:
 
     def submit(self, text: str) -> Future[np.ndarray]:
         if self._closed.is_set():
-            raise BatcherClosedError("问题编码服务已关闭，请稍后重试")
+            raise QueryBatcherError("问题编码服务已关闭，请稍后重试")
         request = _Request(text)
         try:
             # A full queue holds callers back (backpressure) rather than growing without bound.
             self._pending.put(request, timeout=self.submit_timeout_s)
         except queue.Full:
-            raise BatcherClosedError("服务繁忙：等待编码的问题太多，请稍后重试") from None
+            raise QueryBatcherError("服务繁忙：等待编码的问题太多，请稍后重试") from None
         if self._closed.is_set():
             self._fail_pending()  # close() may have drained the queue just before this put
         return request.result
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Stop the worker: the batch in hand is finished, questions still queued get BatcherClosedError."""
+        """Stop the worker: the batch in hand is finished, questions still queued get QueryBatcherError."""
         if self._closed.is_set():
             return
         self._closed.set()
@@ -97,7 +97,7 @@ class QueryBatcher:
             except queue.Empty:
                 return
             if request is not None and request.result.set_running_or_notify_cancel():
-                request.result.set_exception(BatcherClosedError("问题编码服务已关闭，请稍后重试"))
+                request.result.set_exception(QueryBatcherError("问题编码服务已关闭，请稍后重试"))
 
     def _collect(self) -> list[_Request]:
         """The next batch: block for one question, then take more until the batch is full or the wait is over."""

@@ -13,6 +13,7 @@ it measures PyTorch alone. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -74,14 +75,24 @@ def export_onnx(model: object, folder: Path) -> Path:
     return path
 
 
-def ort_encode(session: object, model: object, texts: list[str], batch: int) -> np.ndarray:
+def timed_each(encode: object, questions: list[str]) -> float:
+    """Median milliseconds to encode one question at a time."""
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        encode(q)  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return float(np.median(times[5:]) * 1000)
+
+
+def ort_encode(session: object, model: object, texts: list[str], batch: int, prompt: str = "passage: ") -> np.ndarray:
     """Mean pooling over the attention mask, then L2 normalisation (the model's 1_Pooling and 2_Normalize)."""
     input_names = {i.name for i in session.get_inputs()}  # type: ignore[attr-defined]
     out = np.zeros((len(texts), 384), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for lo in range(0, len(order), batch):
         rows = order[lo : lo + batch]
-        features = model.tokenize(["passage: " + texts[i] for i in rows])  # type: ignore[attr-defined]
+        features = model.tokenize([prompt + texts[i] for i in rows])  # type: ignore[attr-defined]
         feed = {k: v.numpy() for k, v in features.items() if k in input_names}
         hidden = session.run(["last_hidden_state"], feed)[0]  # type: ignore[attr-defined]
         mask = feed["attention_mask"][..., None].astype(np.float32)
@@ -134,8 +145,15 @@ def main() -> None:
         started = time.perf_counter()
         ort_vectors = ort_encode(session, model, texts, args.batch)
         ort_seconds = time.perf_counter() - started
+        questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()]
+        torch.set_num_threads(1)  # as the server encodes a question (QA_TORCH_THREADS=1)
+        options.intra_op_num_threads = 1
+        one_thread = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        torch_question = timed_each(lambda q: model.encode([q], prompt_name="query"), questions)
+        ort_question = timed_each(lambda q: ort_encode(one_thread, model, [q], 1, prompt="query: "), questions)
     cosines = np.sum(np.asarray(torch_vectors) * ort_vectors, axis=1)
     print(f"ONNX Runtime {len(texts)} passages, {args.threads} threads, batch {args.batch}: {len(texts) / ort_seconds:6.1f} passages/s")
+    print(f"one question, one thread, p50: PyTorch {torch_question:.1f} ms, ONNX Runtime {ort_question:.1f} ms")
     print(f"speed-up {torch_seconds / ort_seconds:.2f}x; cosine PyTorch vs ONNX: min {cosines.min():.6f}, mean {cosines.mean():.6f}")
 
 

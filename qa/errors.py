@@ -37,3 +37,7 @@ class ModelLoadError(QAError):
 
 class QuestionError(QAError):
     """The question is empty, too long or not text."""
+
+
+class VectorStoreError(QAError):
+    """The vector store (QA_VECTOR_STORE) is malformed, cannot be reached or fails a request."""

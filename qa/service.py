@@ -15,6 +15,7 @@ from qa.answer.scope import DocumentNames
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
+from qa.retrieve.batching import BatchingEmbedder
 from qa.retrieve.embedder import Embedder, load_embedder
 from qa.retrieve.index import (
     Index,
@@ -30,6 +31,7 @@ from qa.retrieve.index import (
     tqdm_progress,
 )
 from qa.retrieve.retrieval import RetrievalResult, Retriever
+from qa.retrieve.vectors import open_vector_store
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
 from qa.text.normalize import normalize
@@ -201,7 +203,9 @@ class QAService:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.retriever = Retriever(self.embedder, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
+        questions = BatchingEmbedder(self.embedder) if s.batch_queries else self.embedder
+        store = open_vector_store(s.vector_store, self.index)
+        self.retriever = Retriever(questions, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight, store)
         self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages)
         self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
         self.names = DocumentNames(self.index.documents.values())

@@ -41,6 +41,10 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    # Scale: where chunk vectors are searched (faiss, milvus-lite:PATH.db, milvus://host:port), and
+    # whether concurrent questions are encoded together in small batches.
+    vector_store: str = "faiss"
+    batch_queries: bool = False
     refusal_threshold: float = 0.35
     max_question_chars: int = 500
     host: str = "127.0.0.1"

@@ -24,7 +24,7 @@ from web.staff import SESSION_COOKIE, form_key
 
 TOKEN = "review-token-0123456789"
 ANSWERED = "新兴产业包括哪些领域？"
-REFUSED = "有补贴吗"
+REFUSED = "多少"  # nothing asked about: refused whatever the model
 PUBLIC_CLIENT = ("203.0.113.9", 50000)  # a documentation address: not this machine
 
 
@@ -177,7 +177,7 @@ def test_review_asks_for_the_token(client: TestClient) -> None:
 
 
 def test_review_lists_refused_questions_and_answers_marked_not_useful(client: TestClient) -> None:
-    for text in (REFUSED, REFUSED + "？", "企业怎么申请资金？"):
+    for text in (REFUSED, REFUSED + "？", "有哪些？"):
         client.post("/api/ask", json={"question": text})
     answer_id = client.post("/api/ask", json={"question": ANSWERED}).json()["answer_id"]
     client.post("/api/feedback", json={"answer_id": answer_id, "useful": False, "comment": "缺了民用航空"})
@@ -186,12 +186,12 @@ def test_review_lists_refused_questions_and_answers_marked_not_useful(client: Te
     page = response.text
     assert "没有找到答案的问题" in page and "被标为“没用”的回答" in page
     refused_section, useful_section = page.split("被标为“没用”的回答", 1)
-    assert refused_section.index(REFUSED) < refused_section.index("企业怎么申请资金")  # most frequent first
+    assert refused_section.index(REFUSED) < refused_section.index("有哪些")  # most frequent first
     assert "2 次" in refused_section
     assert ANSWERED in useful_section and "缺了民用航空" in useful_section
     recent = client.get("/review?sort=recent", headers={"Authorization": f"Bearer {TOKEN}"}).text
     refused_recent = recent.split("被标为“没用”的回答", 1)[0]
-    assert refused_recent.index("企业怎么申请资金") < refused_recent.index(REFUSED)  # newest first
+    assert refused_recent.index("有哪些") < refused_recent.index(REFUSED)  # newest first
 
 
 def test_an_item_page_shows_the_passages_retrieved(client: TestClient, hash_service: QAService) -> None:

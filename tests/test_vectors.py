@@ -104,6 +104,24 @@ def test_an_unreachable_milvus_is_one_clear_error(hash_service: QAService) -> No
         open_vector_store("milvus://127.0.0.1:1", hash_service.index, timeout=2)
 
 
+def test_a_second_process_on_a_milvus_lite_file_is_told_to_use_a_server(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from qa.settings import PROJECT_ROOT
+
+    store = MilvusStore(str(tmp_path / "milvus.db"), "policy_qa_test", dim=4)
+    other = (
+        "import sys\nfrom qa.errors import VectorStoreError\nfrom qa.retrieve.vectors import MilvusStore\n"
+        f"try:\n    MilvusStore({str(tmp_path / 'milvus.db')!r}, 'policy_qa_test', dim=4)\n"
+        "except VectorStoreError as exc:\n    print(exc)\n    sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", other], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    store.close()
+    assert done.returncode == 3, done.stderr[-500:]
+    assert "只能由一个进程打开" in done.stdout and "milvus://" in done.stdout
+
+
 def test_a_password_never_appears_in_the_description_or_errors() -> None:
     with pytest.raises(VectorStoreError) as caught:
         MilvusStore("http://staff:secret-word@127.0.0.1:1", "policy_qa_x", dim=4, timeout=2)
@@ -175,3 +193,18 @@ def test_the_service_answers_the_same_with_milvus_as_the_vector_store(hash_servi
         ours, theirs = milvus_service.ask(question), hash_service.ask(question)
         assert (ours.found, ours.answer, ours.citations) == (theirs.found, theirs.answer, theirs.citations)
         assert [p.chunk.chunk_id for p in ours.passages] == [p.chunk.chunk_id for p in theirs.passages]
+
+
+@pytest.mark.model
+def test_the_golden_set_gives_the_same_results_with_milvus_lite(real_service: QAService, tmp_path: Path) -> None:
+    from qa.evaluate.evaluation import evaluate, load_golden
+    from qa.settings import PROJECT_ROOT
+
+    golden = load_golden(PROJECT_ROOT / "eval" / "golden.jsonl")
+    settings = real_service.settings.with_(vector_store=f"milvus-lite:{tmp_path / 'milvus.db'}")
+    milvus_service = QAService(settings, real_service.embedder, real_service.index)
+    assert isinstance(milvus_service.retriever.store, MilvusStore)
+    with_faiss = evaluate(real_service, golden, real_service.settings.retriever)
+    with_milvus = evaluate(milvus_service, golden, real_service.settings.retriever)
+    assert with_milvus.outcomes == with_faiss.outcomes
+    assert [r.answer.answer for r in with_milvus.results] == [r.answer.answer for r in with_faiss.results]

@@ -168,9 +168,10 @@ def _milvus_errors(uri: str, action: str) -> Iterator[None]:
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors and OSError alike
         text = str(getattr(exc, "message", "") or exc).strip()
         reason = text.splitlines()[0][:200] if text else "服务没有响应"
-        raise VectorStoreError(
-            f"向量库 Milvus（{_shown(uri)}）{action}失败：{reason}；请检查 QA_VECTOR_STORE 和 Milvus 服务是否在运行"
-        ) from None
+        hint = "请检查 QA_VECTOR_STORE 和 Milvus 服务是否在运行"
+        if uri.endswith(".db"):  # milvus-lite locks its file: one process only
+            hint = "milvus-lite 的文件只能由一个进程打开，多个进程或多台机器请用 Milvus 服务（milvus://主机:端口）"
+        raise VectorStoreError(f"向量库 Milvus（{_shown(uri)}）{action}失败：{reason}；{hint}") from None
 
 
 class MilvusStore:

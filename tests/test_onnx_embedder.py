@@ -1,0 +1,134 @@
+"""The ONNX Runtime backend gives the PyTorch backend's vectors: a tiny model made here, and the real one (marked)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import ModelLoadError, SettingsError
+from qa.retrieve import onnx_embedder
+from qa.retrieve.embedder import SentenceTransformerEmbedder, load_embedder
+from qa.retrieve.onnx_embedder import OnnxEmbedder
+from qa.settings import Settings
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+TEXTS = ["到2025年新制定国家标准多少项？", "未来产业包括哪些领域", "", "标准" * 80, "Policy 2030 目标"]
+
+
+def make_tiny_model(folder: Path) -> Path:
+    """A two-layer BERT with a character vocabulary, saved as a sentence-transformers folder with prompts."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    chars = sorted(set("".join(TEXTS) + "querypassage:示例维数长稍一些的文本另个 sample longer"))
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "query", "passage", *chars])}
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
+    )
+    raw = folder / "raw"
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+    fast.model_max_length = 48  # shorter than the longest text: truncation is exercised
+    fast.save_pretrained(raw)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64
+    )
+    BertModel(config).save_pretrained(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        transformer = models.Transformer(str(raw), max_seq_length=48)
+        model = SentenceTransformer(
+            modules=[transformer, models.Pooling(32, "mean"), models.Normalize()],
+            prompts={"query": "query: ", "document": "passage: "},
+            device="cpu",
+        )
+        model.save(str(folder / "model"))
+    return folder / "model"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def test_onnx_vectors_match_pytorch_on_a_tiny_model(tiny_model: Path, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_embedder = SentenceTransformerEmbedder(str(tiny_model), batch_size=2)
+    onnx = OnnxEmbedder(tiny_model, tmp_path, batch_size=2)
+    assert (onnx.dim, onnx.fingerprint) == (torch_embedder.dim, torch_embedder.fingerprint)  # indexes serve both
+    for ours, theirs in ((onnx.embed_queries(TEXTS), torch_embedder.embed_queries(TEXTS)), (onnx.embed_documents(TEXTS), torch_embedder.embed_documents(TEXTS))):
+        assert ours.dtype == np.float32 and ours.shape == theirs.shape
+        assert np.sum(ours * theirs, axis=1).min() >= 0.9999
+    # Queries and passages get their own prompts, as with PyTorch.
+    assert not np.allclose(onnx.embed_queries(TEXTS[:1]), onnx.embed_documents(TEXTS[:1]))
+    assert onnx.embed_queries([]).shape == (0, onnx.dim)
+
+
+def test_the_export_is_made_once_and_made_again_when_the_model_changes(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    OnnxEmbedder(tiny_model, tmp_path)
+    exports = [p for p in tmp_path.iterdir() if p.name.startswith("onnx-")]
+    assert len(exports) == 1 and (exports[0] / "model.onnx").exists()
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # built beside, renamed into place
+
+    def no_export(*_: object) -> None:
+        raise AssertionError("exported again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(onnx_embedder, "export_onnx", no_export)
+        OnnxEmbedder(tiny_model, tmp_path)
+    manifest = exports[0] / "export.json"
+    manifest.write_text(json.dumps({"export_version": 0}), encoding="utf-8")  # an export by an older version
+    OnnxEmbedder(tiny_model, tmp_path)
+    assert json.loads(manifest.read_text(encoding="utf-8"))["export_version"] == onnx_embedder.EXPORT_VERSION
+
+
+def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_model: Path, tmp_path: Path) -> None:
+    cls_model = tmp_path / "cls-model"
+    shutil.copytree(tiny_model, cls_model)
+    pooling = next(cls_model.glob("*Pooling*/config.json"))
+    config = json.loads(pooling.read_text(encoding="utf-8"))
+    config.update({"pooling_mode": "cls", "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
+    pooling.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="平均池化.*QA_EMBED_BACKEND"):
+        OnnxEmbedder(cls_model, tmp_path)
+    with pytest.raises(ModelLoadError, match="本地的向量模型文件夹"):
+        OnnxEmbedder(tmp_path / "missing", tmp_path)
+
+
+def test_the_backend_setting_is_checked_and_chooses_the_embedder(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="QA_EMBED_BACKEND"):
+        Settings.from_env({"QA_EMBED_BACKEND": "gpu"})
+    assert Settings().embed_backend == "torch"
+    settings = Settings.from_env({"QA_EMBED_BACKEND": "onnx", "QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
+    assert isinstance(load_embedder(settings), OnnxEmbedder)
+
+
+@pytest.mark.model
+def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
+    import json as json_lib
+
+    from qa.settings import PROJECT_ROOT
+
+    torch_embedder = load_embedder(real_settings)
+    onnx = load_embedder(real_settings.with_(embed_backend="onnx"))
+    assert isinstance(onnx, OnnxEmbedder) and onnx.fingerprint == torch_embedder.fingerprint
+    lines = (PROJECT_ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json_lib.loads(line)["question"] for line in lines if line.strip()][:40]
+    assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.999
+    passages = [q * 20 for q in questions[:8]]
+    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.999

@@ -249,9 +249,11 @@ def test_source_cards_show_a_passage_once_and_a_document_title_once(service: QAS
         (
             cite(wide.start, wide.end, wide.start, wide.start + 4),
             cite(inner[0], inner[1], inner[0], inner[1]),  # a passage inside the first one: the same card
+            cite(wide.end - 10, wide.end + 30, wide.end + 2, wide.end + 8),  # one overlapping its end: widens it
             cite(other.start, other.end, other.start, other.start + 4),
         ),
     )
     cards = source_cards(answer, service.index.documents)
-    assert len(cards) == 2 and sum(1 for p in cards[0].pieces if p.quote) == 2
+    assert len(cards) == 2 and sum(1 for p in cards[0].pieces if p.quote) == 3
+    assert "".join(p.text for p in cards[0].pieces) == doc.text[wide.start : wide.end + 30]
     assert [card.same_document for card in cards] == [False, True]  # the title is shown on the first card only

@@ -352,3 +352,79 @@ def test_feedback_without_javascript_and_review_switched_off(
 
     driver.get(server + "/review")  # type: ignore[attr-defined]
     assert "审核页面未启用" in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+
+
+UPLOAD_NOTICE = "关于开放图书馆夜间阅览的通知\n\n一、开放时间\n\n每周五和周六晚上开放至二十二时。\n"
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_documents_page_scope_to_one_document_and_upload_with_a_token(
+    browser: Callable[..., object], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_web_library import MIIT, make_library
+    from web.library import UPLOAD_OFF
+
+    corpus = make_library(tmp_path / "library")
+    settings = Settings(model="hash", corpus_dir=corpus, index_dir=tmp_path / "library" / "index", db_path=tmp_path / "qa.sqlite3")
+    service = QAService.load(settings, show_progress=False)
+    width = size[0]
+    driver = browser(size)
+    wait = WebDriverWait(driver, WAIT_SECONDS)  # type: ignore[arg-type]
+
+    # Read-only by default: without a token there is no upload.
+    with serving(create_app(settings, service)) as url:
+        driver.get(url + "/review/upload")  # type: ignore[attr-defined]
+        assert UPLOAD_OFF in driver.find_element(By.TAG_NAME, "main").text  # type: ignore[attr-defined]
+
+    with serving(create_app(settings.with_(admin_token=STAFF_TOKEN), service)) as url:
+        # The home page says what the library holds and links to the list.
+        driver.get(url + "/")  # type: ignore[attr-defined]
+        line = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".library-line")))
+        assert "收录 3 份政策文件" in line.text
+        line.find_element(By.LINK_TEXT, "查看全部文件").click()
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".document-list")))
+        items = driver.find_elements(By.CSS_SELECTOR, ".document-item")  # type: ignore[attr-defined]
+        driver.find_element(By.CSS_SELECTOR, ".skipped summary").click()  # type: ignore[attr-defined]
+        assert len(items) == 3 and "broken.docx：" in driver.find_element(By.CSS_SELECTOR, ".skipped").text  # type: ignore[attr-defined]
+        no_sideways_scroll(driver, width)
+        screenshot(driver, tmp_path, f"documents-{width}")
+
+        # Ask within one document: the selector shows it, the URL keeps it, every source is from it.
+        miit = next(i for i in items if "新产业标准化领航工程" in i.text)
+        miit.find_element(By.LINK_TEXT, "就这份文件提问").click()
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "details.scope[open]")))
+        ask(driver, LIST_QUESTION)
+        assert f"doc={MIIT}" in driver.current_url  # type: ignore[attr-defined]
+        assert "已选 1 份文件" in driver.find_element(By.CSS_SELECTOR, "details.scope summary").text  # type: ignore[attr-defined]
+        links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#latest .source a.action")]  # type: ignore[attr-defined]
+        assert links and all(f"/documents/{MIIT}?" in link for link in links)
+        assert "出自《" in driver.find_element(By.CSS_SELECTOR, "#latest .answer-card").text  # type: ignore[attr-defined]
+        no_sideways_scroll(driver, width)
+        screenshot(driver, tmp_path, f"scoped-answer-{width}")
+
+        # Staff: signed in, a file uploaded, the build shown, the document listed without a restart.
+        driver.get(url + "/review/upload")  # type: ignore[attr-defined]
+        token = wait.until(ec.visibility_of_element_located((By.ID, "token")))
+        token.send_keys(STAFF_TOKEN)
+        driver.find_element(By.CSS_SELECTOR, ".review-login button[type=submit]").click()  # type: ignore[attr-defined]
+        wait.until(ec.visibility_of_element_located((By.LINK_TEXT, "添加文件到文档库"))).click()
+        upload = wait.until(ec.presence_of_element_located((By.ID, "file")))
+        notice = tmp_path / "图书馆夜间阅览.txt"
+        notice.write_bytes(UPLOAD_NOTICE.encode("gbk"))
+        upload.send_keys(str(notice))
+        driver.find_element(By.CSS_SELECTOR, ".upload-form button[type=submit]").click()  # type: ignore[attr-defined]
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".form-ok")))
+        assert "已加入：图书馆夜间阅览.txt" in driver.find_element(By.CSS_SELECTOR, ".form-ok").text  # type: ignore[attr-defined]
+        no_sideways_scroll(driver, width)
+        screenshot(driver, tmp_path, f"upload-sent-{width}")
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        refreshing = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException])  # type: ignore[arg-type]
+        refreshing.until(lambda d: "索引已更新" in d.find_element(By.TAG_NAME, "main").text)  # the page refreshes itself
+        screenshot(driver, tmp_path, f"upload-built-{width}")
+        driver.get(url + "/documents")  # type: ignore[attr-defined]
+        assert "关于开放图书馆夜间阅览的通知" in driver.find_element(By.CSS_SELECTOR, ".document-list").text  # type: ignore[attr-defined]

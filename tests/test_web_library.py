@@ -227,3 +227,33 @@ def test_a_rebuilt_index_is_swapped_in_while_questions_are_answered(settings: Se
         # Each answer came from one library, the old or the new: never a passage of a document neither holds.
         assert seen and all(docs <= before | {"library"} for docs in seen)
         assert client.get("/healthz").json()["documents"] == 4
+
+
+def test_source_cards_show_a_passage_once_and_a_document_title_once(service: QAService) -> None:
+    from qa.types import Answer, Citation
+    from web.app import source_cards
+
+    doc = service.index.documents[MIIT]
+    chunks = [c for c in service.index.chunks if c.doc_id == MIIT]
+    wide, other = chunks[1], chunks[3]
+
+    def cite(chunk_start: int, chunk_end: int, start: int, end: int) -> Citation:
+        return Citation(MIIT, doc.title, "§", doc.text[start:end], start, end, 1.0, chunk_start, chunk_end)
+
+    inner = (wide.start + 5, wide.start + 20)
+    answer = Answer(
+        "问",
+        True,
+        "答",
+        "text",
+        (
+            cite(wide.start, wide.end, wide.start, wide.start + 4),
+            cite(inner[0], inner[1], inner[0], inner[1]),  # a passage inside the first one: the same card
+            cite(wide.end - 10, wide.end + 30, wide.end + 2, wide.end + 8),  # one overlapping its end: widens it
+            cite(other.start, other.end, other.start, other.start + 4),
+        ),
+    )
+    cards = source_cards(answer, service.index.documents)
+    assert len(cards) == 2 and sum(1 for p in cards[0].pieces if p.quote) == 3
+    assert "".join(p.text for p in cards[0].pieces) == doc.text[wide.start : wide.end + 30]
+    assert [card.same_document for card in cards] == [False, True]  # the title is shown on the first card only

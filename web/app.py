@@ -230,16 +230,18 @@ def _quote_link(doc_id: str, back: str) -> Callable[[int, int], str]:
 
 def source_cards(answer: Answer, documents: dict[str, Document], back: str = "", base_url: str = "") -> list[SourceCard]:
     """The answer's citations grouped by the passage they come from, in the order cited."""
-    groups: dict[tuple[str, int, int], list[Citation]] = {}
+    # Passages that overlap (or repeat) one already shown join that card: the same text is not shown twice.
+    groups: list[tuple[str, int, int, list[Citation]]] = []
     for citation in answer.citations:
-        # A passage inside (or equal to) one already shown joins that card: the same text is not shown twice.
-        key = next(
-            (k for k in groups if k[0] == citation.doc_id and k[1] <= citation.passage_start and citation.passage_end <= k[2]),
-            (citation.doc_id, citation.passage_start, citation.passage_end),
-        )
-        groups.setdefault(key, []).append(citation)
+        start, end = citation.passage_start, citation.passage_end
+        at = next((n for n, g in enumerate(groups) if g[0] == citation.doc_id and start < g[2] and g[1] < end), None)
+        if at is None:
+            groups.append((citation.doc_id, start, end, [citation]))
+        else:
+            doc_id, g_start, g_end, cited = groups[at]
+            groups[at] = (doc_id, min(g_start, start), max(g_end, end), [*cited, citation])
     cards: list[SourceCard] = []
-    for number, ((doc_id, p_start, p_end), citations) in enumerate(groups.items(), start=1):
+    for number, (doc_id, p_start, p_end, citations) in enumerate(groups, start=1):
         document = documents[doc_id]
         # A quote outside its passage would be a bug upstream; widen the passage rather than hide it.
         p_start = min([p_start, *(c.start for c in citations)])

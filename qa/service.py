@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa.answer.extract import Answerer
 from qa.answer.question import QuestionIntent, analyse
-from qa.answer.scope import DocumentNames
+from qa.answer.scope import DocumentNames, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
@@ -269,7 +269,10 @@ class QAService:
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
         intent = analyse(understood)
-        retrieval = self.retriever.search(understood, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
+        query = understood
+        if len(named) == 1 and not doc_ids:
+            query = without_title(understood, self.index.documents[named[0]].title)
+        retrieval = self.retriever.search(query, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
         return understood, intent, retrieval, named
 
     def understand(self, text: str) -> str:

@@ -362,7 +362,9 @@ class Answerer:
 
     def _asks_document_field(self, intent: QuestionIntent, s: Sentence) -> bool:
         """A question about a field of a document as a whole (文号, date signed or published, issuers) that names nothing else."""
-        field = intent.kind == "docnum" or (intent.kind in ("date", "who") and intent.date_role in ("signed", "published"))
+        field = intent.kind == "docnum" or (intent.kind == "date" and intent.date_role is not None) or (
+            intent.kind == "who" and intent.date_role in ("signed", "published")
+        )
         return field and self._type_match(s, intent) and not self._specific_grams(intent, self.docs[s.doc_id])
 
     def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:

@@ -159,6 +159,9 @@ def analyse(question: str) -> QuestionIntent:
     untitled = re.sub(r"《[^》]*》", " ", norm)
     years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
     without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇零一三四五六七八九]{4}年", " ", norm)
+    if kind == "date":
+        # "施行日期", "哪天印发的": the date's role says which date, not what the document is about.
+        without_years = _EFFECTIVE.sub(" ", _SIGNED.sub(" ", _PUBLISHED.sub(" ", without_years)))
     segments, focus = content_segments(without_years)
     count = _COUNT_ASKED.search(norm)
     numbers = frozenset(v for v in numbers_in(without_years) if v != 1.0) - {float(y) for y in years}

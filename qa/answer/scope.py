@@ -64,3 +64,24 @@ class DocumentNames:
                 best = (len(phrase), owners[0])
                 break
         return [best[1]] if best else []
+
+
+def without_title(question: str, title: str) -> str:
+    """A normalised question without the phrases it shares with a document's title (≥ 4 characters), and without 《…》.
+
+    Once a question is limited to the document it names, the name only blurs the search within it.
+    """
+    rest = re.sub(r"《[^》]*》", " ", question)
+    norm_title = normalize(title)
+    while True:
+        best = ""
+        for i in range(len(rest)):
+            for j in range(len(rest), i + max(_MIN_NAME, len(best) + 1) - 1, -1):
+                if rest[i:j] in norm_title:
+                    best = rest[i:j]
+                    break
+        if not best:
+            break
+        rest = rest.replace(best, " ", 1)
+    rest = " ".join(rest.split())
+    return rest if len(re.sub(r"\W", "", rest)) >= 2 else question

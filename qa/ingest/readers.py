@@ -54,6 +54,8 @@ _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 # Markdown may hold inline HTML: a line break is a line, other tags are dropped, entities read.
 _MD_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MD_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+# Attribute lists some Markdown dialects put after a heading or paragraph: {align="center"}, {#id .class}.
+_MD_ATTRIBUTES = re.compile(r"\s*\{(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]*))(?:\s+(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]*)))*\}\s*$")
 _MD_RULE = re.compile(r"^\s*(?:```.*|~~~.*|[-*_]{3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)\s*$")
 
 
@@ -65,7 +67,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
     for line in text.splitlines():
         if _MD_RULE.match(line):
             continue
-        line = _MD_IMAGE.sub("", line)
+        line = _MD_ATTRIBUTES.sub("", _MD_IMAGE.sub("", line))
         line = _MD_LINK.sub(r"\1", line)
         lines.append(_MD_EMPHASIS.sub(r"\2", line))
     return Extracted("\n".join(lines), "md", decoded.encoding)

@@ -145,10 +145,12 @@ class Answerer:
         kinds = {f.kind for f in s.facts}
         if intent.kind == "money":
             return "money" in kinds or any(f.unit == "倍" for f in s.facts)  # fines are also multiples
+        if intent.kind == "quantity" and not intent.measure:
+            return bool(kinds & {"quantity", "money", "percent", "duration"})  # "多少": an amount of any kind
         if intent.kind in ("quantity", "percent", "duration", "docnum", "year"):
             return intent.kind in kinds
         if intent.kind == "date":
-            return "date" in kinds or bool(_TIME_WORD.search(s.text))
+            return bool(kinds & {"date", "year"}) or bool(_TIME_WORD.search(s.text))  # "2025年底" answers 什么时候
         if intent.kind == "who":
             return bool(ORG.search(s.text))
         if intent.kind == "list":
@@ -384,7 +386,11 @@ class Answerer:
     def _fact_clauses(self, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
         """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
         doc = self.docs[s.doc_id]
-        kinds = {"year": ("year", "date")}.get(intent.kind, (intent.kind,))
+        kinds = {
+            "year": ("year", "date"),
+            "date": ("date", "year"),
+            "quantity": ("quantity",) if intent.measure else ("quantity", "money", "percent", "duration"),
+        }.get(intent.kind, (intent.kind,))
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         facts = measured or facts

@@ -24,11 +24,14 @@ DOCUMENT_FIELDS = ("docnum", "date", "who")
 # Question words of each kind, tried in order: the first that matches decides.
 _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("docnum", re.compile("文号|发文字号|发文号|文件号|编号|令第几号|第几号令|哪号|几号令|部令")),
-    ("duration", re.compile("什么时间内|多长时间内|多少时间内|多久|多长时间|多长的时间|多少天|几天|多少日|几日|几个月|多少个月|多少年(?!度)|几年(?!级)|期限|时限|有效期|期限是|多少个工作日|几个工作日")),
-    ("date", re.compile("什么时候|啥时候|啥时|何时|哪天|哪一天|几月几[日号]|几号|日期|哪日|起止时间|时间是|什么时间|哪个时间")),
+    ("duration", re.compile(
+        "什么时间内|多长时间内|多少时间内|多久|多长时间|多长的时间|多少天|(?<![哪月])几天|多少日|(?<![哪月])几日|几个月|多少个月|多少年(?!度)|几年(?!级)"
+        "|(?:期限|时限|有效期)(?:是|为|多|几|有多|$)|多少个工作日|几个工作日"
+    )),
+    ("date", re.compile("什么时候|啥时候|啥时|何时|哪天|哪几天|哪一天|几月几[日号]|几号|日期|哪日|起止时间|时间是|什么时间|哪个时间")),
     ("year", re.compile("哪年|哪一年|哪几年|哪些年|什么年份|年份")),
     ("money", re.compile("多少钱|多少元|多少万元|多少亿元|金额|费用是?多少|资金多少|补贴多少|补助多少|奖励多少|罚款多少|标准是多少钱")),
-    ("percent", re.compile("百分之几|百分比|(?:比例|比重|占比|[^效频税]率).{0,12}(?:多少|几|多大|多高|怎样|什么)|(?:多少|多大|多高)的?(?:比例|比重|占比)")),
+    ("percent", re.compile("百分之几|百分比|(?:比例|比重|占比|[^效频税]率).{0,12}(?:多少|几|多大|多高)|(?:多少|多大|多高)的?(?:比例|比重|占比)")),
     ("who", re.compile("谁|哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|什么单位|哪家|哪几家|哪些机构|哪个机构|什么机构|哪个机关|哪些机关|什么机关|发文机关|发布单位|发文单位|印发部门|主管部门是|负责部门")),
     ("list", re.compile(
         "哪些|哪几|包括什么|包括哪|包含哪|有什么|有啥|都有|分别|列举|列出|几大|几个方面|哪[一二两三四五六七八九十\\d]+[类项个条种方面]|清单|名单|范围"
@@ -106,9 +109,21 @@ def classify(norm: str) -> AnswerKind:
 
 def _measure(norm: str, kind: str) -> str | None:
     asked = _ASKED_MEASURE.search(norm)
-    if asked:
+    if asked and _is_whole_word(norm, asked.start(1), asked.group(1)):
         return "元" if asked.group(1) in ("钱", *CURRENCY) else asked.group(1)
     return {"money": "元", "percent": "%"}.get(kind)
+
+
+def _is_whole_word(norm: str, at: int, measure: str) -> bool:
+    """Whether the measure after 多少/几 is a word of its own: "多少人" asks in 人, "多少人口" asks about 人口."""
+    position = 0
+    for word, _ in tokens(norm):
+        if position <= at < position + len(word):
+            if word.endswith(measure) and word[: -len(measure)] in ("几", "多少"):
+                return True  # "几天", "多少项" kept whole by the tagger
+            return position == at and len(word) <= len(measure)
+        position += len(word)
+    return True
 
 
 def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -120,7 +120,9 @@ class SourceCard:
 _FIGURE = re.compile(
     r"(?:超过|达到|不少于|不低于|不超过|约)?\d+(?:\.\d+)?(?:%|％|[项家个名条部类种倍亿万元]+)?(?:以上|以下|左右|以内)?"
 )
-_JOINERS = {"list": "；", "number": "……"}  # how the answerer joins several quotes into one answer
+_JOINERS = {"list": "；", "number": "……"}
+# An item that numbers itself: 一是, （一）, 1., 第三条. Shown as it is, not numbered twice.
+_OWN_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、．]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百\d]+条)")  # how the answerer joins several quotes into one answer
 
 
 def figures(text: str) -> list[str]:
@@ -135,6 +137,7 @@ class AnswerLayout:
     headline: str = ""
     lead: str = ""
     items: tuple[str, ...] = ()
+    numbered: bool = True  # False when the items carry their own numbers (一是, （一）, 1.)
 
 
 def answer_layout(answer: Answer) -> AnswerLayout:
@@ -145,7 +148,8 @@ def answer_layout(answer: Answer) -> AnswerLayout:
         found = figures(answer.answer) if answer.answer_type == "number" else []
         return AnswerLayout(headline=found[0] if len(found) == 1 else "")
     if answer.answer_type == "list":
-        return AnswerLayout(items=tuple(quotes))
+        own_numbers = all(_OWN_NUMBER.match(q) for q in quotes)
+        return AnswerLayout(items=tuple(quotes), numbered=not own_numbers)
     # Several targets: the quotes before the first figure ("到2025年") lead in, the rest are the items.
     first = next((n for n, q in enumerate(quotes) if figures(q)), 0)
     items = quotes[first:]

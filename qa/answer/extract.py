@@ -35,6 +35,7 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 _TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
 _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
+_SHORT_ITEM = 40  # characters: a list item this short is shown whole, with what explains it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
@@ -237,6 +238,11 @@ class Answerer:
             x[:, _F["cover_gap"]] = x[:, _F["cover_sentence"]] - x[:, _F["cover_sentence"]].max()
         return x
 
+    def _holds_role_date(self, s: Sentence, role: str) -> bool:
+        meta = self.index.documents[s.doc_id]
+        wanted = iso_date(meta.date_signed if role == "signed" else meta.date_published)
+        return bool(wanted) and any(f.kind == "date" and iso_date(f.text) == wanted for f in s.facts)
+
     def _unseen_share(self, grams: Sequence[str]) -> float:
         """The IDF-weighted share of a question's content bigrams that no sentence of the library holds."""
         if not grams:
@@ -278,6 +284,10 @@ class Answerer:
             if not in_year and not any(y in t for y in intent.years for t in texts):
                 candidates = []  # a year the documents never mention ("2040年的目标")
             candidates = in_year or candidates
+        if intent.kind == "date" and intent.date_role in ("signed", "published"):
+            # "落款日期", "哪天发布的": the document's metadata says which of its dates that is.
+            by_role = [c for c in candidates if self._holds_role_date(c.sentence, intent.date_role)]
+            candidates = by_role or candidates
         if intent.measure:
             # "建成多少个起降点": a number in the measure asked beats numbers in other measures; a
             # count in a measure of its own ("多少项") is not answered in another one.
@@ -445,11 +455,16 @@ class Answerer:
         if intent.count_asked and intent.count_asked != len(members):
             return [], False
         heads = []
+        text = doc.doc.text
         for m in members:
             clauses = doc.clauses(m)
             head = clauses[0] if clauses else (m.start, m.end)
-            marker_only = len(self._text(m.doc_id, *head).strip()) <= 4
-            heads.append((head[0], clauses[1][1]) if marker_only and len(clauses) > 1 else head)
+            # A label ("一是建体系:") is shown with the clause that explains it; so is a bare marker.
+            labelled = text[head[1] : head[1] + 1] in "：:" or len(self._text(m.doc_id, *head).strip()) <= 4
+            if m.end - m.start <= _SHORT_ITEM:
+                heads.append((m.start, m.end - (1 if text[m.end - 1] in "。；;" else 0)))  # a short item whole
+            else:
+                heads.append((head[0], clauses[1][1]) if labelled and len(clauses) > 1 else head)
         return heads, True
 
     def _with_elaboration(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int]:

@@ -605,3 +605,15 @@ def test_an_answer_of_several_quoted_items_is_a_list() -> None:
     # items that number themselves (一是, 二是) are not numbered twice
     assert answer_layout(tasks) == AnswerLayout(items=("一是建体系", "二是强能力"), numbered=False)
     assert answer_layout(_answer("list", "新兴产业聚焦新一代信息技术、新能源等8大领域")) == AnswerLayout()
+
+
+def test_the_example_in_the_question_box_leads_to_an_answer(client: TestClient) -> None:
+    first = "到2025年要新制定多少项国家标准和行业标准？"
+    for history, question in (([], None), ([], first)):
+        text = page(client, q=question, h=history) if question else page(client)
+        example = re.search(r'id="q" name="q"[^>]*placeholder="例如：([^"]+)"', text)
+        assert example, "the question box offers an example"
+        asked = html.unescape(example.group(1))
+        follow = page(client, q=asked, h=[question]) if question else page(client, q=asked)
+        latest = follow[follow.index('id="latest"') :]
+        assert "未在文件中找到" not in latest, asked

@@ -35,6 +35,7 @@ from qa.answer.conversation import resolve_followup
 from qa.errors import QAError, QuestionError
 from qa.service import QAService, validate_question
 from qa.settings import Settings
+from qa.text.grammar import years_in
 from qa.text.outline import parse_outline
 from qa.types import Answer, Citation, Document
 from web.limits import Admission, RequestLimits
@@ -481,6 +482,27 @@ async def home(
     return await admission.run(lambda: conversation_page(request, service, records, q, h or [], scope))
 
 
+def example_question(service: QAService, turn: Turn | None) -> str:
+    """The example in the question box: a follow-up that does find an answer, else one of the library's own examples.
+
+    After a question about one year, "那2030年呢？" is offered only for a year of the same
+    document whose follow-up the documents answer (checked here, at most twice).
+    """
+    if turn is not None and turn.answer.found:
+        asked = set(years_in(turn.resolved))
+        text = service.index.documents[turn.answer.doc_id].text if turn.answer.doc_id in service.index.documents else ""
+        others = [y for y in years_in(text) if asked and y not in asked][:2]
+        for year in others:
+            followup = f"那{year}年呢？"
+            try:
+                if service.ask(resolve_followup(followup, turn.resolved)).found:
+                    return followup
+            except QAError:
+                break
+    examples, _ = suggestions(service.index.documents.values())
+    return examples[0] if examples else ""
+
+
 def conversation_page(
     request: Request, service: QAService, records: Records, q: str | None, h: list[str], scope: Sequence[str] = ()
 ) -> HTMLResponse:
@@ -516,6 +538,7 @@ def conversation_page(
         "error": error,
         "draft": q if error else "",
         "history": next_history(thread),
+        "example": example_question(service, current or (turns[-1] if turns else None)),
         "scope": [d for d in scope if d in service.index.documents],
     }
     return render(request, "index.html", context, status_code=400 if error else 200)

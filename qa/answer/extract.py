@@ -381,7 +381,12 @@ class Answerer:
 
     def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:
         """The question's content bigrams that its document's title does not hold."""
-        return [g for g in self.content_grams(intent) if g not in doc.title_bigrams and g not in ("部门", "单位", "机构")]
+        title_chars = set(normalize(doc.doc.title))
+        return [
+            g
+            for g in self.content_grams(intent)
+            if g not in doc.title_bigrams and not set(g) <= title_chars and g not in ("部门", "单位", "机构")
+        ]
 
     def _introduction(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int] | None:
         """The sentence that introduces the list an item belongs to, when it ends in a colon."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from qa.evaluate.evaluation import (
     load_baseline,
     load_golden,
     mean_reciprocal_rank,
+    parse_golden_line,
     percentile,
     recall_at_k,
     refusal_scores,
@@ -376,3 +378,18 @@ def test_runner_end_to_end(
     assert run_eval_command(eval_args(small_golden, compare=baseline), hash_settings, hash_service) == 1
     out = capsys.readouterr().out
     assert "REGRESSION" in out and failing[0] in out
+
+
+def test_answers_to_a_question_naming_a_document_must_cite_only_it() -> None:
+    named = parse_golden_line(
+        '{"id": "n", "question": "《示例办法》规定多少？", "kind": "number", "lang": "zh-Hans", "all": ["60%以上"],'
+        ' "doc": "d1", "names_doc": true}'
+    )
+    assert (named.doc, named.names_doc) == ("d1", True)
+    right = answer("60%以上", "60%以上")
+    wrong = replace(right, citations=tuple(replace(c, doc_id="other") for c in right.citations))
+    results = [QuestionResult(named, a, grade(named, a), None, (True,) * len(a.citations)) for a in (right, wrong)]
+    assert summarise(results).named_document == Tally(1, 2)
+    assert summarise(results).median_answer_chars == len("60%以上")
+    with pytest.raises(GoldenSetError, match="names_doc"):
+        parse_golden_line('{"id": "n", "question": "q", "kind": "k", "lang": "l", "names_doc": "yes"}')

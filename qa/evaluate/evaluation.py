@@ -47,6 +47,8 @@ class GoldenQuestion:
     all_of: tuple[str, ...] = ()
     any_of: tuple[str, ...] = ()
     answerable: bool = True
+    doc: str = ""  # the document that holds the answer, when the set records it
+    names_doc: bool = False  # the question names that document: no other may be cited
 
 
 def parse_golden_line(line: str, where: str = "") -> GoldenQuestion:
@@ -69,7 +71,10 @@ def parse_golden_line(line: str, where: str = "") -> GoldenQuestion:
     answerable = row.get("answerable", True)
     if not isinstance(answerable, bool):
         raise GoldenSetError(f"{where}'answerable' 必须是 true 或 false")
-    return GoldenQuestion(row["id"], row["question"], row["kind"], row["lang"], facts["all"], facts["any"], answerable)
+    doc, names_doc = row.get("doc", ""), row.get("names_doc", False)
+    if not isinstance(doc, str) or not isinstance(names_doc, bool):
+        raise GoldenSetError(f"{where}'doc' must be a string and 'names_doc' true or false")
+    return GoldenQuestion(row["id"], row["question"], row["kind"], row["lang"], facts["all"], facts["any"], answerable, doc, names_doc)
 
 
 def load_golden(path: Path) -> list[GoldenQuestion]:
@@ -279,6 +284,8 @@ class Metrics:
     recall: dict[int, float | None]
     mrr: float | None
     citation_spans: Tally
+    named_document: Tally  # answers to questions naming a document that cite that document only
+    median_answer_chars: float | None
     latency_p50: float | None
     latency_p95: float | None
 
@@ -295,6 +302,8 @@ class Metrics:
             },
             "retrieval": {**{f"recall@{k}": _round(v) for k, v in self.recall.items()}, "mrr": _round(self.mrr)},
             "citation_spans": self.citation_spans.to_json(),
+            "named_document": self.named_document.to_json(),
+            "median_answer_chars": _round(self.median_answer_chars, 1),
         }
         if with_latency:
             data["latency_ms"] = {"p50": _round(self.latency_p50, 1), "p95": _round(self.latency_p95, 1)}
@@ -305,6 +314,7 @@ def summarise(results: Sequence[QuestionResult]) -> Metrics:
     """Pass rates, refusal, retrieval, citation-span and latency metrics of a run."""
     ranks = [r.relevant_rank for r in results if r.golden.answerable]
     latencies = [r.answer.latency_ms for r in results]
+    named = [r for r in results if r.golden.names_doc and r.golden.doc and r.answer.found]
     return Metrics(
         overall=Tally(sum(r.grade.passed for r in results), len(results)),
         by_kind=tally_by([(r.golden.kind, r.grade.passed) for r in results]),
@@ -313,6 +323,10 @@ def summarise(results: Sequence[QuestionResult]) -> Metrics:
         recall={k: recall_at_k(ranks, k) for k in RECALL_AT},
         mrr=mean_reciprocal_rank(ranks),
         citation_spans=Tally(sum(sum(r.citations_valid) for r in results), sum(len(r.citations_valid) for r in results)),
+        named_document=Tally(
+            sum(1 for r in named if {c.doc_id for c in r.answer.citations} <= {r.golden.doc}), len(named)
+        ),
+        median_answer_chars=percentile([len(r.answer.answer) for r in results if r.answer.found], 50),
         latency_p50=percentile(latencies, 50),
         latency_p95=percentile(latencies, 95),
     )
@@ -486,6 +500,9 @@ def format_table(runs: Sequence[Run]) -> str:
         row(f"  recall@{k}", (fmt_num(r.metrics.recall[k]) for r in runs))
     row("  MRR", (fmt_num(r.metrics.mrr) for r in runs))
     row("引用位置正确 citation spans valid", (tally_cell(r.metrics.citation_spans) for r in runs))
+    if any(r.metrics.named_document.total for r in runs):
+        row("只引用所问文件 named document only", (tally_cell(r.metrics.named_document) for r in runs))
+    row("答案长度中位数 median answer chars", (fmt_num(r.metrics.median_answer_chars, ".0f") for r in runs))
     lines.append("用时（毫秒）")
     row("  p50", (fmt_num(r.metrics.latency_p50, ".0f") for r in runs))
     row("  p95", (fmt_num(r.metrics.latency_p95, ".0f") for r in runs))

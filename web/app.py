@@ -14,7 +14,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +122,7 @@ _FIGURE = re.compile(
     r"(?:超过|达到|不少于|不低于|不超过|约)?\d+(?:\.\d+)?(?:%|％|[项家个名条部类种倍亿万元]+)?(?:以上|以下|左右|以内)?"
 )
 _JOINERS = {"list": "；", "number": "……"}
+_ITEM_MORE = 120  # characters of an item's sentence shown after its quoted head
 # An item that numbers itself: 一是, （一）, 1., 第三条. Shown as it is, not numbered twice.
 _OWN_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、．]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百\d]+条)")  # how the answerer joins several quotes into one answer
 
@@ -141,7 +142,18 @@ class AnswerLayout:
     numbered: bool = True  # False when the items carry their own numbers (一是, （一）, 1.)
 
 
-def answer_layout(answer: Answer) -> AnswerLayout:
+def _whole_item(document: Document | None, citation: Citation) -> str:
+    """A list item as the reader needs it: the quoted head ("一是加强组织领导") with the rest of its sentence."""
+    if document is None:
+        return citation.text
+    end = citation.end
+    text = document.text
+    while end < len(text) and end - citation.end < _ITEM_MORE and text[end] not in "。；;\n":
+        end += 1
+    return text[citation.start : end]
+
+
+def answer_layout(answer: Answer, documents: Mapping[str, Document] | None = None) -> AnswerLayout:
     """A number answer with one figure shows it large; an answer made of several quoted items shows them as a list."""
     quotes = [c.text for c in answer.citations]
     joiner = _JOINERS.get(answer.answer_type)
@@ -150,7 +162,8 @@ def answer_layout(answer: Answer) -> AnswerLayout:
         return AnswerLayout(headline=found[0] if len(found) == 1 else "")
     if answer.answer_type == "list":
         own_numbers = all(_OWN_NUMBER.match(q) for q in quotes)
-        return AnswerLayout(items=tuple(quotes), numbered=not own_numbers)
+        shown = tuple(_whole_item(documents.get(c.doc_id), c) for c in answer.citations) if documents else tuple(quotes)
+        return AnswerLayout(items=shown, numbered=not own_numbers)
     # Several targets: the quotes before the first figure ("到2025年") lead in, the rest are the items.
     first = next((n for n, q in enumerate(quotes) if figures(q)), 0)
     items = quotes[first:]
@@ -415,7 +428,7 @@ def build_turn(
         resolved=resolved,
         answer=answer,
         sources=source_cards(answer, service.index.documents, back, base_url),
-        layout=answer_layout(answer),
+        layout=answer_layout(answer, service.index.documents),
     )
 
 

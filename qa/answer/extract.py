@@ -35,7 +35,8 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 _TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
 _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
-_SHORT_ITEM = 40  # characters: a list item this short is shown whole, with what explains it
+_LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
+_SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
@@ -367,6 +368,8 @@ class Answerer:
             line = doc.lines[s.line]
             return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
         a, b = self._with_elaboration(doc, s)
+        if b - a > _LONG_SENTENCE:
+            a, b = self._best_clause(doc, s, intent)  # a long sentence: the clause that answers
         intro = self._introduction(doc, s)
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
             return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"
@@ -387,6 +390,22 @@ class Answerer:
             for g in self.content_grams(intent)
             if g not in doc.title_bigrams and not set(g) <= title_chars and g not in ("部门", "单位", "机构")
         ]
+
+    def _best_clause(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> tuple[int, int]:
+        """The clause of a long sentence that covers the question best (with the next when it is only a label)."""
+        grams = self.content_grams(intent)
+        clauses = doc.clauses(s)
+        if not clauses or not grams:
+            return s.start, s.end
+        scored = [(self._coverage(grams, frozenset(char_bigrams(self._text(s.doc_id, a, b)))), -a, (a, b)) for a, b in clauses]
+        top = max(scored)
+        if top[0] == 0:
+            return s.start, s.end
+        n = clauses.index(top[2])
+        a, b = top[2]
+        if b - a < _SHORT_CLAUSE and n + 1 < len(clauses):
+            b = clauses[n + 1][1]
+        return a, b
 
     def _introduction(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int] | None:
         """The sentence that introduces the list an item belongs to, when it ends in a colon."""
@@ -409,10 +428,11 @@ class Answerer:
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         facts = measured or facts
-        if len(s.text) <= _SHORT_SENTENCE:
-            return [(s.start, s.end)]  # a short sentence is quoted whole: its facts keep their subject
         clauses = doc.clauses(s)
         holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
+        if len(s.text) <= _SHORT_SENTENCE and holding:
+            # A short sentence is quoted from its start to its last fact asked: the facts keep their subject.
+            return [(clauses[0][0], holding[-1][1])]
         if not holding:
             return [(s.start, s.end)]
         if len(holding) > 1 and len(re.findall("多少|几|多久|哪天|多长", intent.norm)) >= 2:
@@ -466,10 +486,7 @@ class Answerer:
             head = clauses[0] if clauses else (m.start, m.end)
             # A label ("一是建体系:") is shown with the clause that explains it; so is a bare marker.
             labelled = text[head[1] : head[1] + 1] in "：:" or len(self._text(m.doc_id, *head).strip()) <= 4
-            if m.end - m.start <= _SHORT_ITEM:
-                heads.append((m.start, m.end - (1 if text[m.end - 1] in "。；;" else 0)))  # a short item whole
-            else:
-                heads.append((head[0], clauses[1][1]) if labelled and len(clauses) > 1 else head)
+            heads.append((head[0], clauses[1][1]) if labelled and len(clauses) > 1 else head)
         return heads, True
 
     def _with_elaboration(self, doc: DocumentSentences, s: Sentence) -> tuple[int, int]:

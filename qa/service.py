@@ -206,8 +206,12 @@ class QAService:
         questions = BatchingEmbedder(self.embedder) if s.batch_queries else self.embedder
         store = open_vector_store(s.vector_store, self.index)
         self.retriever = Retriever(questions, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight, store)
-        self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages)
-        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
+        # The sentence tables, IDF and corrector counts were computed at build and saved with the index.
+        derived = self.index.derived
+        docs, idf = (derived.sentences, derived.idf) if derived is not None else (None, None)
+        self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages, docs=docs, idf=idf)
+        tables = derived.corrector if derived is not None else None
+        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()] if tables is None else (), tables=tables)
         self.names = DocumentNames(self.index.documents.values())
 
     @classmethod

@@ -173,6 +173,7 @@ def ensure_index(
         progress=progress,
         batch_size=settings.embed_batch_size,
         previous=previous,
+        report=report,
     )
     index = replace(index, manifest=replace(index.manifest, skipped=[{"file": s.file, "reason": s.reason} for s in corpus.skipped]))
     save_index(index, settings.index_dir)

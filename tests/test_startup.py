@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,3 +139,14 @@ def test_a_sentence_table_that_does_not_fit_its_document_is_damage(saved: tuple[
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="索引已损坏"):
         load_index(copy)
+
+
+def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() -> None:
+    lines: list[str] = []
+    build_index(_documents()[:2], HashEmbedder(), 300, 60, batch_size=8, report=lines.append)
+    assert len(lines) == 1 and re.fullmatch(r"计算向量：约 \d+ 段，预计(?:不到 1| \d+) 分钟", lines[0])
+    assert index_module.estimate_line(1000, 30.0, 1000, 10000) == "计算向量：约 1000 段，预计 5 分钟"
+    lines.clear()
+    first = build_index(_documents()[:2], HashEmbedder(), 300, 60)
+    build_index(_documents()[:2], HashEmbedder(), 300, 60, previous=first, report=lines.append)
+    assert lines == []  # nothing to embed: nothing to announce

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -191,8 +192,11 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 16,
     previous: Index | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Index:
     """Chunk and embed the documents into an in-memory index.
+
+    `report` gets one line, once the first batch is embedded: how many passages and an estimate of the time.
 
     With a `previous` index built by the same model, a document whose texts to embed are
     unchanged takes its vectors from there; only new or changed documents are embedded.
@@ -215,7 +219,7 @@ def build_index(
     reusable = _previous_vectors(previous, embedder) if previous is not None else {}
     to_embed = [text for _, _, texts, sentence_texts, key in plans if key not in reusable for text in (*texts, *sentence_texts)]
     threads = _use_all_cores() if to_embed else None
-    fresh = embed_sorted(embedder, to_embed, batch_size, progress)
+    fresh = embed_sorted(embedder, to_embed, batch_size, progress, report)
     _restore_threads(threads)
     chunk_rows: list[np.ndarray] = []
     sentence_rows: list[np.ndarray] = []
@@ -309,17 +313,37 @@ def build_changes(previous: Index | None, index: Index) -> BuildChanges:
 
 
 def embed_sorted(
-    embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None = None
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int,
+    progress: Callable[[int, int], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> np.ndarray:
-    """Embed passages in batches of similar length (less padding), returned in the input order."""
+    """Embed passages in batches of similar length (less padding), returned in the input order.
+
+    After the first batch, `report` gets the passage count and the time the rest should take.
+    """
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    total_chars = sum(len(t) for t in texts)
+    done_chars = 0
+    started = time.perf_counter()
     for lo in range(0, len(order), batch_size):
         rows = order[lo : lo + batch_size]
         vectors[rows] = embedder.embed_documents([texts[i] for i in rows])
+        done_chars += sum(len(texts[i]) for i in rows)
+        if report is not None and lo == 0:
+            report(estimate_line(len(texts), time.perf_counter() - started, done_chars, total_chars))
         if progress:
             progress(min(lo + batch_size, len(order)), len(order))
     return vectors
+
+
+def estimate_line(passages: int, seconds: float, done_chars: int, total_chars: int) -> str:
+    """"约 N 段，预计 M 分钟": the time so far scaled by the characters left (encoding cost grows with length)."""
+    left = seconds * total_chars / max(1, done_chars)
+    when = f"预计 {math.ceil(left / 60)} 分钟" if left >= 60 else "预计不到 1 分钟"
+    return f"计算向量：约 {passages} 段，{when}"
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -173,6 +173,7 @@ def ensure_index(
         progress=progress,
         batch_size=settings.embed_batch_size,
         previous=previous,
+        report=report,
     )
     index = replace(index, manifest=replace(index.manifest, skipped=[{"file": s.file, "reason": s.reason} for s in corpus.skipped]))
     save_index(index, settings.index_dir)
@@ -206,8 +207,12 @@ class QAService:
         questions = BatchingEmbedder(self.embedder) if s.batch_queries else self.embedder
         store = open_vector_store(s.vector_store, self.index)
         self.retriever = Retriever(questions, self.index, s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight, store)
-        self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages)
-        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()])
+        # The sentence tables, IDF and corrector counts were computed at build and saved with the index.
+        derived = self.index.derived
+        docs, idf = (derived.sentences, derived.idf) if derived is not None else (None, None)
+        self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages, docs=docs, idf=idf)
+        tables = derived.corrector if derived is not None else None
+        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()] if tables is None else (), tables=tables)
         self.names = DocumentNames(self.index.documents.values())
 
     @classmethod

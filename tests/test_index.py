@@ -27,7 +27,18 @@ def _built(tmp_path: Path) -> Path:
 
 def test_index_folder_is_readable_and_round_trips(tmp_path: Path) -> None:
     folder = _built(tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["chunks.jsonl", "dense.faiss", "documents.jsonl", "embedded.jsonl", "manifest.json", "sentences.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "chunks.jsonl",
+        "corrector.json",
+        "dense.faiss",
+        "documents.jsonl",
+        "embedded.jsonl",
+        "idf.json",
+        "lexical.npz",
+        "manifest.json",
+        "sentence_tables.jsonl",
+        "sentences.npy",
+    ]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["model"] == "hash-bigrams-64" and manifest["dim"] == 64 and manifest["format_version"] == FORMAT_VERSION
     first = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[0]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from qa.errors import CorpusError
 from qa.ingest.corpus import clean_text, is_noise_line, load_corpus, load_document
+from qa.settings import PROJECT_ROOT
 from qa.text.chunking import chunk_document, sentence_spans
 from qa.text.normalize import char_bigrams, normalize, normalize_aligned
 from qa.types import Document
@@ -24,6 +26,34 @@ def test_normalize_aligned_keeps_offsets() -> None:
     text = "到２０２５年，國際標準轉化率超過90%"
     assert len(normalize_aligned(text)) == len(text)
     assert normalize_aligned(text) == "到2025年,国际标准转化率超过90%"
+
+
+def _reference_simplified(text: str) -> str:
+    """to_simplified as it was first written: OpenCC over the whole text, per character when a length changes."""
+    import opencc  # type: ignore[import-untyped]
+
+    converter = opencc.OpenCC("t2s")
+    converted = converter.convert(text)
+    if len(converted) == len(text):
+        return str(converted)
+    return "".join(converter.convert(ch) if len(converter.convert(ch)) == 1 else ch for ch in text)
+
+
+def test_fast_normalisation_equals_opencc_over_the_whole_text() -> None:
+    from qa.text.normalize import fold_chars, to_simplified
+
+    library = PROJECT_ROOT / "eval" / "library" / "docs"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(library.iterdir()) if p.suffix in (".txt", ".md")][:6]
+    texts += [
+        "乾隆皇帝於乾清宮，後來頭髮發展，一干二淨。著作權 瞭解 覆蓋 名著 出發點",
+        "新產業 標準化（ＡＢＣ１２３）ΣΑΣ İstanbul ㎡",
+        "",
+    ]
+    for text in texts:
+        assert to_simplified(text) == _reference_simplified(text)
+        folded = (unicodedata.normalize("NFKC", ch) for ch in text)
+        assert fold_chars(text) == "".join(f if len(f) == 1 else ch for f, ch in zip(folded, text, strict=True)).lower()
+    assert to_simplified("頭髮發展") == "头发发展"  # a phrase, not character by character (发 twice)
 
 
 def test_char_bigrams_keep_numbers_whole() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,7 +25,7 @@ from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
 from qa.text.grammar import ORG, find_facts, iso_date, list_items, numbers_in
 from qa.text.normalize import char_bigrams, normalize
-from qa.text.sentences import DocumentSentences, Sentence, document_sentences
+from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation
 
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
@@ -67,11 +66,19 @@ class Candidate:
 class Answerer:
     """Scores candidate sentences of an index's documents; built once per loaded index."""
 
-    def __init__(self, index: Index, weights: Weights, scope_passages: int = 5) -> None:
+    def __init__(
+        self,
+        index: Index,
+        weights: Weights,
+        scope_passages: int = 5,
+        docs: dict[str, DocumentSentences] | None = None,
+        idf: dict[str, float] | None = None,
+    ) -> None:
+        """`docs` and `idf`, when given, are the sentence tables and IDF saved with the index (else computed here)."""
         self.index = index
         self.weights = weights
         self.scope_passages = scope_passages
-        self.docs: dict[str, DocumentSentences] = {d.doc_id: document_sentences(d) for d in index.documents.values()}
+        self.docs: dict[str, DocumentSentences] = docs if docs is not None else {d.doc_id: document_sentences(d) for d in index.documents.values()}
         self._row: dict[tuple[str, int], int] = {}
         for doc_id in index.documents:
             for s in self.docs[doc_id].sentences:
@@ -80,12 +87,8 @@ class Answerer:
         if vectors is not None and len(vectors) != len(self._row):
             raise IndexCorruptError("索引中的句向量与文档不一致；请运行 `qa build` 重建索引")
         self.vectors = vectors
-        df: Counter[str] = Counter()
-        for d in self.docs.values():
-            for s in d.sentences:
-                df.update(s.bigrams)
         n = max(1, len(self._row))
-        self.idf = {g: math.log(1 + (n - f + 0.5) / (f + 0.5)) for g, f in df.items()}
+        self.idf = idf if idf is not None else sentence_idf(self.docs.values())
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._path_grams: dict[tuple[str, ...], frozenset[str]] = {}
         self._chunks_of: dict[str, list[Chunk]] = {}

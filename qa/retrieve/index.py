@@ -10,6 +10,14 @@ index/
   embedded.jsonl  per document, in order: the hash of the texts embedded for it and how many
                   chunk and sentence rows it has, so a later build reuses the vectors of every
                   document whose texts did not change and embeds only the others
+  lexical.npz     the BM25 index over the chunks' normalised bigrams (sparse scores, vocabulary)
+  corrector.json  the typo corrector's bigram and character counts and abbreviations
+  sentence_tables.jsonl  per document, in order: its outline and candidate sentences (spans,
+                  lead, years, typed facts, groups, sign-off, bigrams), keyed by the document's
+                  hash, so a later build reuses the tables of unchanged documents
+  idf.json        each bigram's IDF over all candidate sentences
+
+Everything derived from the documents is computed once here, at build; a start only reads it.
 
 `index` is a symbolic link to the live version in `.index.versions/`; a build writes a new
 version and replaces the link in one rename (qa/fileio.py), so readers always find a whole index.
@@ -20,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -35,13 +44,34 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
 from qa.fileio import new_version, publish_version, remove_old_versions, remove_stale_temps, restore_live_link
 from qa.retrieve.embedder import Embedder
+from qa.retrieve.lexical import LexicalIndex
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
-from qa.text.sentences import document_sentences
+from qa.text.sentences import (
+    SENTENCES_VERSION,
+    DocumentSentences,
+    document_sentences,
+    sentence_idf,
+    sentences_from_json,
+    sentences_to_json,
+)
+from qa.text.spelling import CorrectorTables, corrector_tables
 from qa.types import Chunk, Document
 
-FORMAT_VERSION = 5  # 3: the manifest records each file's SHA-256; 4: candidate sentence vectors; 5: embedded.jsonl
+# 3: the manifest records each file's SHA-256; 4: candidate sentence vectors; 5: embedded.jsonl;
+# 6: the lexical index, corrector tables, sentence tables and IDF saved (nothing recomputed at start)
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
-INDEX_FILES = ("documents.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy", "embedded.jsonl")
+INDEX_FILES = (
+    "documents.jsonl",
+    "chunks.jsonl",
+    "dense.faiss",
+    "sentences.npy",
+    "embedded.jsonl",
+    "lexical.npz",
+    "corrector.json",
+    "sentence_tables.jsonl",
+    "idf.json",
+)
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -110,6 +140,34 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """What retrieval, typo correction and answering derive from the documents, computed at build."""
+
+    lexical: LexicalIndex
+    corrector: CorrectorTables
+    sentences: dict[str, DocumentSentences]  # by document id, documents in order
+    sentence_keys: dict[str, str]  # by document id: what its table was computed from (see `tables_key`)
+    idf: dict[str, float]
+
+
+def tables_key(doc: Document) -> str:
+    """What a document's sentence table depends on: its text and metadata, and the code's version."""
+    return f"{SENTENCES_VERSION}:{document_fingerprint(doc)}"
+
+
+def derive(index_documents: Sequence[Document], chunks: Sequence[Chunk], tables: dict[str, DocumentSentences]) -> Derived:
+    """The lexical index, corrector tables and IDF over the whole library, given each document's sentence table."""
+    by_id = {d.doc_id: d for d in index_documents}
+    return Derived(
+        lexical=LexicalIndex([index_text(by_id[c.doc_id], c) for c in chunks]),
+        corrector=corrector_tables(d.text for d in index_documents),
+        sentences=tables,
+        sentence_keys={d.doc_id: tables_key(d) for d in index_documents},
+        idf=sentence_idf(tables.values()),
+    )
+
+
+@dataclass(frozen=True)
 class Index:
     """A loaded index: documents, chunks, their vectors and the manifest."""
 
@@ -120,6 +178,7 @@ class Index:
     sentence_vectors: np.ndarray | None = None  # one row per candidate sentence, documents in order
     embedded: tuple[EmbeddedDocument, ...] = ()  # each document's rows, documents in order
     embedded_now: tuple[str, ...] = ()  # the documents this build embedded (not saved: others were reused)
+    derived: Derived | None = None  # computed from the documents at build, read back at load
 
     def document_of(self, chunk: Chunk) -> Document:
         return self.documents[chunk.doc_id]
@@ -133,25 +192,34 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 16,
     previous: Index | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Index:
     """Chunk and embed the documents into an in-memory index.
+
+    `report` gets one line, once the first batch is embedded: how many passages and an estimate of the time.
 
     With a `previous` index built by the same model, a document whose texts to embed are
     unchanged takes its vectors from there; only new or changed documents are embedded.
     """
     started = time.perf_counter()
     by_id = {d.doc_id: d for d in documents}
+    old_tables = previous.derived if previous is not None and previous.derived is not None else None
+    tables: dict[str, DocumentSentences] = {}
     plans = []  # per document: its chunks, chunk texts, sentence texts and key
     for doc in documents:
         doc_chunks = chunk_document(doc, chunk_max_chars, chunk_overlap_chars)
         texts = [index_text(doc, c) for c in doc_chunks]
-        sentence_texts = [s.text for s in document_sentences(doc).sentences]
+        if old_tables is not None and old_tables.sentence_keys.get(doc.doc_id) == tables_key(doc):
+            tables[doc.doc_id] = old_tables.sentences[doc.doc_id]
+        else:
+            tables[doc.doc_id] = document_sentences(doc)
+        sentence_texts = [s.text for s in tables[doc.doc_id].sentences]
         key = vectors_key(embedder.fingerprint, [*texts, "", *sentence_texts])  # "" parts chunks from sentences
         plans.append((doc, doc_chunks, texts, sentence_texts, key))
     reusable = _previous_vectors(previous, embedder) if previous is not None else {}
     to_embed = [text for _, _, texts, sentence_texts, key in plans if key not in reusable for text in (*texts, *sentence_texts)]
     threads = _use_all_cores() if to_embed else None
-    fresh = embed_sorted(embedder, to_embed, batch_size, progress)
+    fresh = embed_sorted(embedder, to_embed, batch_size, progress, report)
     _restore_threads(threads)
     chunk_rows: list[np.ndarray] = []
     sentence_rows: list[np.ndarray] = []
@@ -190,7 +258,9 @@ def build_index(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=round(time.perf_counter() - started, 3),
     )
-    return Index(manifest, by_id, chunks, dense, sentence_vectors, tuple(embedded), tuple(embedded_now))
+    derived = derive(documents, chunks, tables)
+    manifest = replace(manifest, build_seconds=round(time.perf_counter() - started, 3))
+    return Index(manifest, by_id, chunks, dense, sentence_vectors, tuple(embedded), tuple(embedded_now), derived)
 
 
 def _previous_vectors(previous: Index, embedder: Embedder) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -243,17 +313,51 @@ def build_changes(previous: Index | None, index: Index) -> BuildChanges:
 
 
 def embed_sorted(
-    embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Callable[[int, int], None] | None = None
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int,
+    progress: Callable[[int, int], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> np.ndarray:
-    """Embed passages in batches of similar length (less padding), returned in the input order."""
+    """Embed passages in batches of similar length (less padding), returned in the input order.
+
+    After the first batch, `report` gets the passage count and the time the rest should take.
+    """
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    total_chars = sum(len(t) for t in texts)
+    done_chars = 0
+    started = time.perf_counter()
     for lo in range(0, len(order), batch_size):
         rows = order[lo : lo + batch_size]
         vectors[rows] = embedder.embed_documents([texts[i] for i in rows])
+        done_chars += sum(len(texts[i]) for i in rows)
+        if report is not None and lo == 0:
+            report(estimate_line(len(texts), time.perf_counter() - started, done_chars, total_chars))
         if progress:
             progress(min(lo + batch_size, len(order)), len(order))
     return vectors
+
+
+def estimate_line(passages: int, seconds: float, done_chars: int, total_chars: int) -> str:
+    """"约 N 段，预计 M 分钟": the time so far scaled by the characters left (encoding cost grows with length)."""
+    left = seconds * total_chars / max(1, done_chars)
+    when = f"预计 {math.ceil(left / 60)} 分钟" if left >= 60 else "预计不到 1 分钟"
+    return f"计算向量：约 {passages} 段，{when}"
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)  # type: ignore[arg-type]  # plain arrays only
+    return buffer.getvalue()
+
+
+def derived_of(index: Index) -> Derived:
+    """The index's derived data, computed now for an index assembled without it."""
+    if index.derived is not None:
+        return index.derived
+    docs = list(index.documents.values())
+    return derive(docs, index.chunks, {d.doc_id: document_sentences(d) for d in docs})
 
 
 def _npy(array: np.ndarray | None) -> bytes:
@@ -300,6 +404,7 @@ def save_index(index: Index, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(folder)  # work folders that killed builds of earlier releases left beside it
         version = new_version(folder)
+        derived = derived_of(index)
         contents = {
             "documents.jsonl": _jsonl([{**d.metadata(), "text": d.text} for d in index.documents.values()]),
             "chunks.jsonl": _jsonl(
@@ -311,6 +416,12 @@ def save_index(index: Index, folder: Path) -> None:
             "dense.faiss": faiss.serialize_index(index.dense).tobytes(),
             "sentences.npy": _npy(index.sentence_vectors),
             "embedded.jsonl": _jsonl([e.__dict__ for e in index.embedded]),
+            "lexical.npz": _npz(derived.lexical.to_arrays()),
+            "corrector.json": json.dumps(derived.corrector.to_json(), ensure_ascii=False).encode("utf-8"),
+            "sentence_tables.jsonl": _jsonl(
+                [{"key": derived.sentence_keys[doc_id], **sentences_to_json(table)} for doc_id, table in derived.sentences.items()]
+            ),
+            "idf.json": json.dumps(derived.idf, ensure_ascii=False).encode("utf-8"),
         }
         for name, data in contents.items():
             _write_durably(version / name, data)
@@ -430,7 +541,8 @@ def load_index(folder: Path) -> Index:
             EmbeddedDocument(str(r["doc_id"]), str(r["key"]), int(r["chunks"]), int(r["sentences"]))
             for r in map(json.loads, contents["embedded.jsonl"].decode("utf-8").splitlines())
         )
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        derived = _read_derived(contents, documents)
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, OSError) as exc:
         raise IndexCorruptError(f"{folder} 的索引已损坏（{str(exc)[:200]}），{REBUILD}") from None
     if (
         dense.ntotal != len(chunks)
@@ -442,9 +554,30 @@ def load_index(folder: Path) -> Index:
         or [e.doc_id for e in embedded] != list(documents)
         or sum(e.chunks for e in embedded) != len(chunks)
         or sum(e.sentences for e in embedded) != len(sentence_vectors)
+        or derived.lexical.size != len(chunks)
+        or list(derived.sentences) != list(documents)
+        or [len(t.sentences) for t in derived.sentences.values()] != [e.sentences for e in embedded]
     ):
         raise IndexCorruptError(f"{folder} 的索引前后不一致（向量、段落与清单不符），{REBUILD}")
-    return Index(manifest, documents, chunks, dense, sentence_vectors, embedded)
+    return Index(manifest, documents, chunks, dense, sentence_vectors, embedded, derived=derived)
+
+
+def _read_derived(contents: dict[str, bytes], documents: dict[str, Document]) -> Derived:
+    """The lexical index, corrector tables, sentence tables and IDF as saved: nothing is computed again."""
+    with np.load(io.BytesIO(contents["lexical.npz"]), allow_pickle=False) as arrays:
+        lexical = LexicalIndex.from_arrays({name: arrays[name] for name in arrays.files})
+    corrector = CorrectorTables.from_json(json.loads(contents["corrector.json"]))
+    sentences: dict[str, DocumentSentences] = {}
+    keys: dict[str, str] = {}
+    for line in contents["sentence_tables.jsonl"].decode("utf-8").splitlines():
+        row = json.loads(line)
+        doc = documents[row["doc_id"]]
+        sentences[doc.doc_id] = sentences_from_json(doc, row)
+        keys[doc.doc_id] = str(row["key"])
+    idf = json.loads(contents["idf.json"])
+    if not isinstance(idf, dict) or not all(isinstance(v, float) for v in idf.values()):
+        raise ValueError("idf.json is not a table of numbers")
+    return Derived(lexical, corrector, sentences, keys, idf)
 
 
 def tqdm_progress(description: str) -> Callable[[int, int], None]:

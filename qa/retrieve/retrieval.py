@@ -5,30 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-import bm25s
 import numpy as np
 
 from qa.retrieve.embedder import Embedder
 from qa.retrieve.index import Index, index_text
+from qa.retrieve.lexical import LexicalIndex
 from qa.retrieve.vectors import FaissStore, VectorStore
-from qa.text.normalize import char_bigrams
 from qa.types import Passage
-
-
-class LexicalIndex:
-    """BM25 over character bigrams of normalised text (numbers and Latin words kept whole)."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        self._bm25 = bm25s.BM25()
-        self._size = len(texts)
-        if texts:
-            self._bm25.index([char_bigrams(t) or ["∅"] for t in texts], show_progress=False)
-
-    def scores(self, query: str) -> np.ndarray:
-        tokens = char_bigrams(query)
-        if not tokens or not self._size:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
@@ -94,7 +77,9 @@ class Retriever:
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
         self.weights = (dense_weight, lexical_weight)
-        self.lexical = LexicalIndex([index_text(index.document_of(c), c) for c in index.chunks])
+        # Saved with the index at build; computed here only for an index assembled without it.
+        saved = index.derived.lexical if index.derived is not None else None
+        self.lexical = saved if saved is not None else LexicalIndex([index_text(index.document_of(c), c) for c in index.chunks])
 
     def search(
         self, question: str, top_k: int = 5, mode: str = "hybrid", doc_ids: Collection[str] | None = None

@@ -25,17 +25,63 @@ def _char_nfkc(ch: str) -> str:
 
 def fold_chars(text: str) -> str:
     """NFKC each character (full-width → half-width), lower-case; same length as the input."""
-    return "".join(_char_nfkc(ch) for ch in text).lower()
+    # One table for the distinct characters, applied in C: linear in the text, not per-character Python.
+    return text.translate({ord(ch): _char_nfkc(ch) for ch in set(text)}).lower()
+
+
+def _dictionary_keys() -> frozenset[str]:
+    """Every key (phrase or character) of the t2s dictionaries: text holding none is left as it is."""
+    _converter.convert("")  # loads the dictionaries
+    return frozenset(key for group in _converter._dict_chain_data for _, _, table in group for key in table)
+
+
+_KEYS = _dictionary_keys()
+_KEY_STARTS = frozenset(key[0] for key in _KEYS)
+_LONGEST_KEY = max(map(len, _KEYS))
+
+
+def _holds_key(segment: str) -> bool:
+    """Whether a dictionary key occurs in the segment: only then can OpenCC change it."""
+    if _KEY_STARTS.isdisjoint(segment):
+        return False
+    for i, ch in enumerate(segment):
+        if ch in _KEY_STARTS and any(segment[i:j] in _KEYS for j in range(i + 1, min(len(segment), i + _LONGEST_KEY) + 1)):
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _convert_segment(segment: str) -> str:
+    converted: str = _converter.convert(segment)
+    return converted
+
+
+def _convert(text: str) -> str:
+    """What `_converter.convert(text)` returns, fast: OpenCC converts each run between its separators
+    on its own, so runs holding none of its dictionary keys are kept as they are, and the rest
+    are converted once each (cached)."""
+    pieces = _converter.split_chars_re.split(text)
+    for i in range(0, len(pieces), 2):  # even places are text, odd places the separators between
+        piece = pieces[i]
+        if piece and _holds_key(piece):
+            pieces[i] = _convert_segment(piece)
+    return "".join(pieces)
 
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified Chinese with OpenCC (character for character in practice)."""
-    converted: str = _converter.convert(text)
+    converted = _convert(text)
     # OpenCC's t2s table maps characters one to one for the texts here; if a phrase ever
     # changes length, fall back to per-character conversion so offsets stay valid.
     if len(converted) == len(text):
         return converted
-    return "".join(_converter.convert(ch) if len(_converter.convert(ch)) == 1 else ch for ch in text)
+    return "".join(_char_simplified(ch) for ch in text)
+
+
+@lru_cache(maxsize=65536)
+def _char_simplified(ch: str) -> str:
+    converted = _convert(ch)
+    return converted if len(converted) == 1 else ch
 
 
 def normalize_aligned(text: str) -> str:

@@ -9,10 +9,12 @@ sentence, its typed facts, and the numbered group it belongs to (一是…二是
 
 from __future__ import annotations
 
+import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from qa.text.chunking import sentence_spans
 from qa.text.grammar import Fact, find_facts, iso_date, years_in
@@ -172,3 +174,85 @@ def _sign_off(text: str, lines: list[Line]) -> list[Span]:
 
 def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentences]:
     return {d.doc_id: document_sentences(d) for d in documents}
+
+
+# Bump when what document_sentences computes changes: saved tables of another version are computed again.
+SENTENCES_VERSION = 1
+
+
+def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:
+    """Each bigram's inverse document frequency over all candidate sentences (BM25's smoothed form)."""
+    df: Counter[str] = Counter()
+    n = 0
+    for d in docs:
+        for s in d.sentences:
+            df.update(s.bigrams)
+            n += 1
+    n = max(1, n)
+    return {g: math.log(1 + (n - f + 0.5) / (f + 0.5)) for g, f in df.items()}
+
+
+def sentences_to_json(table: DocumentSentences) -> dict[str, Any]:
+    """A document's sentence table as plain JSON values; texts are not repeated (they are spans of the document)."""
+    return {
+        "doc_id": table.doc.doc_id,
+        "lines": [[ln.start, ln.end, ln.style, ln.level, ln.marker, ln.is_heading, list(ln.path), ln.text_start] for ln in table.lines],
+        "sentences": [
+            [
+                s.start,
+                s.end,
+                s.line,
+                list(s.lead),
+                list(s.years),
+                list(s.context_years),
+                [[f.kind, f.start, f.end, f.text, f.value, f.unit] for f in s.facts],
+                list(s.group) if s.group else None,
+                s.is_line_start,
+                sorted(s.bigrams),
+            ]
+            for s in table.sentences
+        ],
+        "groups": table.groups,
+        "sign_off": [list(span) for span in table.sign_off],
+        "title_bigrams": sorted(table.title_bigrams),
+    }
+
+
+def sentences_from_json(doc: Document, data: dict[str, Any]) -> DocumentSentences:
+    """The inverse of `sentences_to_json`, given the document; a table that does not fit it is a ValueError."""
+    text = doc.text
+    if data["doc_id"] != doc.doc_id:
+        raise ValueError(f"sentence table of {data['doc_id']} given for {doc.doc_id}")
+    lines = [Line(int(a), int(b), str(st), int(lv), str(mk), bool(hd), tuple(map(str, path)), int(ts)) for a, b, st, lv, mk, hd, path, ts in data["lines"]]
+    sentences = []
+    for index, (a, b, n, lead, years, context_years, facts, group, line_start, bigrams) in enumerate(data["sentences"]):
+        line = lines[n]
+        if not 0 <= a <= b <= len(text):
+            raise ValueError(f"sentence {index} of {doc.doc_id} lies outside its document")
+        sentences.append(
+            Sentence(
+                doc_id=doc.doc_id,
+                index=index,
+                start=a,
+                end=b,
+                text=text[a:b],
+                line=n,
+                section=line.section,
+                path=line.path,
+                lead=(int(lead[0]), int(lead[1])),
+                years=tuple(years),
+                context_years=tuple(context_years),
+                facts=tuple(Fact(k, fa, fb, ft, v, u) for k, fa, fb, ft, v, u in facts),
+                group=(str(group[0]), int(group[1])) if group else None,
+                is_line_start=bool(line_start),
+                bigrams=frozenset(bigrams),
+            )
+        )
+    return DocumentSentences(
+        doc=doc,
+        lines=lines,
+        sentences=sentences,
+        groups={str(k): [int(i) for i in v] for k, v in data["groups"].items()},
+        sign_off=[(int(a), int(b)) for a, b in data["sign_off"]],
+        title_bigrams=frozenset(data["title_bigrams"]),
+    )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pypinyin import Style, lazy_pinyin  # type: ignore[import-untyped]
 
@@ -39,39 +41,71 @@ def reading(ch: str) -> str:
     return str(lazy_pinyin(ch, style=Style.NORMAL)[0])
 
 
+@dataclass(frozen=True)
+class CorrectorTables:
+    """What a corrector learns from the library's text, saved with the index so a start need not read the text again."""
+
+    bigrams: dict[str, int]  # CJK character bigram → occurrences
+    char_counts: dict[str, int]  # CJK character → occurrences
+    abbreviations: dict[str, str]  # "XY" → the corpus word "X?Y?" it abbreviates
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bigrams": self.bigrams, "char_counts": self.char_counts, "abbreviations": self.abbreviations}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CorrectorTables:
+        def checked(table: Any, kind: type) -> dict[str, Any]:
+            if not isinstance(table, dict) or not all(isinstance(k, str) and type(v) is kind for k, v in table.items()):
+                raise ValueError("corrector tables: wrong types")
+            return table
+
+        return cls(checked(data["bigrams"], int), checked(data["char_counts"], int), checked(data["abbreviations"], str))
+
+
+def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
+    """Count the library's bigrams and characters and find its abbreviations."""
+    bigrams: Counter[str] = Counter()
+    char_counts: Counter[str] = Counter()
+    pieces = [normalize(piece) for text in texts for piece in text.split()]
+    for norm in pieces:
+        char_counts.update(ch for ch in norm if _is_cjk(ch))
+        bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
+    # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
+    four_grams: Counter[str] = Counter()
+    for norm in pieces:
+        four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
+    readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for word, count in four_grams.items():
+        if word[:2] in bigrams and word[2:] in bigrams and not set(word) & _PARTICLES:
+            readings_of[word[0] + word[2]].append((count, word))
+    # An abbreviation with two common readings (国标: 国家标准 or 国际标准?) is left alone.
+    abbreviations: dict[str, str] = {}
+    for short, options in readings_of.items():
+        options.sort(reverse=True)
+        if len(options) == 1 or options[1][0] * 2 < options[0][0]:
+            abbreviations[short] = options[0][1]
+    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations)
+
+
 class HomophoneCorrector:
     """Rewrites typo characters of a normalised question into homophones the corpus knows."""
 
-    def __init__(self, texts: Iterable[str], dictionary: Container[str] | None = None) -> None:
+    def __init__(
+        self, texts: Iterable[str], dictionary: Container[str] | None = None, tables: CorrectorTables | None = None
+    ) -> None:
+        """From the library's texts, or from the tables `corrector_tables` counted in them (then `texts` is not read)."""
         if dictionary is None:
             from qa.text.dictionary import words as dictionary_words
 
             dictionary = dictionary_words()
         self._dictionary = dictionary
-        self.bigrams: Counter[str] = Counter()
-        self._char_counts: Counter[str] = Counter()
-        self._pieces = [normalize(piece) for text in texts for piece in text.split()]
-        for norm in self._pieces:
-            self._char_counts.update(ch for ch in norm if _is_cjk(ch))
-            self.bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
-        # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
-        four_grams: Counter[str] = Counter()
-        for norm in self._pieces:
-            four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
-        readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for word, count in four_grams.items():
-            if word[:2] in self.bigrams and word[2:] in self.bigrams and not set(word) & _PARTICLES:
-                readings_of[word[0] + word[2]].append((count, word))
-        # An abbreviation with two common readings (国标: 国家标准 or 国际标准?) is left alone.
-        self._abbreviations: dict[str, str] = {}
-        for short, options in readings_of.items():
-            options.sort(reverse=True)
-            if len(options) == 1 or options[1][0] * 2 < options[0][0]:
-                self._abbreviations[short] = options[0][1]
+        self.tables = tables if tables is not None else corrector_tables(texts)
+        self.bigrams: Counter[str] = Counter(self.tables.bigrams)
+        self._char_counts: Counter[str] = Counter(self.tables.char_counts)
+        self._abbreviations = self.tables.abbreviations
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
-        for gram in self.bigrams:
-            for ch in gram:
-                self._chars_by_sound[reading(ch)].add(ch)
+        for ch in {ch for gram in self.bigrams for ch in gram}:
+            self._chars_by_sound[reading(ch)].add(ch)
 
     def _known(self, gram: str) -> bool:
         return gram in self.bigrams or gram in self._dictionary

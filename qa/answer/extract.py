@@ -371,7 +371,7 @@ class Answerer:
             line = doc.lines[s.line]
             return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
         a, b = self._with_elaboration(doc, s)
-        if b - a > _LONG_SENTENCE:
+        if s.end - s.start > _LONG_SENTENCE:
             a, b = self._best_clause(doc, s, intent)  # a long sentence: the clause that answers
         intro = self._introduction(doc, s)
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："

@@ -22,6 +22,7 @@ from qa.ingest.metadata import extract_metadata, find_title, parse_date
 from qa.ingest.pdf import join_wrapped_lines
 from qa.ingest.readers import READERS, read_docx, read_markdown, read_plain
 from qa.ingest.sidecar import read_sidecar
+from qa.settings import Settings
 
 from .conftest import CORPUS
 from .library_files import DOCX_PARAGRAPHS, FACTS, GBK_NOTICE, HTML_PAGE, docx_bytes, pdf_bytes, write_library
@@ -563,3 +564,24 @@ def test_qa_ask_answers_from_the_last_good_index_when_a_file_is_bad(tmp_path: Pa
     assert answer["found"] and answer["citations"][0]["doc_id"] == "miit-2023-118"
     assert "跳过 miit-2023-118.json：字段 id 应为文字，而不是列表" in captured.err
     assert "索引未更新" in captured.err
+
+
+@pytest.mark.model
+def test_a_question_about_each_file_is_answered_from_it_with_an_exact_span(
+    library: Path, tmp_path: Path, real_settings: Settings
+) -> None:
+    """One file of each format (GBK text, Markdown, web page, Word, PDF) beside the bundled notice, with the real model."""
+    from qa.service import QAService
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(library, corpus)
+    for name in ("miit-2023-118.txt", "miit-2023-118.json"):
+        shutil.copy(CORPUS / name, corpus / name)
+    service = QAService.load(real_settings.with_(corpus_dir=corpus, index_dir=tmp_path / "index"), show_progress=False)
+    for doc_id, (question, fact) in FACTS.items():
+        answer = service.ask(question)
+        assert answer.found, (doc_id, question, answer.answer)
+        assert answer.doc_id == doc_id and all(c.doc_id == doc_id for c in answer.citations), (question, answer.answer)
+        assert fact in answer.answer, (question, answer.answer)
+        for c in answer.citations:
+            assert service.index.documents[c.doc_id].text[c.start : c.end] == c.text

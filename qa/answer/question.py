@@ -52,7 +52,6 @@ _EFFECTIVE = re.compile("施行|生效|实施|执行|起效")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
-_TITLE = re.compile("标题|题目|名称|全称|叫什么")
 
 # Parts of speech that carry no topic (jieba's tag set): pronouns (什么, 哪些, 谁), particles,
 # modal words, prepositions, conjunctions, adverbs, interjections, onomatopoeia, punctuation.
@@ -79,7 +78,6 @@ class QuestionIntent:
     focus: tuple[str, ...] = ()  # the content word next to the question word
     date_role: str | None = None  # "published", "signed" or "effective" for a date question
     asks_membership: bool = False  # "X属于哪一类": the answer is the group that holds X
-    asks_title: bool = False
     present: bool = False  # asks what is the case now, not a target
     keyword_only: bool = False  # a search-box query without any question word
     asks_quantity: bool = False  # names a quantity (多少, 几项, 比例)
@@ -198,7 +196,6 @@ def analyse(question: str) -> QuestionIntent:
             else None
         ),
         asks_membership=bool(_MEMBERSHIP.search(norm)),
-        asks_title=bool(_TITLE.search(norm)),
         present=bool(_PRESENT.search(norm)) and not years,
         keyword_only=not _QUESTION_MARK.search(norm),
         asks_quantity=kind in ("quantity", "money", "percent", "duration") or bool(re.search("多少|几", norm)),

@@ -110,6 +110,7 @@ DOCNUM = re.compile(
     r"[\u4e00-\u9fff]{1,12}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d+\s*号"
     r"|[〔\[［]\s*(?:19|20)\d{2}\s*[〕\]］]\s*\d+\s*号"
     rf"|[\u4e00-\u9fff]{{0,12}}令\s*(?:第\s*)?(?:\d+|[{_CN_NUM}]+)\s*号"
+    r"|[\u4e00-\u9fff]{0,12}公告\s*(?:19|20)\d{2}\s*年\s*第\s*\d+\s*号"
 )
 # Organisations: a name ending in an official body's suffix.
 ORG_SUFFIX = (

@@ -47,7 +47,6 @@ class Settings:
     vector_store: str = "faiss"
     batch_queries: bool = False
     embed_backend: str = "torch"  # or "onnx": the same model run by ONNX Runtime (exported once into the cache)
-    refusal_threshold: float = 0.35
     max_question_chars: int = 500
     host: str = "127.0.0.1"
     port: int = 8000

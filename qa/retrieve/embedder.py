@@ -6,8 +6,8 @@ import hashlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,19 +54,11 @@ class HashEmbedder:
         return self._embed(texts)
 
 
-@contextmanager
-def progress_bars_only_on_a_terminal() -> Iterator[None]:
+def progress_bars_only_on_a_terminal() -> AbstractContextManager[None]:
     """transformers' progress bars ("Loading weights") only when stderr is a terminal, not in logs or pipes."""
-    from transformers.utils import logging as hf_logging
+    from qa.retrieve.e5_convert import transformers_progress
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if was_enabled and not sys.stderr.isatty():
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+    return transformers_progress(show=sys.stderr.isatty())
 
 
 def _folder_fingerprint(path: Path) -> str:

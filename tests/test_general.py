@@ -96,6 +96,13 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("二〇二三年八月三日", [("date", "二〇二三年八月三日")]),
         ("处五千元以上二万元以下罚款", [("money", "五千元以上"), ("money", "二万元以下")]),
         ("处2倍以上5倍以下罚款", [("quantity", "2倍以上"), ("quantity", "5倍以下")]),
+        ("基准价0.4012元/千瓦时", [("money", "0.4012元/千瓦时")]),
+        ("年排放5千吨以上", [("quantity", "5千吨以上")]),
+        ("新增装机2亿千瓦", [("quantity", "2亿千瓦")]),
+        ("围挡高度一百八十厘米以上", [("quantity", "一百八十厘米以上")]),
+        ("每年11月底前申报", [("date", "11月底")]),
+        ("2025年6月起执行", [("date", "2025年6月")]),
+        ("风电400小时", [("duration", "400小时")]),
     ],
 )
 def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, str]]) -> None:

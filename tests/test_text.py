@@ -100,6 +100,23 @@ def test_clean_text_drops_noise_and_repeated_heading() -> None:
     assert clean_text(clean_text(raw)) == clean_text(raw)
 
 
+def test_lines_cut_at_inline_elements_are_joined_back_into_their_sentences() -> None:
+    raw = "\n".join(
+        ["通知", "确保", "2025", "年底前实现市场化。", "建立", "“", "多电源参与", "”", "的市场。",
+         "电量（风电", "400", "小时，光伏", "300", "小时）确定。", "三、", "推动改革", "1.", "机制电量", "某局", "2025", "年", "9", "月", "29", "日", "方案"]
+    )
+    assert clean_text(raw).split("\n\n") == [
+        "通知", "确保2025年底前实现市场化。", "建立“多电源参与”的市场。", "电量（风电400小时，光伏300小时）确定。",
+        "三、推动改革", "1.机制电量", "某局2025年9月29日", "方案\n",
+    ]
+    assert clean_text(clean_text(raw)) == clean_text(raw)
+
+
+def test_a_page_with_few_bare_numbers_keeps_its_lines() -> None:
+    raw = "第一段没有句号\n2025\n下一段。\n"
+    assert clean_text(raw).split("\n\n") == ["第一段没有句号", "2025", "下一段。\n"]
+
+
 def test_raw_scraped_page_gives_the_same_chunks_as_the_clean_document(tmp_path: Path) -> None:
     if not RAW_SEED.exists():
         pytest.skip(f"raw seed page not found at {RAW_SEED}")

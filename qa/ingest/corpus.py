@@ -51,6 +51,44 @@ def is_noise_line(line: str) -> bool:
     return len(stripped) <= _SHORT_LINE and not re.search("[。；;]", stripped) and bool(_SHORT_NOISE.search(stripped))
 
 
+# A crawler that turns every inline element into a line of its own leaves numbers, quote marks
+# and brackets alone on lines ("确保\n2025\n年底前"). Such a page has several lines that are a bare
+# number; on it, these fragments are joined back to the sentence they were cut from.
+_NUMBER_LINE = re.compile(r"^[0-9][0-9.,]*%?$")
+_SPLIT_PAGE_NUMBER_LINES = 3
+_PUNCT_FRAGMENT = re.compile(r"^[“”\"‘’'（）()〔〕\[\]【】《》]+$")
+_OPENS = tuple("“‘（(〔[【《")
+_SENTENCE_END = tuple("。！？；!?;")
+# A line that is only an enumerator ("三、", "1.", "（一）") belongs to the line after it.
+_BARE_ENUMERATOR = re.compile(r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、]|[（(][一二三四五六七八九十0-9]{1,3}[）)])$")
+
+
+def _is_fragment(line: str) -> bool:
+    return bool(_NUMBER_LINE.match(line) or _PUNCT_FRAGMENT.match(line))
+
+
+def join_split_lines(lines: list[str]) -> list[str]:
+    """Lines cut at inline elements joined back into their sentences; bare enumerators joined to their line."""
+    split_page = sum(1 for line in lines if _NUMBER_LINE.match(line)) >= _SPLIT_PAGE_NUMBER_LINES
+    joined: list[str] = []
+    glue_next = False  # the last piece added was a fragment: what follows continues its sentence
+    for line in lines:
+        if joined and _BARE_ENUMERATOR.match(joined[-1]) and not _BARE_ENUMERATOR.match(line):
+            joined[-1] += line
+            glue_next = False
+            continue
+        if split_page and joined and not joined[-1].endswith(_SENTENCE_END) and not _BARE_ENUMERATOR.match(line):
+            previous = joined[-1]
+            unit_after_number = len(line) == 1 and previous[-1:].isdigit()
+            if glue_next or _is_fragment(line) or unit_after_number or previous.endswith(_OPENS):
+                joined[-1] = previous + line
+                glue_next = _is_fragment(line)
+                continue
+        joined.append(line)
+        glue_next = split_page and _is_fragment(line)
+    return joined
+
+
 def clean_text(raw: str) -> str:
     """Normalise a document's text: page noise and repeated headings removed, blank-line paragraphs.
 
@@ -67,6 +105,7 @@ def clean_text(raw: str) -> str:
         if kept and line == kept[0] and len(kept) < _HEADER_LINES:
             continue  # the page title repeated as the article title
         kept.append(line)
+    kept = join_split_lines(kept)
     return "\n\n".join(kept) + "\n" if kept else ""
 
 

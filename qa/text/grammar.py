@@ -81,11 +81,45 @@ MEASURES = (
     "层",
     "轮",
     "分",
-    "万人",
-    "万户",
-    "万家",
-    "万个",
-    "亿人",
+    "架",
+    "艘",
+    "站",
+    "场",
+    "片",
+    "块",
+    "栋",
+    "间",
+    "床",
+    "例",
+    "只",
+    "头",
+    "株",
+    "棵",
+    "门",
+    "节",
+    "段",
+    "代",
+    "星",
+    "档",
+    "票",
+    "单",
+    "包",
+    "箱",
+    "分贝",
+    "百分点",
+    "个百分点",
+    *(prefix + base for prefix in ("", "千", "毫", "厘", "分", "微", "纳", "兆", "吉", "平方", "立方", "平方千", "平方厘")
+      for base in ("米", "克", "瓦", "瓦时", "升", "伏", "伏安", "赫", "焦")),
+    "吨标准煤",
+    "吨标煤",
+    "标准煤",
+    "公里",
+    "平方公里",
+    "kW",
+    "kWh",
+    "MW",
+    "GW",
+    "km",
 )
 _PREFIX = r"(?:超过|达到|达|不少于|不低于|不超过|不高于|不多于|至少|最多|最高|最低|约|近|逾|约为|高于|低于|控制在|提高到|提升到|增加到|下降到|降低到)?"
 _SUFFIX = r"(?:以上|以下|左右|以内|之内|内|多|余|上下|以来|左右)?"
@@ -95,14 +129,21 @@ def _alt(words: tuple[str, ...]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
+# A measure may carry a magnitude (5千吨, 3万人, 2亿千瓦时) and a "per" part (元/千瓦时, 人/平方公里).
+_PER = rf"(?:\s*/\s*(?:{_alt(MEASURES)}|{_alt(TIME_UNITS)}|[\u4e00-\u9fff]{{1,2}}))?"
 _AMOUNT = re.compile(
     rf"{_PREFIX}(?P<num>{_NUM})(?:\s*(?:[-~～—至到])\s*{_NUM})?\s*"
-    rf"(?P<unit>%|％|‰|{_alt(CURRENCY)}|{_alt(TIME_UNITS)}|{_alt(MEASURES)})?{_SUFFIX}"
+    rf"(?P<unit>%|％|‰|(?P<magnitude>[十百千万亿]{{1,2}}?)??(?:{_alt(CURRENCY)}|{_alt(TIME_UNITS)}|{_alt(MEASURES)}){_PER})?{_SUFFIX}"
 )
 DATE = re.compile(
     rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号]"
     rf"(?:\s*[至到\-—~～]\s*(?:(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号])?"
     r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?|\d{4}/\d{1,2}/\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}"
+)
+# A month with or without its year, when no day follows: "2025年6月", "每年11月底前", "3月份".
+MONTH = re.compile(
+    rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?<![\d{_CN_NUM}])(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月"
+    r"(?:份|底|初|末|上旬|中旬|下旬)?(?!\s*(?:\d|[一二三四五六七八九十〇零]))"
 )
 YEAR = re.compile(r"(?<![\d])(?:19|20)\d{2}(?=\s*年)|(?<![\d])(?:19|20)\d{2}(?=[-—─~～至到]\s*(?:19|20)\d{2})")
 CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
@@ -188,11 +229,12 @@ def cn_to_number(text: str) -> float | None:
 
 
 def _amount_kind(unit: str, token: str) -> str:
-    if token.startswith("百分之") or unit in ("%", "％", "‰"):
+    base = unit.split("/")[0].strip().lstrip("十百千万亿") or unit
+    if token.startswith("百分之") or base in ("%", "％", "‰"):
         return "percent"
-    if unit in CURRENCY:
+    if base in CURRENCY:
         return "money"
-    if unit in TIME_UNITS:
+    if base in TIME_UNITS and "/" not in unit:
         return "duration"
     return "quantity"
 
@@ -214,6 +256,8 @@ def find_facts(text: str) -> list[Fact]:
     for m in DOCNUM.finditer(text):
         add("docnum", m.start(), m.end())
     for m in DATE.finditer(text):
+        add("date", m.start(), m.end())
+    for m in MONTH.finditer(text):
         add("date", m.start(), m.end())
     for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
         add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))

@@ -6,12 +6,14 @@ import json
 
 import pytest
 
+from qa.answer.question import analyse
 from qa.answer.scope import DocumentNames
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text.grammar import cn_to_number, find_facts, iso_date
 from qa.text.outline import parse_outline
+from qa.text.sentences import Sentence
 from qa.types import Document
 
 from .conftest import CORPUS
@@ -191,3 +193,42 @@ def test_library_question_facts_are_quoted_from_their_documents() -> None:
             if row["answerable"] and row.get("doc"):
                 for fact in [*row["all"], *row["any"][:1]]:
                     assert "".join(fact.split()) in texts[row["doc"]] or row["any"], (name, row["id"], fact)
+
+
+@pytest.fixture(scope="module")
+def regulation_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    """A regulation with fines in money and in multiples, and a plan whose guiding sentence is long."""
+    folder = tmp_path_factory.mktemp("regulation")
+    (folder / "fund.txt").write_text(
+        "某市基金监督管理办法\n\n第一条 机构未建立内部管理制度，拒不改正的，处1万元以上5万元以下的罚款。\n\n"
+        "第二条 机构通过下列方式骗取基金支出的，由行政部门责令退回，处骗取金额2倍以上5倍以下的罚款：（一）虚构服务项目；（二）伪造有关资料。\n",
+        encoding="utf-8",
+    )
+    (folder / "plan.txt").write_text(
+        "某省标准化行动方案\n\n《行动方案》以新时代思想为指导，全面贯彻落实有关精神，立足新发展阶段，完整、准确、全面贯彻新发展理念，"
+        "服务新发展格局，坚持新型工业化道路，统筹发展和安全，坚持系统观念，加强前瞻布局，以推动新兴产业创新发展为目标，以完善高效协同的标准化工作体系为抓手，推动产业高质量发展。\n",
+        encoding="utf-8",
+    )
+    settings = Settings(model="hash", corpus_dir=folder, index_dir=tmp_path_factory.mktemp("regulation-index") / "index")
+    return QAService.load(settings, show_progress=False)
+
+
+def _sentence(service: QAService, needle: str) -> Sentence:
+    return next(s for d in service.answerer.docs.values() for s in d.sentences if needle in s.text)
+
+
+def test_a_fine_as_a_multiple_answers_how_much_the_fine_is(regulation_library: QAService) -> None:
+    intent = analyse("机构通过虚构服务项目骗取基金支出的，罚款多少？")
+    assert intent.measure == "元"
+    multiple = _sentence(regulation_library, "2倍以上")
+    assert regulation_library.answerer._measure_match(multiple, intent)
+    spans, _, _ = regulation_library.answerer.compose(multiple, intent)
+    quoted = "".join(regulation_library.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "2倍以上5倍以下" in quoted
+
+
+def test_a_long_sentence_is_quoted_at_the_clause_beside_the_question_word(regulation_library: QAService) -> None:
+    sentence = _sentence(regulation_library, "为抓手")
+    for question, clause in (("《行动方案》以什么为抓手？", "以完善高效协同的标准化工作体系为抓手"), ("《行动方案》以什么为目标？", "以推动新兴产业创新发展为目标")):
+        spans, _, _ = regulation_library.answerer.compose(sentence, analyse(question))
+        assert [regulation_library.index.documents[d].text[a:b] for d, a, b in spans] == [clause]

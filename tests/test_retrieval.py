@@ -59,6 +59,10 @@ def test_top_indices_can_drop_zero_scores() -> None:
         ("补贴政策有效期多久", "duration", ()),
         ("国务院令第53号是哪年发布的", "year", ()),
         ("哪两类人员可以申请", "list", ()),
+        ("发布时间", "date", ()),
+        ("国家这几年打算新定多少个国标", "quantity", ()),
+        ("2025年、2026年竞价上下限分别是多少", "quantity", ("2025", "2026")),
+        ("五项任务分别是什么", "list", ()),
     ],
 )
 def test_question_kinds_and_years(question: str, kind: str, years: tuple[str, ...]) -> None:
@@ -77,6 +81,7 @@ def test_question_measure_numbers_count_and_present_tense() -> None:
     assert analyse("国务院令第53号什么时候施行").date_role == "effective"
     assert analyse("目前已经培育了多少项团体标准").present
     assert not analyse("到2025年培育多少项团体标准").present
+    assert analyse("国家这几年打算新定多少个国标").measure == "个"  # 这几年 is a time, not the measure asked
 
 
 def test_question_content_drops_question_words() -> None:
@@ -90,6 +95,12 @@ def test_homophone_typos_are_corrected_from_the_corpus_vocabulary() -> None:
     # words the corpus lacks are not "corrected" into something else
     assert corrector.correct("有补贴吗") == "有补贴吗"
     assert corrector.correct("今天天气怎么样") == "今天天气怎么样"
+
+
+def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more() -> None:
+    # 文号 and 问号 are both dictionary words; the library writes 文 far more often than 问.
+    corrector = HomophoneCorrector(["本文件自印发之日起施行。文件、文本、公文、发文、行文。", "有问题请咨询。"])
+    assert corrector.correct("这份通知的闻号是多少") == "这份通知的文号是多少"
 
 
 def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:

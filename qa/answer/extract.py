@@ -173,7 +173,7 @@ class Answerer:
             return False
         units = {f.unit for f in s.facts} | {f.kind for f in s.facts}
         if intent.measure == "元":
-            return "money" in units
+            return "money" in units or "倍" in units  # a fine may be a multiple of the sum
         if intent.measure == "%":
             return "percent" in units
         if intent.measure == "个":  # the general classifier: any count ("几个领域" → 9大领域)
@@ -403,7 +403,10 @@ class Answerer:
         if not clauses or not grams:
             return s.start, s.end
         scored = [(self._coverage(grams, frozenset(char_bigrams(self._text(s.doc_id, a, b)))), -a, (a, b)) for a, b in clauses]
-        top = max(scored)
+        # "以什么为抓手": the answer sits beside the word next to the question word.
+        focus = [g for f in intent.focus for g in char_bigrams(f)]
+        beside = [c for c in scored if focus and all(g in char_bigrams(self._text(s.doc_id, *c[2])) for g in focus)]
+        top = max(beside or scored)
         if top[0] == 0:
             return s.start, s.end
         n = clauses.index(top[2])
@@ -428,8 +431,10 @@ class Answerer:
         kinds = {
             "year": ("year", "date"),
             "date": ("date", "year"),
-            "quantity": ("quantity",) if intent.measure else ("quantity", "money", "percent", "duration"),
+            "quantity": ("quantity",) if intent.measure else _AMOUNTS,
         }.get(intent.kind, (intent.kind,))
+        if intent.kind in _AMOUNTS and _asks_several(intent):
+            kinds = _AMOUNTS  # "按多少比例激励，最高多少": a percentage and a sum
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         facts = measured or facts
@@ -440,7 +445,7 @@ class Answerer:
             return [(clauses[0][0], holding[-1][1])]
         if not holding:
             return [(s.start, s.end)]
-        if len(holding) > 1 and len(re.findall("多少|几|多久|哪天|多长", intent.norm)) >= 2:
+        if len(holding) > 1 and _asks_several(intent):
             return holding[:3]  # "新建多少个，总规模多少": each quantity asked
         if len(holding) > 1:
             grams = self.content_grams(intent)
@@ -554,6 +559,14 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             best[_F["unseen_share"]],
         ]
     )
+
+
+_AMOUNTS = ("quantity", "money", "percent", "duration")
+
+
+def _asks_several(intent: QuestionIntent) -> bool:
+    """Whether a question asks for more than one fact: two question words, or 分别."""
+    return len(re.findall("多少|几|多久|哪天|多长", intent.norm)) >= 2 or "分别" in intent.norm
 
 
 def _leads_with(text: str, s: Sentence, years: Sequence[str]) -> bool:

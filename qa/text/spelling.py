@@ -151,11 +151,12 @@ class HomophoneCorrector:
             # A replacement must form a known word with a content neighbour: "的问" proves nothing.
             left = "" if left in _FUNCTION_CHARS else left
             right = "" if right in _FUNCTION_CHARS else right
-            best, best_key = ch, (0, 0)
-            for candidate in self._chars_by_sound.get(reading(ch), ()):
+            best, best_key = ch, (0, 0, 0)
+            for candidate in sorted(self._chars_by_sound.get(reading(ch), ())):
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]
                 hits = [g for g in fits if self._known(g)]
-                key = (len(hits), sum(self.bigrams[g] for g in hits))
+                # Ties go to the character the library uses more (文号 over 问号 in policy text).
+                key = (len(hits), sum(self.bigrams[g] for g in hits), self._char_counts[candidate])
                 # A character the corpus uses often ("出" in 提出, 突出) is more likely meant
                 # than mistyped: replacing it needs a known word on both sides, or a common one.
                 strong = len(hits) == 2 or any(self.bigrams[g] >= _COMMON_CHAR for g in hits)

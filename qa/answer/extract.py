@@ -225,6 +225,7 @@ class Answerer:
                 wanted = role_dates[s.doc_id].get(intent.date_role)
                 row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
             row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
+        segment_grams = [set(char_bigrams(seg)) for seg in intent.segments if len(seg) >= 2]
         known = [g for g in grams if g in self.idf]
         rarest = max(known, key=lambda g: self.idf[g]) if known else None
         unseen = self._unseen_share(grams)
@@ -234,6 +235,9 @@ class Answerer:
             around = s.bigrams | self._path_bigrams(s.path) | frozenset(char_bigrams(self._text(s.doc_id, *s.lead)))
             x[n, _F["rarest_missing"]] = float(rarest is not None and rarest not in around and rarest not in doc.title_bigrams)
             x[n, _F["unseen_share"]] = unseen
+            if segment_grams:
+                present = around | doc.title_bigrams
+                x[n, _F["segment_missing"]] = sum(1 for sg in segment_grams if not sg & present) / len(segment_grams)
             if focus and intent.kind in TYPED_KINDS:
                 clauses = [self._text(s.doc_id, a, b) for a, b in self._fact_clauses(s, intent)]
                 x[n, _F["focus_by_fact"]] = float(any(g in char_bigrams(text) for text in clauses for g in focus))
@@ -557,6 +561,7 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             min(1.0, (top_passage.lexical_score if top_passage else 0.0) / 20.0),
             best[_F["rarest_missing"]],
             best[_F["unseen_share"]],
+            best[_F["segment_missing"]],
         ]
     )
 

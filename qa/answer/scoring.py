@@ -46,6 +46,7 @@ FEATURES = (
     "rarest_missing",  # the question's most specific word the library knows is not in the sentence or its context
     "unseen_share",  # IDF share of the question's content the whole library never uses (教育部, 部长, 处罚)
     "focus_by_fact",  # the clause holding the fact asked for names the question's focus ("9大领域" for 几个领域)
+    "segment_missing",  # share of the question's content phrases of which nothing is in the sentence, its context or title
 )
 
 
@@ -63,6 +64,7 @@ ANSWERABILITY_FEATURES = (
     "passage_lexical",
     "rarest_missing",
     "unseen_share",
+    "segment_missing",
 )
 
 

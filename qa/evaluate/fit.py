@@ -5,7 +5,9 @@ the answer it would give; it is a positive example when that answer holds the qu
 expected facts. A logistic regression over the features (qa/answer/scoring.py) is fitted on
 all candidates; the refusal threshold is the probability that, applied to each question's
 best candidate, gets the most questions right (answered correctly, or refused when the
-documents do not answer). The result is written to qa/answer/weights.json with the data and
+documents do not answer). The answerability model and the threshold learn from the ranker's
+choices on questions it was not fitted on (out of fold, by document), as it will meet them on
+documents it has never seen. The result is written to qa/answer/weights.json with the data and
 the figures of the fit:
 
     qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs
@@ -84,17 +86,45 @@ def best_threshold(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], wei
     return best
 
 
-def fit(rows: Sequence[QuestionRows], c: float = 1.0) -> Weights:
+def _document_of(row: QuestionRows) -> str:
+    """The document a question is about: as its set records it, else the one its top passage comes from."""
+    if row.golden.doc:
+        return row.golden.doc
+    return row.retrieval.passages[0].chunk.doc_id if row.retrieval.passages else ""
+
+
+def _fit_ranker(rows: Sequence[QuestionRows], c: float) -> Weights:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([r.x for r in rows if len(r.y)])
+    y = np.concatenate([r.y for r in rows if len(r.y)])
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    model.fit(x, y)
+    return Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5)
+
+
+def _out_of_fold_outcomes(rows: Sequence[QuestionRows], c: float, folds: int) -> list[tuple[np.ndarray | None, bool, bool]]:
+    """Each question's outcome under a ranker fitted without its document's fold of documents."""
+    documents = sorted({_document_of(r) for r in rows})
+    fold_of = {d: n % folds for n, d in enumerate(documents)}
+    outcomes: list[tuple[np.ndarray | None, bool, bool] | None] = [None] * len(rows)
+    for fold in range(folds):
+        inside = [i for i, r in enumerate(rows) if fold_of[_document_of(r)] == fold]
+        training = [r for r in rows if fold_of[_document_of(r)] != fold]
+        if not inside or not any(len(r.y) and r.y.any() for r in training):
+            continue
+        for i, outcome in zip(inside, _outcomes([rows[i] for i in inside], _fit_ranker(training, c)), strict=True):
+            outcomes[i] = outcome
+    return [o if o is not None else (None, False, not r.golden.answerable) for o, r in zip(outcomes, rows, strict=True)]
+
+
+def fit(rows: Sequence[QuestionRows], c: float = 1.0, folds: int = 5) -> Weights:
     """The candidate ranker over every candidate of every question; then the answerability model and its threshold."""
     from sklearn.linear_model import LogisticRegression
 
-    xs = [r.x for r in rows if len(r.y)]
-    ys = [r.y for r in rows if len(r.y)]
-    x, y = np.vstack(xs), np.concatenate(ys)
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    model.fit(x, y)
-    ranker = Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5)
-    outcomes = _outcomes(rows, ranker)
+    ranker = _fit_ranker(rows, c)
+    documents = {_document_of(r) for r in rows}
+    outcomes = _out_of_fold_outcomes(rows, c, folds) if len(documents) >= folds else _outcomes(rows, ranker)
     # Answerability: answer when the best candidate is right; refuse when the question is unanswerable or the best is wrong.
     qa_x = np.vstack([f for f, _, _ in outcomes if f is not None])
     qa_y = np.array([ok_answer for f, ok_answer, _ in outcomes if f is not None], dtype=float)

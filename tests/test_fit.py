@@ -1,0 +1,54 @@
+"""Fitting the answer scorer: the ranker, and an answerability model that learns out of fold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.answer.scoring import FEATURES
+from qa.evaluate.evaluation import GoldenQuestion
+from qa.evaluate.fit import QuestionRows, _fit_ranker, _out_of_fold_outcomes, _outcomes, fit
+from qa.retrieve.retrieval import RetrievalResult
+from qa.types import Chunk, Passage
+
+DENSE = FEATURES.index("dense")
+COVER = FEATURES.index("cover_sentence")
+
+
+def _rows(documents: int = 6, per_document: int = 8, seed: int = 0) -> list[QuestionRows]:
+    """Questions whose right candidate has the highest coverage; some unanswerable ones with none."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(documents):
+        for q in range(per_document):
+            answerable = q % 4 != 0
+            x = rng.random((5, len(FEATURES))) * 0.3
+            y = np.zeros(5)
+            if answerable:
+                right = int(rng.integers(5))
+                x[right, COVER] += 0.7
+                x[right, DENSE] += 0.2
+                y[right] = 1.0
+            golden = GoldenQuestion(f"d{d}-q{q}", "问题", "text", "zh-Hans", ("事实",) if answerable else (), (), answerable, doc=f"doc-{d}")
+            passage = Passage(Chunk(f"doc-{d}", "", 0, 2, "正文"), 1.0, dense_score=0.9, lexical_score=5.0)
+            rows.append(QuestionRows(golden, x, y, RetrievalResult([passage])))
+    return rows
+
+
+def test_the_fitted_ranker_puts_the_right_candidate_first() -> None:
+    rows = _rows()
+    weights = fit(rows)
+    answerable = [r for r in rows if r.golden.answerable]
+    assert all(r.y[int(np.argmax(weights.score(r.x)))] for r in answerable)
+    assert 0.0 < weights.threshold < 1.0
+
+
+def test_answerability_learns_from_rankers_that_never_saw_the_question_s_document() -> None:
+    rows = _rows()
+    outcomes = _out_of_fold_outcomes(rows, c=1.0, folds=3)
+    # Documents doc-0 and doc-3 form one fold: their outcomes come from a ranker fitted on the others.
+    fold = [i for i, r in enumerate(rows) if r.golden.doc in ("doc-0", "doc-3")]
+    expected = _outcomes([rows[i] for i in fold], _fit_ranker([r for r in rows if r.golden.doc not in ("doc-0", "doc-3")], 1.0))
+    for i, (features, right, refused) in zip(fold, expected, strict=True):
+        got = outcomes[i]
+        assert got[1:] == (right, refused)
+        assert got[0] is not None and features is not None and np.allclose(got[0], features)

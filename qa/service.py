@@ -28,12 +28,14 @@ from qa.retrieve.index import (
     read_manifest,
     recover_index,
     save_index,
+    tables_key,
     tqdm_progress,
 )
 from qa.retrieve.retrieval import RetrievalResult, Retriever
 from qa.retrieve.vectors import open_vector_store
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
+from qa.text.grammar import years_in
 from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
@@ -151,7 +153,7 @@ def ensure_index(
                 else:
                     readable = {d.doc_id for d in corpus.documents}
                     lost = sorted(set(index.documents) - readable)
-                    if fresh:
+                    if fresh and tables_are_current(index):
                         return index, False
                     if lost:
                         report(
@@ -180,6 +182,12 @@ def ensure_index(
     report(build_changes(previous, index).summary())
     report(corpus.summary())
     return index, True
+
+
+def tables_are_current(index: Index) -> bool:
+    """Whether the saved sentence tables were computed by this program's sentence and fact extraction."""
+    derived = index.derived
+    return derived is not None and all(derived.sentence_keys.get(d.doc_id) == tables_key(d) for d in index.documents.values())
 
 
 def previous_index(settings: Settings, embedder: Embedder) -> Index | None:
@@ -274,6 +282,10 @@ class QAService:
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
         intent = analyse(understood)
+        if named:
+            # "关于2024年部分节假日安排的通知是哪天印发的": a year of the named title names the document, it is not asked.
+            titles = " ".join(self.index.documents[d].title for d in named)
+            intent = replace(intent, years=tuple(y for y in intent.years if y not in years_in(titles)))
         query = understood
         if len(named) == 1 and not doc_ids:
             query = without_title(understood, self.index.documents[named[0]].title)

@@ -232,3 +232,44 @@ def test_a_long_sentence_is_quoted_at_the_clause_beside_the_question_word(regula
     for question, clause in (("《行动方案》以什么为抓手？", "以完善高效协同的标准化工作体系为抓手"), ("《行动方案》以什么为目标？", "以推动新兴产业创新发展为目标")):
         spans, _, _ = regulation_library.answerer.compose(sentence, analyse(question))
         assert [regulation_library.index.documents[d].text[a:b] for d, a, b in spans] == [clause]
+
+
+@pytest.fixture(scope="module")
+def holiday_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    folder = tmp_path_factory.mktemp("holidays")
+    (folder / "holidays.txt").write_text(
+        "国务院办公厅关于2024年部分节假日安排的通知\n\n经国务院批准，现将2024年元旦、春节放假调休日期的具体安排通知如下。\n\n"
+        "一、元旦：1月1日放假，与周末连休。\n\n二、春节：2月10日至17日放假调休，共8天。2月4日（星期日）、2月18日（星期日）上班。\n\n"
+        "国务院办公厅\n\n2023年10月25日\n",
+        encoding="utf-8",
+    )
+    (folder / "holidays.json").write_text(json.dumps({"title": "国务院办公厅关于2024年部分节假日安排的通知", "date_signed": "2023-10-25"}), encoding="utf-8")
+    (folder / "dogs.txt").write_text(REGULATION, encoding="utf-8")
+    settings = Settings(model="hash", corpus_dir=folder, index_dir=tmp_path_factory.mktemp("holidays-index") / "index")
+    return QAService.load(settings, show_progress=False)
+
+
+def test_a_year_in_the_title_governs_the_lines_that_do_not_repeat_it(holiday_library: QAService) -> None:
+    _, intent, retrieval, named = holiday_library.prepare("2024年春节前后哪几天要上班？", 5, "hybrid")
+    candidates, _, _ = holiday_library.answerer.scored(intent, retrieval, named)
+    assert any("2月4日（星期日）" in c.sentence.text for c in candidates)  # not only the sentence that says 2024
+
+
+def test_a_year_of_the_named_title_is_not_a_year_asked(holiday_library: QAService) -> None:
+    _, intent, _, named = holiday_library.prepare("国务院办公厅关于2024年部分节假日安排的通知是哪天印发的？", 5, "hybrid")
+    assert named == ["holidays"]
+    assert intent.years == ()
+    answer = holiday_library.ask("国务院办公厅关于2024年部分节假日安排的通知是哪天印发的？")
+    assert answer.found and "2023年10月25日" in answer.answer
+
+
+def test_two_questions_in_one_are_answered_from_the_sentence_and_the_next(holiday_library: QAService) -> None:
+    sentence = _sentence(holiday_library, "2月10日至17日")
+    spans, _, _ = holiday_library.answerer.compose(sentence, analyse("春节放假从哪天到哪天？哪几天上班？"))
+    quoted = "".join(holiday_library.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "2月10日至17日" in quoted and "2月4日" in quoted
+
+
+def test_one_before_a_measure_word_is_an_article_not_a_count() -> None:
+    assert find_facts("形成一站式解决方案，建设一个平台") == []
+    assert [f.text for f in find_facts("一年内完成一项以上")] == ["一年内", "一项以上"]

@@ -106,7 +106,7 @@ def test_a_failed_write_leaves_the_previous_index_untouched(tmp_path: Path, monk
     assert list(versions_folder(folder).iterdir()) == [folder.resolve()]  # the failed version is gone
 
 
-def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_path: Path) -> None:
+def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(model="hash", corpus_dir=CORPUS, index_dir=tmp_path / "index")
     _, built = ensure_index(settings, HashEmbedder())
     assert built
@@ -114,6 +114,14 @@ def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_pat
     assert not built
     _, built = ensure_index(settings.with_(chunk_max_chars=200), HashEmbedder())
     assert built  # chunking changed: the index is stale and rebuilt
+    version = index_module.SENTENCES_VERSION
+    monkeypatch.setattr(index_module, "SENTENCES_VERSION", version + 1)
+    index, built = ensure_index(settings.with_(chunk_max_chars=200), HashEmbedder())
+    assert built  # the program extracts sentences and facts differently now: tables computed again
+    assert all(k.startswith(f"{version + 1}:") for k in index.derived.sentence_keys.values())
+    _, built = ensure_index(settings.with_(chunk_max_chars=200), HashEmbedder())
+    assert not built
+    monkeypatch.setattr(index_module, "SENTENCES_VERSION", version)
     with pytest.raises(IndexMismatchError):
         ensure_index(settings, HashEmbedder(dim=32))  # another model: refused, not replaced
     corrupt = settings.index_dir / "manifest.json"

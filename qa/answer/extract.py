@@ -283,9 +283,9 @@ class Answerer:
             grams = [g for g in grams if g not in title] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
         if intent.years:
-            # "到2030年要达到什么目标": when some candidates are governed by the year asked, only they answer.
-            in_year = [c for c in candidates if set(intent.years) & set(c.sentence.years)]
-            in_year = in_year or [c for c in candidates if set(intent.years) & set(c.sentence.context_years)]
+            # "到2030年要达到什么目标": when some candidates are governed by the year asked (by their own
+            # text, their headings or their document's title), only they answer.
+            in_year = [c for c in candidates if set(intent.years) & {*c.sentence.years, *c.sentence.context_years}]
             if intent.kind not in TYPED_KINDS:
                 # "2025年的目标是什么": the paragraph that opens with the year, when there is one.
                 led = [c for c in in_year if _leads_with(self.index.documents[c.sentence.doc_id].text, c.sentence, intent.years)]
@@ -360,6 +360,11 @@ class Answerer:
         text = doc.doc.text
         if intent.kind in TYPED_KINDS:
             spans = self._fact_clauses(s, intent)
+            if _asks_several(intent) and len(spans) == 1:
+                # "多少日内发放？交通不便地区最多延长多久？": the next sentence of the paragraph may hold the second.
+                following = next((t for t in doc.sentences[s.index + 1 : s.index + 2] if t.line == s.line), None)
+                if following is not None and any(f.kind in self._asked_kinds(intent) for f in following.facts):
+                    spans = spans + self._fact_clauses(following, intent)
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
         if intent.kind == "who" and doc.sign_off and (intent.date_role or not self._specific_grams(intent, doc)):
             # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).
@@ -429,16 +434,21 @@ class Answerer:
             return before[-1].start, before[-1].end
         return None
 
-    def _fact_clauses(self, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
-        """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
-        doc = self.docs[s.doc_id]
-        kinds = {
+    @staticmethod
+    def _asked_kinds(intent: QuestionIntent) -> tuple[str, ...]:
+        """The kinds of fact that answer a typed question."""
+        if intent.kind in _AMOUNTS and _asks_several(intent):
+            return _AMOUNTS  # "按多少比例激励，最高多少": a percentage and a sum
+        return {
             "year": ("year", "date"),
             "date": ("date", "year"),
             "quantity": ("quantity",) if intent.measure else _AMOUNTS,
         }.get(intent.kind, (intent.kind,))
-        if intent.kind in _AMOUNTS and _asks_several(intent):
-            kinds = _AMOUNTS  # "按多少比例激励，最高多少": a percentage and a sum
+
+    def _fact_clauses(self, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
+        """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
+        doc = self.docs[s.doc_id]
+        kinds = self._asked_kinds(intent)
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         facts = measured or facts

@@ -277,8 +277,8 @@ def find_facts(text: str) -> list[Fact]:
             continue  # a year, not a duration
         if unit in ("日", "号") and text[max(0, m.start() - 3) : m.start()].endswith("月"):
             continue
-        if unit in ("个", "大", "点", "分", "级", "期", "步", "层", "轮", "批", "次", "件", "项", "条", "种", "类") and not re.search(r"\d", num) and len(num) == 1 and num in "一":
-            continue  # "一个", "一大": an article, not a count
+        if num == "一" and token == num + unit and len(unit) == 1 and unit in MEASURES:
+            continue  # "一个", "一大", "一站式": an article or a word, not a count
         add(_amount_kind(unit, num), m.start(), m.end(), value, unit)
     facts.sort(key=lambda f: f.start)
     return facts

@@ -243,7 +243,7 @@ def holiday_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
         "国务院办公厅\n\n2023年10月25日\n",
         encoding="utf-8",
     )
-    (folder / "holidays.json").write_text(json.dumps({"title": "国务院办公厅关于2024年部分节假日安排的通知", "date_signed": "2023-10-25"}), encoding="utf-8")
+    (folder / "holidays.json").write_text(json.dumps({"title": "国务院办公厅关于2024年部分节假日安排的通知", "date_signed": "2023-10-25", "doc_number": "国办发明电〔2023〕7号"}), encoding="utf-8")
     (folder / "dogs.txt").write_text(REGULATION, encoding="utf-8")
     settings = Settings(model="hash", corpus_dir=folder, index_dir=tmp_path_factory.mktemp("holidays-index") / "index")
     return QAService.load(settings, show_progress=False)
@@ -273,3 +273,17 @@ def test_two_questions_in_one_are_answered_from_the_sentence_and_the_next(holida
 def test_one_before_a_measure_word_is_an_article_not_a_count() -> None:
     assert find_facts("形成一站式解决方案，建设一个平台") == []
     assert [f.text for f in find_facts("一年内完成一项以上")] == ["一年内", "一项以上"]
+
+
+def test_when_a_named_document_takes_effect_is_a_field_of_that_document(regulation_library: QAService) -> None:
+    answerer = regulation_library.answerer
+    intent = analyse("某市基金监督管理办法从什么时候开始施行？")
+    assert intent.date_role == "effective" and "开始" not in "".join(intent.segments)
+    assert answerer._asks_document_field(intent, _sentence(regulation_library, "起施行"))
+    assert not answerer._asks_document_field(intent, _sentence(regulation_library, "1万元以上"))  # no date, no clause
+
+
+def test_a_document_s_number_in_the_question_names_it_and_asks_nothing_more(holiday_library: QAService) -> None:
+    _, intent, _, named = holiday_library.prepare("国办发明电〔2023〕7号通知的落款日期是哪天？", 5, "hybrid")
+    assert named == ["holidays"]
+    assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []

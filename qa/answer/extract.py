@@ -394,11 +394,13 @@ class Answerer:
         field = intent.kind == "docnum" or (intent.kind == "date" and intent.date_role is not None) or (
             intent.kind == "who" and intent.date_role in ("signed", "published")
         )
+        if intent.date_role == "effective" and not re.search("施行|生效", s.text):
+            return False  # the date a document takes effect is the one its commencement clause states
         return field and self._type_match(s, intent) and not self._specific_grams(intent, self.docs[s.doc_id])
 
     def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:
-        """The question's content bigrams that its document's title does not hold."""
-        title_chars = set(normalize(doc.doc.title))
+        """The question's content bigrams that its document's title (or 文号) does not hold."""
+        title_chars = set(normalize(doc.doc.title + doc.doc.doc_number))
         return [
             g
             for g in self.content_grams(intent)

@@ -201,7 +201,7 @@ def regulation_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     folder = tmp_path_factory.mktemp("regulation")
     (folder / "fund.txt").write_text(
         "某市基金监督管理办法\n\n第一条 机构未建立内部管理制度，拒不改正的，处1万元以上5万元以下的罚款。\n\n"
-        "第二条 机构通过下列方式骗取基金支出的，由行政部门责令退回，处骗取金额2倍以上5倍以下的罚款：（一）虚构服务项目；（二）伪造有关资料。\n",
+        "第二条 机构通过下列方式骗取基金支出的，由行政部门责令退回，处骗取金额2倍以上5倍以下的罚款：（一）虚构服务项目；（二）伪造有关资料。\n\n第三条 本办法自2021年5月1日起施行。\n",
         encoding="utf-8",
     )
     (folder / "plan.txt").write_text(

@@ -287,3 +287,9 @@ def test_a_document_s_number_in_the_question_names_it_and_asks_nothing_more(holi
     _, intent, _, named = holiday_library.prepare("国办发明电〔2023〕7号通知的落款日期是哪天？", 5, "hybrid")
     assert named == ["holidays"]
     assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []
+
+
+def test_a_colloquial_question_for_a_document_s_issuers_asks_nothing_more(holiday_library: QAService) -> None:
+    intent = analyse("这个文件是哪几家部委一起发的啊？")
+    assert intent.kind == "who" and intent.date_role == "signed"
+    assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []

@@ -404,7 +404,7 @@ class Answerer:
         return [
             g
             for g in self.content_grams(intent)
-            if g not in doc.title_bigrams and not set(g) <= title_chars and g not in ("部门", "单位", "机构")
+            if len(g) == 2 and g not in doc.title_bigrams and not set(g) <= title_chars and g not in ("部门", "单位", "机构", "部委", "机关")
         ]
 
     def _best_clause(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> tuple[int, int]:

@@ -453,7 +453,8 @@ class Answerer:
         kinds = self._asked_kinds(intent)
         facts = [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
-        facts = measured or facts
+        if not _asks_several(intent):
+            facts = measured or facts  # "按多少比例，最高多少": the sum too, not only the percentage
         clauses = doc.clauses(s)
         holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
         if len(s.text) <= _SHORT_SENTENCE and holding:
@@ -583,7 +584,7 @@ _AMOUNTS = ("quantity", "money", "percent", "duration")
 
 def _asks_several(intent: QuestionIntent) -> bool:
     """Whether a question asks for more than one fact: two question words, or 分别."""
-    return len(re.findall("多少|几|多久|哪天|多长", intent.norm)) >= 2 or "分别" in intent.norm
+    return len(re.findall("多少|几|多久|哪|多长|怎样|怎么|如何|什么", intent.norm)) >= 2 or "分别" in intent.norm
 
 
 def _leads_with(text: str, s: Sentence, years: Sequence[str]) -> bool:

@@ -204,6 +204,12 @@ def regulation_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
         "第二条 机构通过下列方式骗取基金支出的，由行政部门责令退回，处骗取金额2倍以上5倍以下的罚款：（一）虚构服务项目；（二）伪造有关资料。\n\n第三条 本办法自2021年5月1日起施行。\n",
         encoding="utf-8",
     )
+    (folder / "guidance.md").write_text(
+        "# 某部关于项目认定的指导意见\n\n一、总体要求。认定应当依法进行。\n\n"
+        "二、有下列情形之一的项目，主管部门可以委托工程咨询单位、资产评估机构、会计师事务所等专业机构进行评估：\n\n"
+        "（一）备案的投资额与实际情况存在明显差异的；\n\n（二）未经审批的；\n\n（三）产业政策禁止投资建设的。\n\n三、其他事项。本意见自印发之日起施行。\n",
+        encoding="utf-8",
+    )
     (folder / "plan.txt").write_text(
         "某省标准化行动方案\n\n《行动方案》以新时代思想为指导，全面贯彻落实有关精神，立足新发展阶段，完整、准确、全面贯彻新发展理念，"
         "服务新发展格局，坚持新型工业化道路，统筹发展和安全，坚持系统观念，加强前瞻布局，以推动新兴产业创新发展为目标，以完善高效协同的标准化工作体系为抓手，推动产业高质量发展。\n",
@@ -293,3 +299,17 @@ def test_a_colloquial_question_for_a_document_s_issuers_asks_nothing_more(holida
     intent = analyse("这个文件是哪几家部委一起发的啊？")
     assert intent.kind == "who" and intent.date_role == "signed"
     assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []
+
+
+def test_a_sentence_that_introduces_items_is_answered_by_the_items_after_it(regulation_library: QAService) -> None:
+    sentence = _sentence(regulation_library, "有下列情形之一的项目")
+    spans, kind, _ = regulation_library.answerer.compose(sentence, analyse("哪些情形下主管部门可以委托专业机构评估？"))
+    quoted = [regulation_library.index.documents[d].text[a:b] for d, a, b in spans]
+    assert kind == "list" and len(quoted) == 3 and "明显差异" in quoted[0] and "产业政策禁止" in quoted[2]
+
+
+def test_an_enumeration_closed_by_the_noun_asked_answers_it_itself(regulation_library: QAService) -> None:
+    sentence = _sentence(regulation_library, "有下列情形之一的项目")
+    spans, _, _ = regulation_library.answerer.compose(sentence, analyse("可以委托哪些专业机构进行评估？"))
+    quoted = "".join(regulation_library.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "资产评估机构" in quoted and "明显差异" not in quoted

@@ -479,15 +479,20 @@ class Answerer:
         rest: that item's whole sentence. Returns (spans, whether they are the whole group).
         """
         key: str | None = s.group[0] if s.group else None
-        if key is None or key.startswith("article"):
-            # The sentence introduces a group ("提出五个方面的保障措施：", "第十八条 ……应当符合下列要求：")
-            # when one follows in its section.
+        # "委托工程咨询单位、资产评估机构等专业机构……：" answers "委托哪些专业机构" by its own enumeration
+        # (等 + the noun asked closes it); "有下列情形之一的……：" points to the items after it.
+        own_enumeration = any(f"等{f}" in normalize(s.text) for f in intent.focus)
+        introduces = s.text.rstrip().endswith(("：", ":")) and not own_enumeration
+        if key is None or key.startswith("article") or introduces:
+            # The sentence introduces a group ("提出五个方面的保障措施：", "第十八条 ……应当符合下列要求：",
+            # "四、有下列情形之一的……：") when one follows in its section: the items after it, not its siblings.
+            own = key
             after = [
                 t.group[0]
                 for t in doc.sentences[s.index + 1 : s.index + 40]
-                if t.group and not t.group[0].startswith("article") and t.path[: len(s.path)] == s.path
+                if t.group and not t.group[0].startswith("article") and t.group[0] != own and t.path[: len(s.path)] == s.path
             ]
-            key = after[0] if after else None
+            key = after[0] if after else (None if introduces else key)
         if key is None or key not in doc.groups or key.startswith("article"):
             return [], False  # articles (第X条) are a document's parts, not the items of a list
         members = [doc.sentences[i] for i in doc.groups[key]]
@@ -495,7 +500,7 @@ class Answerer:
         head_path = members[0].path[:-1] if members[0].is_line_start else members[0].path
         intro = set(self._path_bigrams(head_path))
         for t in doc.sentences[max(0, members[0].index - 6) : members[0].index]:
-            if t.path[: len(head_path)] == head_path and t.group is None:
+            if t.path[: len(head_path)] == head_path and (t.group is None or t.group[0].startswith("article")):
                 intro |= t.bigrams  # "《实施方案》提出五个方面的保障措施。" introduces the items
         residual = [g for g in grams if g not in intro]
         if residual:

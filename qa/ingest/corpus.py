@@ -56,7 +56,7 @@ def is_noise_line(line: str) -> bool:
 # number; on it, these fragments are joined back to the sentence they were cut from.
 _NUMBER_LINE = re.compile(r"^[0-9][0-9.,]*%?$")
 _SPLIT_PAGE_NUMBER_LINES = 3
-_PUNCT_FRAGMENT = re.compile(r"^[“”\"‘’'（）()〔〕\[\]【】《》]+$")
+_PUNCT_FRAGMENT = re.compile(r"^[“”\"‘’'（）()〔〕\[\]【】《》/／、·～~—\-]+$")
 _OPENS = tuple("“‘（(〔[【《")
 _SENTENCE_END = tuple("。！？；!?;")
 # A line that is only an enumerator ("三、", "1.", "（一）") belongs to the line after it.

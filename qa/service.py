@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.answer.extract import Answerer
-from qa.answer.question import QuestionIntent, analyse
+from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse
 from qa.answer.scope import DocumentNames, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
@@ -220,7 +220,9 @@ class QAService:
         docs, idf = (derived.sentences, derived.idf) if derived is not None else (None, None)
         self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages, docs=docs, idf=idf)
         tables = derived.corrector if derived is not None else None
-        self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()] if tables is None else (), tables=tables)
+        self.corrector = HomophoneCorrector(
+            [d.text for d in self.index.documents.values()] if tables is None else (), tables=tables, vocabulary=FIELD_WORDS
+        )
         self.names = DocumentNames(self.index.documents.values())
 
     @classmethod

@@ -103,6 +103,13 @@ def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more
     assert corrector.correct("这份通知的闻号是多少") == "这份通知的文号是多少"
 
 
+def test_words_questions_use_about_any_document_are_known_to_the_corrector() -> None:
+    # A library that never writes 文号 (and writes 问 often): the field word still wins over 问号.
+    corrector = HomophoneCorrector(["有问题请咨询。问答、提问、问询。"], vocabulary=("文号",))
+    assert corrector.correct("这份通知的闻号是多少") == "这份通知的文号是多少"
+    assert HomophoneCorrector(["有问题请咨询。问答、提问、问询。"]).correct("这份通知的闻号是多少") != "这份通知的文号是多少"
+
+
 def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:
     corrector = HomophoneCorrector(["新制定国家标准和行业标准2000项以上，培育先进团体标准300项以上。参与制定国际标准。"])
     assert corrector.expand_abbreviations("行标和团标各多少") == "行业标准和团体标准各多少"

@@ -66,6 +66,9 @@ _FRAME_WORDS = frozenset(
 
 
 _MEASURE_WORDS = frozenset((*MEASURES, *CURRENCY, *TIME_UNITS))
+# Words questions use about any document's fields and parts, whatever the library says: the typo
+# corrector knows them as if the library held them (闻号 is 文号, not 问号).
+FIELD_WORDS = ("文号", "发文字号", "落款", "成文", "签发", "印发", "发布", "施行", "生效", "主送", "抄送", "附件", "条款", "章节")
 
 
 @dataclass(frozen=True)

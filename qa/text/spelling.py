@@ -91,9 +91,16 @@ class HomophoneCorrector:
     """Rewrites typo characters of a normalised question into homophones the corpus knows."""
 
     def __init__(
-        self, texts: Iterable[str], dictionary: Container[str] | None = None, tables: CorrectorTables | None = None
+        self,
+        texts: Iterable[str],
+        dictionary: Container[str] | None = None,
+        tables: CorrectorTables | None = None,
+        vocabulary: Iterable[str] = (),
     ) -> None:
-        """From the library's texts, or from the tables `corrector_tables` counted in them (then `texts` is not read)."""
+        """From the library's texts, or from the tables `corrector_tables` counted in them (then `texts` is not read).
+
+        `vocabulary`: words questions use about any document (文号, 落款, 施行), known as if the library said them.
+        """
         if dictionary is None:
             from qa.text.dictionary import words as dictionary_words
 
@@ -101,6 +108,9 @@ class HomophoneCorrector:
         self._dictionary = dictionary
         self.tables = tables if tables is not None else corrector_tables(texts)
         self.bigrams: Counter[str] = Counter(self.tables.bigrams)
+        for word in vocabulary:
+            for i in range(len(word) - 1):
+                self.bigrams[word[i : i + 2]] += 1
         self._char_counts: Counter[str] = Counter(self.tables.char_counts)
         self._abbreviations = self.tables.abbreviations
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)

@@ -361,10 +361,12 @@ class Answerer:
         if intent.kind in TYPED_KINDS:
             spans = self._fact_clauses(s, intent)
             if _asks_several(intent) and len(spans) == 1:
-                # "多少日内发放？交通不便地区最多延长多久？": the next sentence of the paragraph may hold the second.
-                following = next((t for t in doc.sentences[s.index + 1 : s.index + 2] if t.line == s.line), None)
-                if following is not None and any(f.kind in self._asked_kinds(intent) for f in following.facts):
-                    spans = spans + self._fact_clauses(following, intent)
+                # "多少日内发放？交通不便地区最多延长多久？": the sentence before or after in the paragraph may hold the other.
+                kinds = self._asked_kinds(intent)
+                for t in (*doc.sentences[max(0, s.index - 1) : s.index], *doc.sentences[s.index + 1 : s.index + 2]):
+                    if t.line == s.line and any(f.kind in kinds for f in t.facts):
+                        spans = sorted([*spans, *self._fact_clauses(t, intent)])
+                        break
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
         if intent.kind == "who" and doc.sign_off and (intent.date_role or not self._specific_grams(intent, doc)):
             # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).

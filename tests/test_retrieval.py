@@ -63,6 +63,7 @@ def test_top_indices_can_drop_zero_scores() -> None:
         ("国家这几年打算新定多少个国标", "quantity", ()),
         ("2025年、2026年竞价上下限分别是多少", "quantity", ("2025", "2026")),
         ("五项任务分别是什么", "list", ()),
+        ("清缴配额有什么比例限制", "percent", ()),
     ],
 )
 def test_question_kinds_and_years(question: str, kind: str, years: tuple[str, ...]) -> None:

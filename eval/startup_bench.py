@@ -45,8 +45,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 class ModelNamedHash(HashEmbedder):
     """The hash embedder at the real model's size, under its name and fingerprint: a library built in seconds."""
 
-    def __init__(self, name: str, fingerprint: str) -> None:
-        super().__init__(384)
+    def __init__(self, name: str, fingerprint: str, dim: int = 384) -> None:
+        super().__init__(dim)
         self.name, self.fingerprint = name, fingerprint
 
 

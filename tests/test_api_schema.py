@@ -137,9 +137,13 @@ def test_feedback_declares_what_it_needs(client: TestClient) -> None:
     assert client.post("/api/feedback", json={"useful": True, "answer_id": "  "}).status_code == 400
     unknown = client.post("/api/feedback", json={"useful": True, "answer_id": "0000000000000000"})
     assert unknown.status_code == 404 and "没有找到这个回答" in unknown.json()["detail"]
-    stored = client.post("/api/feedback", json={"useful": True, "answer_id": "0000000000000000", "question": QUESTION, "answer": "-"})
+    stored = client.post(
+        "/api/feedback", json={"useful": True, "answer_id": "0000000000000000", "question": QUESTION, "answer": "-"}
+    )
     assert stored.status_code == 201
     blank = client.post("/api/feedback", json={"useful": True, "question": "\u200b", "answer": "-"})
     assert blank.status_code == 400  # nothing visible: no question, so no answer named
-    long_comment = client.post("/api/feedback", json={"useful": True, "question": QUESTION, "answer": "-", "comment": "好" + " " * 500})
+    long_comment = client.post(
+        "/api/feedback", json={"useful": True, "question": QUESTION, "answer": "-", "comment": "好" + " " * 500}
+    )
     assert long_comment.status_code == 400 and "意见太长" in long_comment.json()["detail"]

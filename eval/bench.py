@@ -1,6 +1,7 @@
 """Benchmark: model load, index build and load (with its checksums), query latency, HTTP latency, memory.
 
     .venv/bin/python eval/bench.py [--http] [--rounds 3]
+    nice .venv/bin/python eval/bench.py --scale [--quick] [--markdown PATH]   # libraries of 1k–100k passages, load, workers (eval/bench_scale.py)
 
 Figures are printed, never asserted: timings on shared machines are noisy.
 """
@@ -101,6 +102,10 @@ def _best_ms(action: Callable[[], object], repeats: int = 5) -> float:
 
 
 def main() -> None:
+    if "--scale" in sys.argv[1:]:
+        from bench_scale import main as scale_main  # eval/bench_scale.py, beside this script
+
+        sys.exit(scale_main(sys.argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes over the golden questions")
     parser.add_argument("--http", action="store_true", help="also measure the web app over loopback")

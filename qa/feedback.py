@@ -91,6 +91,10 @@ class FeedbackError(QAError):
     """Feedback that cannot be stored: no answer named, an unknown answer id, a comment too long."""
 
 
+class UnknownAnswerError(FeedbackError):
+    """Feedback names an answer id the log does not hold, and brings no question and answer of its own."""
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -347,7 +351,7 @@ class FeedbackStore:
         elif question and question.strip() and answer is not None:
             asked, answered, found = question.strip(), answer[:MAX_ANSWER_CHARS], None
         elif answer_id:
-            raise FeedbackError("没有找到这个回答（answer_id），请同时提供问题（question）和回答（answer）。")
+            raise UnknownAnswerError("没有找到这个回答（answer_id），请同时提供问题（question）和回答（answer）。")
         else:
             raise FeedbackError("请提供回答编号（answer_id），或者问题（question）和回答（answer）。")
         with self._errors("写入"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,28 @@ def test_faiss_store_with_own_ids_and_appends() -> None:
     assert flat.size == 20 and flat.search(vectors[15], 1)[1].tolist() == [15]
     with pytest.raises(ValueError):
         flat.add(np.array([500]), vectors[:1])
+
+
+def test_a_faiss_search_runs_on_one_thread_and_leaves_other_threads_as_they_are() -> None:
+    import faiss  # type: ignore[import-untyped]
+
+    store = FaissStore.from_matrix(unit_vectors(50, 8, seed=4))
+    threads: dict[str, int] = {}
+
+    def searching() -> None:
+        faiss.omp_set_num_threads(2)  # as OpenMP starts on two cores
+        store.search(unit_vectors(1, 8, seed=5)[0], 3)
+        threads["searching"] = faiss.omp_get_max_threads()
+
+    def bulk() -> None:
+        faiss.omp_set_num_threads(2)
+        threads["bulk"] = faiss.omp_get_max_threads()
+
+    for work in (searching, bulk):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert threads == {"searching": 1, "bulk": 2}
 
 
 def test_milvus_and_faiss_give_the_same_neighbours_on_random_vectors(milvus_store: MilvusStore) -> None:

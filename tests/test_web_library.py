@@ -109,7 +109,7 @@ def test_scope_on_the_page_and_in_the_api(client: TestClient) -> None:
     within = client.post("/api/ask", json={"question": QUESTION, "doc_ids": [MIIT]}).json()
     assert all(c["doc_id"] == MIIT for c in within["citations"]) and all(p["doc_id"] == MIIT for p in within["passages"])
     unknown = client.post("/api/ask", json={"question": QUESTION, "doc_ids": ["nope"]})
-    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "nope" in unknown.json()["detail"]  # a document the library lacks
     page = client.get("/", params={"q": QUESTION, "doc": MIIT}).text
     assert f'value="{MIIT}" checked' in page and f'value="{HOLIDAYS}" checked' not in page
     assert "已选 1 份文件" in page

@@ -19,7 +19,7 @@ from qa.cli import main
 from qa.service import QAService, validate_question
 from qa.settings import Settings
 from qa.types import Answer
-from web.app import create_app, get_service
+from web.app import PREVIOUS_PATTERN, create_app, get_service
 from web.limits import RETRY_AFTER_SECONDS, Admission, server_options
 
 QUESTION = "新兴产业包括哪些领域？"
@@ -295,11 +295,14 @@ def test_the_server_settings_are_validated() -> None:
 # --- strict validation -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("top_k", ["5", True, 5.0, None], ids=["string", "true", "float", "null-is-default"])
+@pytest.mark.parametrize(
+    "top_k", ["5", True, 5.5, 5.0, None], ids=["string", "true", "fraction", "whole-float-is-5", "null-is-default"]
+)
 def test_top_k_must_be_a_json_integer(client: TestClient, top_k: object) -> None:
     response = client.post("/api/ask", json={"question": QUESTION, "top_k": top_k})
-    if top_k is None:
+    if top_k is None or top_k == 5.0:  # 5.0 is the number 5: JSON Schema's `integer` allows it
         assert response.status_code == 200
+        assert len(response.json()["passages"]) <= (5 if top_k else 50)
     else:
         assert response.status_code == 422 and chinese_detail(response) == "请求格式不正确：top_k：应为整数"
 
@@ -341,6 +344,6 @@ def test_the_schema_declares_the_limits(hash_settings: Settings, hash_service: Q
     app = create_app(hash_settings.with_(max_question_chars=300), hash_service)
     schema = TestClient(app).get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]
     assert schema["question"]["minLength"] == 1 and schema["question"]["maxLength"] == 300
-    assert {"type": "string", "maxLength": 300} in schema["previous"]["anyOf"]
+    assert {"type": "string", "maxLength": 300, "pattern": PREVIOUS_PATTERN} in schema["previous"]["anyOf"]
     top_k = next(option for option in schema["top_k"]["anyOf"] if option.get("type") == "integer")
     assert top_k["minimum"] == 1 and top_k["maximum"] == 50

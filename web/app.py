@@ -27,13 +27,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from qa.answer.conversation import resolve_followup
 from qa.errors import QAError, QuestionError
-from qa.service import QAService, validate_question
+from qa.service import BLANK_LOOKALIKES, QAService, shows_something, validate_question
 from qa.settings import Settings
 from qa.text.grammar import years_in
 from qa.text.outline import parse_outline
@@ -377,8 +377,8 @@ class AnswerCache:
 
 
 def validate_previous(previous: str | None, max_chars: int) -> str | None:
-    """The previous question checked like a question (length, characters); blank means none."""
-    if previous is None or not previous.strip():
+    """The previous question checked like a question (length, characters); one with nothing visible means none."""
+    if previous is None or not any(shows_something(ch) for ch in previous):
         return None
     try:
         return validate_question(previous, max_chars)
@@ -599,13 +599,39 @@ def ask_scope_href(doc_id: str) -> str:
 
 api = APIRouter(tags=["api"])
 
+# What the schema declares of a question besides its length, as `validate_question` has it: no
+# control character but tab and line breaks, and at least one character that shows something (a
+# letter, digit, punctuation mark or symbol that is not a blank filler). `previous` only may not hold
+# control characters: one with nothing visible means none.
+CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_BLANK_FILLERS = "".join(f"\\u{ord(ch):04x}" for ch in sorted(BLANK_LOOKALIKES))
+QUESTION_PATTERN = rf"^[^{CONTROL_CHARS}]*(?![{_BLANK_FILLERS}])[\p{{L}}\p{{N}}\p{{P}}\p{{S}}][^{CONTROL_CHARS}]*$"
+PREVIOUS_PATTERN = rf"^[^{CONTROL_CHARS}]*$"
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
+
+
+def check_as_sent(text: str | None, max_chars: int) -> None:
+    """The schema's limits on the text as sent (the service measures it stripped), and well-formed text."""
+    if text is None:
+        return
+    if len(text) > max_chars:
+        raise QuestionError(f"问题太长（{len(text)}字），请控制在{max_chars}字以内。")
+    if _CONTROL.search(text):
+        raise QuestionError("问题包含无法识别的控制字符，请只输入文字。")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\\ud800"): not text
+        raise QuestionError("问题包含无法识别的字符，请检查输入的文字编码。") from None
+
 
 class AskRequest(BaseModel):
     """A question; `previous` makes it a follow-up ("那未来产业呢？") to an earlier question.
 
-    Strict: `top_k` must be a JSON integer ("5", 5.0 and true are refused). The question's
-    length limit is a setting: the schema states the configured one (`create_app`), and
-    `validate_question` enforces it with the same Chinese message as the pages.
+    Strict: `top_k` must be a JSON integer ("5", 5.5 and true are refused; 5.0 is the number 5,
+    an integer to JSON Schema, and is taken as 5). The question's
+    length limit is a setting: the schema states the configured one and the patterns above
+    (`openapi_with_limits`), and `validate_question` enforces them with the same Chinese
+    messages as the pages. Unknown `doc_ids` are 404; an empty list is no restriction.
     """
 
     model_config = ConfigDict(strict=True)
@@ -617,8 +643,13 @@ class AskRequest(BaseModel):
     )
     retriever: Literal["hybrid", "dense", "bm25"] | None = Field(default=None, description="检索方式")
     doc_ids: list[str] | None = Field(
-        default=None, description="只在这些文档中查找答案（文档编号见 /api/documents）；不给时在全部文档中查找", examples=[["miit-2023-118"]]
+        default=None, description="只在这些文档中查找答案（文档编号见 /api/documents）；不给或为空时在全部文档中查找", examples=[["miit-2023-118"]]
     )
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def whole_number(cls, value: object) -> object:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class PassageOut(BaseModel):
@@ -689,6 +720,7 @@ class DocumentWithText(DocumentOut):
     response_model=AnswerOut,
     responses={
         400: {"model": ErrorOut, "description": "问题或上一个问题为空、过长或无法识别"},
+        404: {"model": ErrorOut, "description": "doc_ids 中有文档库里没有的文件编号"},
         413: {"model": ErrorOut, "description": "请求内容太大"},
         422: {"model": ErrorOut},
         429: {"model": ErrorOut, "description": "请求太频繁"},
@@ -703,6 +735,15 @@ async def api_ask(
 ) -> JSONResponse:
     """Answer a question with exact quotes and their character spans."""
     admission: Admission = request.app.state.admission
+    max_chars = service.settings.max_question_chars
+    check_as_sent(body.question, max_chars)
+    try:
+        check_as_sent(body.previous, max_chars)
+    except QuestionError as exc:
+        raise QuestionError(f"上一个问题（previous）有误：{exc}") from None
+    unknown = [doc_id for doc_id in body.doc_ids or () if doc_id not in service.index.documents]
+    if unknown:
+        raise HTTPException(status_code=404, detail=f"没有找到编号为“{'、'.join(unknown)}”的文件。")
 
     def answer_and_log() -> tuple[str, Answer, str]:  # in a worker thread: the model and the database write
         resolved, answer = ask_in_context(
@@ -861,15 +902,30 @@ async def reject_request(scope: Scope, receive: Receive, send: Send, status_code
 
 
 def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:
-    """The OpenAPI schema, stating these settings' question length limit on `question` and `previous`."""
+    """The OpenAPI schema, stating the limits the server holds requests to.
+
+    The question's length limit (a setting) and characters on `question` and `previous`;
+    what feedback needs (`feedback_schema`); and the one shape of every 422, `{"detail": "..."}`
+    in Chinese (`on_validation_error`), where FastAPI would declare its own list of errors.
+    """
     if app.openapi_schema is not None:
         return app.openapi_schema
     schema = FastAPI.openapi(app)  # cached in app.openapi_schema
     fields = schema["components"]["schemas"]["AskRequest"]["properties"]
-    fields["question"].update(minLength=1, maxLength=settings.max_question_chars)
-    for text in fields["previous"].get("anyOf", []):  # a string or null; blank means none
+    fields["question"].update(minLength=1, maxLength=settings.max_question_chars, pattern=QUESTION_PATTERN)
+    for text in fields["previous"].get("anyOf", []):  # a string or null; nothing visible means none
         if text.get("type") == "string":
-            text["maxLength"] = settings.max_question_chars
+            text.update(maxLength=settings.max_question_chars, pattern=PREVIOUS_PATTERN)
+    from web.staff import feedback_schema  # here: the staff routes build on this module
+
+    feedback_schema(schema, settings)
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for operation in (op for path in schema["paths"].values() for op in path.values()):
+        if "422" in operation.get("responses", {}):
+            operation["responses"]["422"]["content"] = {"application/json": {"schema": error}}
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    schema["components"]["schemas"].setdefault("ErrorOut", ErrorOut.model_json_schema())
     return schema
 
 

@@ -29,11 +29,20 @@ from pydantic import BaseModel, Field, StrictBool
 from qa.errors import QAError
 from qa.evaluate.evaluation import GoldenSetError
 from qa.evaluate.staff_golden import append_golden, new_golden_question, split_facts
-from qa.feedback import MAX_COMMENT_CHARS, REVIEW_SORTS, FeedbackError, LoggedPassage, ReviewKind, StoreError, question_key
-from qa.service import QAService, validate_question
+from qa.feedback import (
+    MAX_COMMENT_CHARS,
+    REVIEW_SORTS,
+    FeedbackError,
+    LoggedPassage,
+    ReviewKind,
+    StoreError,
+    UnknownAnswerError,
+    question_key,
+)
+from qa.service import QAService, shows_something, validate_question
 from qa.settings import Settings
 from web.accesslog import AccessLogMiddleware
-from web.app import ServiceDep, render, safe_back_link
+from web.app import PREVIOUS_PATTERN, QUESTION_PATTERN, ErrorOut, ServiceDep, check_as_sent, render, safe_back_link
 from web.ratelimit import RateLimiter, limit_rate
 from web.records import Records, get_records
 
@@ -64,6 +73,36 @@ class FeedbackIn(BaseModel):
     comment: str | None = Field(default=None, description=f"意见（可不填，最多{MAX_COMMENT_CHARS}字）")
 
 
+MAX_ANSWER_ID_CHARS = 64
+ANSWER_ID_PATTERN = r"[^\s\x1c-\x1f\x85]"  # something that str.strip() leaves: a blank id is no id
+
+
+def feedback_schema(schema: dict[str, Any], settings: Settings) -> None:
+    """State in the OpenAPI schema what `save_feedback` holds feedback to.
+
+    An answer id that is not blank, or a question (with something visible) and an answer;
+    the question as `question` is checked (length and characters), the comment's and the
+    id's lengths as sent.
+    """
+    model = schema["components"]["schemas"]["FeedbackIn"]
+    fields = model["properties"]
+    for name, limits in (
+        ("answer_id", {"maxLength": MAX_ANSWER_ID_CHARS}),
+        ("question", {"maxLength": settings.max_question_chars, "pattern": PREVIOUS_PATTERN}),
+        ("comment", {"maxLength": MAX_COMMENT_CHARS}),
+    ):
+        for option in fields[name].get("anyOf", []):
+            if option.get("type") == "string":
+                option.update(limits)
+    model["anyOf"] = [
+        {"required": ["answer_id"], "properties": {"answer_id": {"type": "string", "pattern": ANSWER_ID_PATTERN}}},
+        {
+            "required": ["question", "answer"],
+            "properties": {"question": {"type": "string", "pattern": QUESTION_PATTERN}, "answer": {"type": "string"}},
+        },
+    ]
+
+
 class FeedbackOut(BaseModel):
     id: int
     message: str
@@ -72,11 +111,12 @@ class FeedbackOut(BaseModel):
 def save_feedback(records: Records, service: QAService, fields: dict[str, Any]) -> int:
     """Check and store one feedback; FeedbackError/QuestionError for bad input, HTTP 503 when the database fails."""
     answer_id = (fields.get("answer_id") or "").strip() or None
-    if answer_id is not None and len(answer_id) > 64:
+    if answer_id is not None and len(answer_id) > MAX_ANSWER_ID_CHARS:
         raise FeedbackError("回答编号（answer_id）无效。")
     question = fields.get("question")
-    if question is not None and question.strip():
-        question = validate_question(question, service.settings.max_question_chars)
+    if question is not None:  # one with nothing visible is none, as a blank one
+        visible = any(shows_something(ch) for ch in question)
+        question = validate_question(question, service.settings.max_question_chars) if visible else None
     try:
         return records.store.record_feedback(
             bool(fields["useful"]), fields.get("comment") or "", answer_id=answer_id, question=question, answer=fields.get("answer")
@@ -94,12 +134,25 @@ api = APIRouter(tags=["api"])
     status_code=201,
     response_model=FeedbackOut,
     dependencies=[Depends(limit_rate)],
-    responses={400: {"description": "没有指明回答、意见太长"}, 429: {"description": "请求太频繁"}, 503: {"description": "暂时无法保存"}},
+    responses={
+        400: {"model": ErrorOut, "description": "没有指明回答、意见太长"},
+        404: {"model": ErrorOut, "description": "没有这个回答编号，也没有给出问题和回答"},
+        429: {"model": ErrorOut, "description": "请求太频繁"},
+        503: {"model": ErrorOut, "description": "暂时无法保存"},
+    },
     summary="对一个回答评价“有用”或“没用”",
 )
 def api_feedback(body: FeedbackIn, service: ServiceDep, records: RecordsDep) -> JSONResponse:
-    """Store 有用/没用 and an optional comment about an answer."""
-    feedback_id = save_feedback(records, service, body.model_dump())
+    """Store 有用/没用 and an optional comment about an answer (the limits as `feedback_schema` states them)."""
+    check_as_sent(body.question, service.settings.max_question_chars)
+    if body.answer_id is not None and len(body.answer_id) > MAX_ANSWER_ID_CHARS:
+        raise FeedbackError("回答编号（answer_id）无效。")
+    if body.comment is not None and len(body.comment) > MAX_COMMENT_CHARS:
+        raise FeedbackError(f"意见太长（{len(body.comment)}字），请控制在{MAX_COMMENT_CHARS}字以内。")
+    try:
+        feedback_id = save_feedback(records, service, body.model_dump())
+    except UnknownAnswerError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
     return JSONResponse({"id": feedback_id, "message": THANKS}, status_code=201)
 
 

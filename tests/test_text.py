@@ -12,6 +12,7 @@ from qa.ingest.corpus import clean_text, is_noise_line, load_corpus, load_docume
 from qa.settings import PROJECT_ROOT
 from qa.text.chunking import chunk_document, sentence_spans
 from qa.text.normalize import char_bigrams, normalize, normalize_aligned
+from qa.text.sentences import document_sentences
 from qa.types import Document
 
 from .conftest import CORPUS, RAW_SEED
@@ -198,3 +199,16 @@ def test_decimals_are_not_enumeration_markers() -> None:
 def test_repeated_lines_are_kept_outside_the_page_header() -> None:
     body = "\n".join(["标题", "标题", "正文。", "一、小结", "内容一。", "一、小结", "内容二。", "三", "四", "五", "六", "七"])
     assert clean_text(body).split("\n\n")[:7] == ["标题", "正文。", "一、小结", "内容一。", "一、小结", "内容二。", "三"]
+
+
+def test_sentences_on_the_lines_a_span_touches_are_found_by_bisection() -> None:
+    import random
+
+    doc = load_corpus(PROJECT_ROOT / "corpus").documents[0]
+    table = document_sentences(doc)
+    rng = random.Random(0)
+    for _ in range(300):
+        a = rng.randrange(0, len(doc.text))
+        b = min(len(doc.text), a + rng.randint(1, 400))
+        lines = {s.line for s in table.sentences if s.start < b and a < s.end}
+        assert table.on_lines_touching(a, b) == [s for s in table.sentences if s.line in lines]

@@ -132,13 +132,10 @@ class Answerer:
         passages = retrieval.passages[: self.scope_passages]
         for rank, passage in enumerate(passages, start=1):
             chunk = passage.chunk
-            doc = self.docs[chunk.doc_id]
-            lines = {s.line for s in doc.sentences if s.start < chunk.end and chunk.start < s.end}
-            for s in doc.sentences:
-                if s.line in lines:
-                    inside = chunk.start <= s.start and s.end <= chunk.end
-                    key = (s.doc_id, s.index)
-                    found[key] = max(found.get(key, 0.0), (1.0 if inside else 0.5) / rank)
+            for s in self.docs[chunk.doc_id].on_lines_touching(chunk.start, chunk.end):
+                inside = chunk.start <= s.start and s.end <= chunk.end
+                key = (s.doc_id, s.index)
+                found[key] = max(found.get(key, 0.0), (1.0 if inside else 0.5) / rank)
         if intent.kind in ("docnum", "date", "who", "year"):
             for doc_id in dict.fromkeys(p.chunk.doc_id for p in passages):
                 for s in self.docs[doc_id].sentences:

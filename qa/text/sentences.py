@@ -9,11 +9,13 @@ sentence, its typed facts, and the numbered group it belongs to (一是…二是
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from qa.text.chunking import sentence_spans
@@ -62,6 +64,25 @@ class DocumentSentences:
 
     def clauses(self, sentence: Sentence) -> list[Span]:
         return clause_spans(self.doc.text, sentence.start, sentence.end)
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [s.start for s in self.sentences]
+
+    def on_lines_touching(self, start: int, end: int) -> list[Sentence]:
+        """The sentences of every line that [start, end) overlaps, found by bisection (sentences are in text order)."""
+        starts = self._starts
+        first = max(0, bisect.bisect_right(starts, start) - 1)
+        last = bisect.bisect_left(starts, end)
+        touched = [s for s in self.sentences[first:last] if s.start < end and start < s.end]
+        if not touched:
+            return []
+        lo, hi = touched[0].index, touched[-1].index
+        while lo > 0 and self.sentences[lo - 1].line == touched[0].line:
+            lo -= 1
+        while hi + 1 < len(self.sentences) and self.sentences[hi + 1].line == touched[-1].line:
+            hi += 1
+        return self.sentences[lo : hi + 1]
 
 
 def clause_spans(text: str, start: int, end: int) -> list[Span]:

@@ -213,7 +213,7 @@ class QAService:
         self.answerer = Answerer(self.index, self.weights or load_weights(), s.answer_passages, docs=docs, idf=idf)
         tables = derived.corrector if derived is not None else None
         self.corrector = HomophoneCorrector([d.text for d in self.index.documents.values()] if tables is None else (), tables=tables)
-        self.names = DocumentNames(self.index.documents.values())
+        self.names = DocumentNames(self.index.documents.values(), derived.openings if derived is not None else None)
 
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:

@@ -137,8 +137,51 @@ def test_a_sentence_table_that_does_not_fit_its_document_is_damage(saved: tuple[
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     manifest["sha256"]["sentence_tables.jsonl"] = hashlib.sha256(data).hexdigest()  # checksums agree: the content is checked
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="索引已损坏"):
-        load_index(copy)
+    index = load_index(copy)  # tables are read when first needed: the damage shows then
+    with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
+        index.derived.sentences[rows[0]["doc_id"]]  # type: ignore[union-attr]
+    assert index.derived.sentences[rows[1]["doc_id"]] == document_sentences(index.documents[rows[1]["doc_id"]])  # type: ignore[union-attr]
+
+
+def test_a_sentence_table_of_another_length_than_its_vectors_is_damage(saved: tuple[Index, Path], tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    _, folder = saved
+    copy = tmp_path / "index"
+    shutil.copytree(folder.resolve(), copy)
+    path = copy / "embedded.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["sentences"] -= 1
+    rows[1]["sentences"] += 1  # the totals still agree with the vectors
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    path.write_bytes(data)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["sha256"]["embedded.jsonl"] = hashlib.sha256(data).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    index = load_index(copy)
+    with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
+        index.derived.sentences[rows[0]["doc_id"]]  # type: ignore[union-attr]
+
+
+def test_a_start_reads_no_sentence_table_and_a_question_only_those_of_its_documents(
+    saved: tuple[Index, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, folder = saved
+    read: list[str] = []
+    original = index_module.sentences_from_json
+
+    def counting(doc: Document, data: dict[str, object]) -> object:
+        read.append(doc.doc_id)
+        return original(doc, data)
+
+    monkeypatch.setattr(index_module, "sentences_from_json", counting)
+    index = load_index(folder)
+    service = QAService(Settings(model="hash", corpus_dir=CORPUS, index_dir=folder), HashEmbedder(), index)
+    assert read == []
+    answer = service.ask("居民身份证的有效期是多久")
+    assert answer.found and answer.doc_id == "prc-resident-id-card-law"
+    assert 1 <= len(set(read)) < len(index.documents) and len(read) == len(set(read))  # each read once
 
 
 def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() -> None:

@@ -34,6 +34,7 @@ from qa.retrieve.retrieval import RetrievalResult, Retriever
 from qa.retrieve.vectors import open_vector_store
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
+from qa.text.dictionary import load_in_background
 from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
@@ -222,7 +223,9 @@ class QAService:
         embedder = load_embedder(settings)
         progress = tqdm_progress("建立索引") if show_progress and sys.stderr.isatty() else None
         index, _ = ensure_index(settings, embedder, progress=progress)
-        return cls(settings, embedder, index)
+        service = cls(settings, embedder, index)
+        load_in_background()  # the dictionaries questions need (about a second): not waited for here
+        return service
 
     def ask(
         self, question: object, top_k: int | None = None, retriever: str | None = None, doc_ids: Sequence[str] | None = None

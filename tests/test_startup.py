@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from qa.retrieve.index import Index, build_index, load_index, save_index
 from qa.retrieve.lexical import LexicalIndex
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
+from qa.text import dictionary
 from qa.text.sentences import document_sentences, sentence_idf
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Document
@@ -193,3 +196,46 @@ def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() 
     first = build_index(_documents()[:2], HashEmbedder(), 300, 60)
     build_index(_documents()[:2], HashEmbedder(), 300, 60, previous=first, report=lines.append)
     assert lines == []  # nothing to embed: nothing to announce
+
+
+def test_a_service_is_ready_before_its_dictionaries_load_and_answers_the_same_once_they_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(model="hash", corpus_dir=CORPUS, index_dir=tmp_path / "index")
+    question = "保彰措施有哪些"  # a typo: the corrector needs jieba's words and pypinyin's readings
+    expected = QAService.load(settings, show_progress=False).ask(question)  # builds the index
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_load() -> None:
+        started.set()
+        release.wait(5)
+        finished.set()
+
+    def refuse() -> None:
+        raise AssertionError("the start waited for a dictionary")
+
+    monkeypatch.setattr(dictionary, "_load", slow_load)
+    monkeypatch.setattr(dictionary, "_jieba", refuse)
+    monkeypatch.setattr(dictionary, "_pypinyin", refuse)
+    service = QAService.load(settings, show_progress=False)
+    assert started.wait(5) and not finished.is_set()  # loading in the background, not waited for
+    monkeypatch.undo()
+    release.set()
+    answer = service.ask(question)
+    assert answer.interpreted == expected.interpreted != ""
+    assert (answer.answer, answer.citations, [p.chunk for p in answer.passages]) == (
+        expected.answer,
+        expected.citations,
+        [p.chunk for p in expected.passages],
+    )
+
+
+def test_a_dictionary_that_cannot_load_fails_where_it_is_used_not_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise ImportError("No module named 'jieba'")
+
+    monkeypatch.setattr(dictionary, "_jieba", missing)
+    dictionary._load()  # nothing raised on the background thread
+    assert gc.isenabled()  # collections paused while loading are resumed
+    with pytest.raises(ImportError, match="jieba"):
+        "政策" in dictionary.words()  # noqa: B015 - the look-up is what raises

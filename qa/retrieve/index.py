@@ -573,7 +573,9 @@ def load_index(folder: Path) -> Index:
     return Index(manifest, documents, chunks, dense, sentence_vectors, embedded, derived=derived)
 
 
-def _read_derived(folder: Path, contents: dict[str, bytes], documents: dict[str, Document], embedded: Sequence[EmbeddedDocument]) -> Derived:
+def _read_derived(
+    folder: Path, contents: dict[str, bytes], documents: dict[str, Document], embedded: Sequence[EmbeddedDocument]
+) -> Derived:
     """The lexical index, corrector tables, sentence tables, IDF and openings as saved: nothing is computed again."""
     with np.load(io.BytesIO(contents["lexical.npz"]), allow_pickle=False) as arrays:
         lexical = LexicalIndex.from_arrays({name: arrays[name] for name in arrays.files})
@@ -582,7 +584,7 @@ def _read_derived(folder: Path, contents: dict[str, bytes], documents: dict[str,
     if len(lines) != len(documents):
         raise ValueError(f"{len(lines)} sentence tables for {len(documents)} documents")
     counts = {e.doc_id: e.sentences for e in embedded}
-    sentences = SavedTables(folder, documents, dict(zip(documents, lines)), counts)
+    sentences = SavedTables(folder, documents, dict(zip(documents, lines, strict=True)), counts)
     idf = json.loads(contents["idf.json"])
     if not isinstance(idf, dict) or not all(isinstance(v, float) for v in idf.values()):
         raise ValueError("idf.json is not a table of numbers")

@@ -54,7 +54,10 @@ class CorrectorTables:
             return table
 
         return cls(
-            checked(data["bigrams"], int), checked(data["char_counts"], int), checked(data["abbreviations"], str), checked(data["readings"], str)
+            checked(data["bigrams"], int),
+            checked(data["char_counts"], int),
+            checked(data["abbreviations"], str),
+            checked(data["readings"], str),
         )
 
 

@@ -108,7 +108,8 @@ service = QAService.load(Settings.from_env(), show_progress=False)
 ready = time.perf_counter() - t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 a = service.ask("{question}")
-print(json.dumps({{"seconds": ready, "cpu": usage.ru_utime + usage.ru_stime, "first_ask_ms": (time.perf_counter() - t - ready) * 1000,
+print(json.dumps({{"seconds": ready, "cpu": usage.ru_utime + usage.ru_stime,
+    "first_ask_ms": (time.perf_counter() - t - ready) * 1000,
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "chunks": len(service.index.chunks)}}))
 """
 
@@ -186,7 +187,8 @@ def main() -> None:
                 model.append(child(MODEL_ALONE, env))
                 serve.append(serve_to_healthz(env))
             m = median([x["seconds"] for x in model])
-            print(f"qa serve to /healthz 200: {median(serve):.2f} s = {median(serve) / m:.2f} x model load (all {len(model)} model loads)")
+            print(f"qa serve to /healthz 200: {median(serve):.2f} s = {median(serve) / m:.2f} x model load "
+                  f"(median of all {len(model)} model loads)")
         if not args.skip_big:
             big, big_index = work / "big", work / "big-index" / "index"
             big_document(big, args.big_mb)

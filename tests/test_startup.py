@@ -141,9 +141,11 @@ def test_a_sentence_table_that_does_not_fit_its_document_is_damage(saved: tuple[
     manifest["sha256"]["sentence_tables.jsonl"] = hashlib.sha256(data).hexdigest()  # checksums agree: the content is checked
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     index = load_index(copy)  # tables are read when first needed: the damage shows then
+    assert index.derived is not None
     with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
-        index.derived.sentences[rows[0]["doc_id"]]  # type: ignore[union-attr]
-    assert index.derived.sentences[rows[1]["doc_id"]] == document_sentences(index.documents[rows[1]["doc_id"]])  # type: ignore[union-attr]
+        index.derived.sentences[rows[0]["doc_id"]]
+    second = rows[1]["doc_id"]
+    assert index.derived.sentences[second] == document_sentences(index.documents[second])
 
 
 def test_a_sentence_table_of_another_length_than_its_vectors_is_damage(saved: tuple[Index, Path], tmp_path: Path) -> None:
@@ -163,8 +165,9 @@ def test_a_sentence_table_of_another_length_than_its_vectors_is_damage(saved: tu
     manifest["sha256"]["embedded.jsonl"] = hashlib.sha256(data).hexdigest()
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     index = load_index(copy)
+    assert index.derived is not None
     with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
-        index.derived.sentences[rows[0]["doc_id"]]  # type: ignore[union-attr]
+        index.derived.sentences[rows[0]["doc_id"]]
 
 
 def test_a_start_reads_no_sentence_table_and_a_question_only_those_of_its_documents(

@@ -588,7 +588,8 @@ def _read_derived(
     idf = json.loads(contents["idf.json"])
     if not isinstance(idf, dict) or not all(isinstance(v, float) for v in idf.values()):
         raise ValueError("idf.json is not a table of numbers")
-    return Derived(lexical, corrector, sentences, _texts_by_id(contents, "sentence_keys.json"), idf, _texts_by_id(contents, "openings.json"))
+    keys, openings = _texts_by_id(contents, "sentence_keys.json"), _texts_by_id(contents, "openings.json")
+    return Derived(lexical, corrector, sentences, keys, idf, openings)
 
 
 def _texts_by_id(contents: dict[str, bytes], name: str) -> dict[str, str]:

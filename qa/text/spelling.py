@@ -44,7 +44,7 @@ class CorrectorTables:
     readings: dict[str, str]  # each character of the bigrams → its `reading` (a start need not load pinyin)
 
     def to_json(self) -> dict[str, Any]:
-        return {"bigrams": self.bigrams, "char_counts": self.char_counts, "abbreviations": self.abbreviations, "readings": self.readings}
+        return dict(self.__dict__)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CorrectorTables:

@@ -35,6 +35,7 @@ from qa.retrieve.retrieval import RetrievalResult, Retriever
 from qa.retrieve.vectors import open_vector_store
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
+from qa.text.dictionary import load_in_background
 from qa.text.grammar import years_in
 from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
@@ -223,7 +224,7 @@ class QAService:
         self.corrector = HomophoneCorrector(
             [d.text for d in self.index.documents.values()] if tables is None else (), tables=tables, vocabulary=FIELD_WORDS
         )
-        self.names = DocumentNames(self.index.documents.values())
+        self.names = DocumentNames(self.index.documents.values(), derived.openings if derived is not None else None)
 
     @classmethod
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
@@ -232,7 +233,9 @@ class QAService:
         embedder = load_embedder(settings)
         progress = tqdm_progress("建立索引") if show_progress and sys.stderr.isatty() else None
         index, _ = ensure_index(settings, embedder, progress=progress)
-        return cls(settings, embedder, index)
+        service = cls(settings, embedder, index)
+        load_in_background()  # the dictionaries questions need (about a second): not waited for here
+        return service
 
     def ask(
         self, question: object, top_k: int | None = None, retriever: str | None = None, doc_ids: Sequence[str] | None = None

@@ -36,6 +36,8 @@ def test_index_folder_is_readable_and_round_trips(tmp_path: Path) -> None:
         "idf.json",
         "lexical.npz",
         "manifest.json",
+        "openings.json",
+        "sentence_keys.json",
         "sentence_tables.jsonl",
         "sentences.npy",
     ]

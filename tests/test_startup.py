@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from qa.retrieve.index import Index, build_index, load_index, save_index
 from qa.retrieve.lexical import LexicalIndex
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
+from qa.text import dictionary
 from qa.text.sentences import document_sentences, sentence_idf
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Document
@@ -137,8 +140,54 @@ def test_a_sentence_table_that_does_not_fit_its_document_is_damage(saved: tuple[
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     manifest["sha256"]["sentence_tables.jsonl"] = hashlib.sha256(data).hexdigest()  # checksums agree: the content is checked
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="索引已损坏"):
-        load_index(copy)
+    index = load_index(copy)  # tables are read when first needed: the damage shows then
+    assert index.derived is not None
+    with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
+        index.derived.sentences[rows[0]["doc_id"]]
+    second = rows[1]["doc_id"]
+    assert index.derived.sentences[second] == document_sentences(index.documents[second])
+
+
+def test_a_sentence_table_of_another_length_than_its_vectors_is_damage(saved: tuple[Index, Path], tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    _, folder = saved
+    copy = tmp_path / "index"
+    shutil.copytree(folder.resolve(), copy)
+    path = copy / "embedded.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["sentences"] -= 1
+    rows[1]["sentences"] += 1  # the totals still agree with the vectors
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    path.write_bytes(data)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["sha256"]["embedded.jsonl"] = hashlib.sha256(data).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    index = load_index(copy)
+    assert index.derived is not None
+    with pytest.raises(IndexCorruptError, match=r"索引已损坏.*qa build"):
+        index.derived.sentences[rows[0]["doc_id"]]
+
+
+def test_a_start_reads_no_sentence_table_and_a_question_only_those_of_its_documents(
+    saved: tuple[Index, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, folder = saved
+    read: list[str] = []
+    original = index_module.sentences_from_json
+
+    def counting(doc: Document, data: dict[str, object]) -> object:
+        read.append(doc.doc_id)
+        return original(doc, data)
+
+    monkeypatch.setattr(index_module, "sentences_from_json", counting)
+    index = load_index(folder)
+    service = QAService(Settings(model="hash", corpus_dir=CORPUS, index_dir=folder), HashEmbedder(), index)
+    assert read == []
+    answer = service.ask("居民身份证的有效期是多久")
+    assert answer.found and answer.doc_id == "prc-resident-id-card-law"
+    assert 1 <= len(set(read)) < len(index.documents) and len(read) == len(set(read))  # each read once
 
 
 def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() -> None:
@@ -150,3 +199,49 @@ def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() 
     first = build_index(_documents()[:2], HashEmbedder(), 300, 60)
     build_index(_documents()[:2], HashEmbedder(), 300, 60, previous=first, report=lines.append)
     assert lines == []  # nothing to embed: nothing to announce
+
+
+def test_a_service_is_ready_before_its_dictionaries_load_and_answers_the_same_once_they_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(model="hash", corpus_dir=CORPUS, index_dir=tmp_path / "index")
+    question = "保彰措施有哪些"  # a typo: the corrector needs jieba's words and pypinyin's readings
+    expected = QAService.load(settings, show_progress=False).ask(question)  # builds the index
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_load() -> None:
+        started.set()
+        release.wait(5)
+        finished.set()
+
+    def refuse() -> None:
+        raise AssertionError("the start waited for a dictionary")
+
+    monkeypatch.setattr(dictionary, "_load", slow_load)
+    monkeypatch.setattr(dictionary, "_jieba", refuse)
+    monkeypatch.setattr(dictionary, "_pypinyin", refuse)
+    service = QAService.load(settings, show_progress=False)
+    assert started.wait(5) and not finished.is_set()  # loading in the background, not waited for
+    monkeypatch.undo()
+    release.set()
+    answer = service.ask(question)
+    assert answer.interpreted == expected.interpreted != ""
+    assert (answer.answer, answer.citations, [p.chunk for p in answer.passages]) == (
+        expected.answer,
+        expected.citations,
+        [p.chunk for p in expected.passages],
+    )
+
+
+def test_a_dictionary_that_cannot_load_fails_where_it_is_used_not_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise ImportError("No module named 'jieba'")
+
+    for loader in threading.enumerate():  # another start's loader pauses collections while it runs
+        if loader.name == "dictionaries":
+            loader.join()
+    monkeypatch.setattr(dictionary, "_jieba", missing)
+    dictionary._load()  # nothing raised on the background thread
+    assert gc.isenabled()  # collections paused while loading are resumed
+    with pytest.raises(ImportError, match="jieba"):
+        "政策" in dictionary.words()  # noqa: B015 - the look-up is what raises

@@ -73,6 +73,7 @@ def test_char_bigrams_keep_numbers_whole() -> None:
         "——欢迎登陆www.zhuzaotoutiao.com发表您的作品",
         "查看所有评论",
         "/*本文部分内容(图片)来源于网络,若牵涉版权请联系删除。",
+        "本文部分内容(图片)来源于网络,若牵涉版权请联系删除。*/",
     ],
 )
 def test_noise_lines_are_recognised(line: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -71,23 +71,32 @@ class Answerer:
         index: Index,
         weights: Weights,
         scope_passages: int = 5,
-        docs: dict[str, DocumentSentences] | None = None,
+        docs: Mapping[str, DocumentSentences] | None = None,
         idf: dict[str, float] | None = None,
     ) -> None:
-        """`docs` and `idf`, when given, are the sentence tables and IDF saved with the index (else computed here)."""
+        """`docs` and `idf`, when given, are the sentence tables and IDF saved with the index (else computed here).
+
+        Saved tables may be read only when first needed: nothing here goes through all of them.
+        """
         self.index = index
         self.weights = weights
         self.scope_passages = scope_passages
-        self.docs: dict[str, DocumentSentences] = docs if docs is not None else {d.doc_id: document_sentences(d) for d in index.documents.values()}
-        self._row: dict[tuple[str, int], int] = {}
+        self.docs: Mapping[str, DocumentSentences] = (
+            docs if docs is not None else {d.doc_id: document_sentences(d) for d in index.documents.values()}
+        )
+        # Each document's first row in the sentence vectors (documents in order); the index
+        # knows how many sentences each has, so no table is read for it.
+        counts = {e.doc_id: e.sentences for e in index.embedded}
+        self._first_row: dict[str, int] = {}
+        rows = 0
         for doc_id in index.documents:
-            for s in self.docs[doc_id].sentences:
-                self._row[(doc_id, s.index)] = len(self._row)
+            self._first_row[doc_id] = rows
+            rows += counts[doc_id] if doc_id in counts else len(self.docs[doc_id].sentences)
         vectors = index.sentence_vectors
-        if vectors is not None and len(vectors) != len(self._row):
+        if vectors is not None and len(vectors) != rows:
             raise IndexCorruptError("索引中的句向量与文档不一致；请运行 `qa build` 重建索引")
         self.vectors = vectors
-        n = max(1, len(self._row))
+        n = max(1, rows)
         self.idf = idf if idf is not None else sentence_idf(self.docs.values())
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._path_grams: dict[tuple[str, ...], frozenset[str]] = {}
@@ -188,7 +197,7 @@ class Answerer:
             meta = self.index.documents[c.sentence.doc_id]
             role_dates[meta.doc_id] = {"published": iso_date(meta.date_published), "signed": iso_date(meta.date_signed)}
         if query is not None and self.vectors is not None and candidates:
-            rows = [self._row[(c.sentence.doc_id, c.sentence.index)] for c in candidates]
+            rows = [self._first_row[c.sentence.doc_id] + c.sentence.index for c in candidates]
             x[:, _F["dense"]] = self.vectors[rows].astype(np.float32) @ query.astype(np.float32)
         for n, c in enumerate(candidates):
             s = c.sentence

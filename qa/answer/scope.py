@@ -8,10 +8,10 @@ documents share ("国家标准") names none of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from qa.text.grammar import DOCNUM
-from qa.text.normalize import normalize
+from qa.text.normalize import normalize, normalized_opening
 from qa.types import Document
 
 _MIN_NAME = 4  # characters of a title a question must repeat to name a document by it
@@ -21,14 +21,15 @@ _YEARS_IN_BRACKETS = re.compile(r"[(（][^)）]*[)）]")
 class DocumentNames:
     """Normalised titles, document numbers and texts of a library, for naming documents in questions."""
 
-    def __init__(self, documents: Iterable[Document]) -> None:
+    def __init__(self, documents: Iterable[Document], openings: Mapping[str, str] | None = None) -> None:
+        """`openings`, when given, are the documents' `normalized_opening`s saved with the index (else computed here)."""
         self.titles: dict[str, str] = {}
         self.numbers: dict[str, str] = {}
         self.texts: dict[str, str] = {}
         for doc in documents:
             self.titles[doc.doc_id] = normalize(doc.title)
             self.numbers[doc.doc_id] = normalize(doc.doc_number)
-            self.texts[doc.doc_id] = normalize(doc.text[:20000])
+            self.texts[doc.doc_id] = openings[doc.doc_id] if openings is not None else normalized_opening(doc.text)
 
     def named(self, question: str) -> list[str]:
         """The ids of the documents a question names; [] when it names none (or the library has one)."""

@@ -29,7 +29,7 @@ _IMAGE = r"[^\s/\\]+?\.(?:jpe?g|png|gif|bmp|webp|svg)"
 # (二维码, a web address, 版权) apply only to short lines without sentence punctuation.
 _NOISE_LINE = [
     re.compile(rf"^(?:{_IMAGE})+$", re.IGNORECASE),  # image file names, possibly run together
-    re.compile(r"^/\*.*|.*\*/$"),  # stray script/comment text
+    re.compile(r"^/\*|\*/$"),  # stray script/comment text (not ".*\*/$": searched, that is quadratic in the line)
     re.compile(r"^[—\-–]*\s*欢迎(?:登陆|登录|访问|关注)\S*$"),  # site slogans
     re.compile(r"^(?:查看)?(?:所有|全部)?评论\s*\d*$|^评论\s*\(\d+\)$"),  # comment counters
     re.compile(r"^(?:【?(?:打印|关闭|分享|收藏|返回顶部|字号)】?\s*)+$"),  # page buttons

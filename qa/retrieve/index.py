@@ -13,9 +13,12 @@ index/
   lexical.npz     the BM25 index over the chunks' normalised bigrams (sparse scores, vocabulary)
   corrector.json  the typo corrector's bigram and character counts and abbreviations
   sentence_tables.jsonl  per document, in order: its outline and candidate sentences (spans,
-                  lead, years, typed facts, groups, sign-off, bigrams), keyed by the document's
-                  hash, so a later build reuses the tables of unchanged documents
+                  lead, years, typed facts, groups, sign-off, bigrams); a start keeps each line
+                  as text and reads it when a question first needs that document
+  sentence_keys.json  per document: what its sentence table was computed from (the document's
+                  hash), so a later build reuses the tables of unchanged documents
   idf.json        each bigram's IDF over all candidate sentences
+  openings.json   per document: its opening text normalised, where questions look for its name
 
 Everything derived from the documents is computed once here, at build; a start only reads it.
 
@@ -33,7 +36,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from qa.fileio import new_version, publish_version, remove_old_versions, remove_
 from qa.retrieve.embedder import Embedder
 from qa.retrieve.lexical import LexicalIndex
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
+from qa.text.normalize import normalized_opening
 from qa.text.sentences import (
     SENTENCES_VERSION,
     DocumentSentences,
@@ -58,8 +62,10 @@ from qa.text.spelling import CorrectorTables, corrector_tables
 from qa.types import Chunk, Document
 
 # 3: the manifest records each file's SHA-256; 4: candidate sentence vectors; 5: embedded.jsonl;
-# 6: the lexical index, corrector tables, sentence tables and IDF saved (nothing recomputed at start)
-FORMAT_VERSION = 6
+# 6: the lexical index, corrector tables, sentence tables and IDF saved (nothing recomputed at start);
+# 7: the documents' normalised openings and the corrector's character readings saved; sentence tables
+# read when first needed (their keys in a file of their own)
+FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
 INDEX_FILES = (
     "documents.jsonl",
@@ -70,7 +76,9 @@ INDEX_FILES = (
     "lexical.npz",
     "corrector.json",
     "sentence_tables.jsonl",
+    "sentence_keys.json",
     "idf.json",
+    "openings.json",
 )
 
 
@@ -145,9 +153,10 @@ class Derived:
 
     lexical: LexicalIndex
     corrector: CorrectorTables
-    sentences: dict[str, DocumentSentences]  # by document id, documents in order
+    sentences: Mapping[str, DocumentSentences]  # by document id, documents in order
     sentence_keys: dict[str, str]  # by document id: what its table was computed from (see `tables_key`)
     idf: dict[str, float]
+    openings: dict[str, str]  # by document id: its `normalized_opening`, where questions look for its name
 
 
 def tables_key(doc: Document) -> str:
@@ -164,6 +173,7 @@ def derive(index_documents: Sequence[Document], chunks: Sequence[Chunk], tables:
         sentences=tables,
         sentence_keys={d.doc_id: tables_key(d) for d in index_documents},
         idf=sentence_idf(tables.values()),
+        openings={d.doc_id: normalized_opening(d.text) for d in index_documents},
     )
 
 
@@ -418,10 +428,10 @@ def save_index(index: Index, folder: Path) -> None:
             "embedded.jsonl": _jsonl([e.__dict__ for e in index.embedded]),
             "lexical.npz": _npz(derived.lexical.to_arrays()),
             "corrector.json": json.dumps(derived.corrector.to_json(), ensure_ascii=False).encode("utf-8"),
-            "sentence_tables.jsonl": _jsonl(
-                [{"key": derived.sentence_keys[doc_id], **sentences_to_json(table)} for doc_id, table in derived.sentences.items()]
-            ),
+            "sentence_tables.jsonl": _jsonl([sentences_to_json(table) for table in derived.sentences.values()]),
+            "sentence_keys.json": json.dumps(derived.sentence_keys, ensure_ascii=False).encode("utf-8"),
             "idf.json": json.dumps(derived.idf, ensure_ascii=False).encode("utf-8"),
+            "openings.json": json.dumps(derived.openings, ensure_ascii=False).encode("utf-8"),
         }
         for name, data in contents.items():
             _write_durably(version / name, data)
@@ -541,7 +551,7 @@ def load_index(folder: Path) -> Index:
             EmbeddedDocument(str(r["doc_id"]), str(r["key"]), int(r["chunks"]), int(r["sentences"]))
             for r in map(json.loads, contents["embedded.jsonl"].decode("utf-8").splitlines())
         )
-        derived = _read_derived(contents, documents)
+        derived = _read_derived(folder, contents, documents, embedded)
     except (ValueError, KeyError, TypeError, IndexError, RuntimeError, OSError) as exc:
         raise IndexCorruptError(f"{folder} 的索引已损坏（{str(exc)[:200]}），{REBUILD}") from None
     if (
@@ -556,28 +566,76 @@ def load_index(folder: Path) -> Index:
         or sum(e.sentences for e in embedded) != len(sentence_vectors)
         or derived.lexical.size != len(chunks)
         or list(derived.sentences) != list(documents)
-        or [len(t.sentences) for t in derived.sentences.values()] != [e.sentences for e in embedded]
+        or list(derived.sentence_keys) != list(documents)
+        or list(derived.openings) != list(documents)
     ):
         raise IndexCorruptError(f"{folder} 的索引前后不一致（向量、段落与清单不符），{REBUILD}")
     return Index(manifest, documents, chunks, dense, sentence_vectors, embedded, derived=derived)
 
 
-def _read_derived(contents: dict[str, bytes], documents: dict[str, Document]) -> Derived:
-    """The lexical index, corrector tables, sentence tables and IDF as saved: nothing is computed again."""
+def _read_derived(
+    folder: Path, contents: dict[str, bytes], documents: dict[str, Document], embedded: Sequence[EmbeddedDocument]
+) -> Derived:
+    """The lexical index, corrector tables, sentence tables, IDF and openings as saved: nothing is computed again."""
     with np.load(io.BytesIO(contents["lexical.npz"]), allow_pickle=False) as arrays:
         lexical = LexicalIndex.from_arrays({name: arrays[name] for name in arrays.files})
     corrector = CorrectorTables.from_json(json.loads(contents["corrector.json"]))
-    sentences: dict[str, DocumentSentences] = {}
-    keys: dict[str, str] = {}
-    for line in contents["sentence_tables.jsonl"].decode("utf-8").splitlines():
-        row = json.loads(line)
-        doc = documents[row["doc_id"]]
-        sentences[doc.doc_id] = sentences_from_json(doc, row)
-        keys[doc.doc_id] = str(row["key"])
+    lines = contents["sentence_tables.jsonl"].decode("utf-8").splitlines()
+    if len(lines) != len(documents):
+        raise ValueError(f"{len(lines)} sentence tables for {len(documents)} documents")
+    counts = {e.doc_id: e.sentences for e in embedded}
+    sentences = SavedTables(folder, documents, dict(zip(documents, lines, strict=True)), counts)
     idf = json.loads(contents["idf.json"])
     if not isinstance(idf, dict) or not all(isinstance(v, float) for v in idf.values()):
         raise ValueError("idf.json is not a table of numbers")
-    return Derived(lexical, corrector, sentences, keys, idf)
+    keys, openings = _texts_by_id(contents, "sentence_keys.json"), _texts_by_id(contents, "openings.json")
+    return Derived(lexical, corrector, sentences, keys, idf, openings)
+
+
+def _texts_by_id(contents: dict[str, bytes], name: str) -> dict[str, str]:
+    table = json.loads(contents[name])
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"{name} is not a table of texts")
+    return table
+
+
+class SavedTables(Mapping[str, DocumentSentences]):
+    """The sentence tables of a loaded index, each read from its saved line when first asked for.
+
+    A start reads none of them (at 10,000 passages that alone took seconds); a question reads
+    those of the documents its passages come from. A line that does not fit its document is
+    an IndexCorruptError then, like any other damage.
+    """
+
+    def __init__(self, folder: Path, documents: dict[str, Document], lines: dict[str, str], counts: dict[str, int]) -> None:
+        self._folder = folder
+        self._documents = documents
+        self._lines = lines  # document id -> its saved line, documents in order
+        self._counts = counts  # document id -> how many sentence vectors it has
+        self._read: dict[str, DocumentSentences] = {}
+
+    def __getitem__(self, doc_id: str) -> DocumentSentences:
+        table = self._read.get(doc_id)
+        if table is None:
+            line = self._lines[doc_id]  # a KeyError for a document the index does not hold
+            try:
+                table = sentences_from_json(self._documents[doc_id], json.loads(line))
+                if len(table.sentences) != self._counts[doc_id]:
+                    raise ValueError(f"sentence table of {doc_id} does not match its vectors")
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise IndexCorruptError(f"{self._folder} 的索引已损坏（{str(exc)[:200]}），{REBUILD}") from None
+            # Two questions may read the same table at once: both get equal tables, one is kept.
+            table = self._read.setdefault(doc_id, table)
+        return table
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._lines
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
 
 
 def tqdm_progress(description: str) -> Callable[[int, int], None]:

@@ -94,6 +94,14 @@ def normalize(text: str) -> str:
     return "".join(normalize_aligned(text).split())
 
 
+OPENING_CHARS = 20_000  # how far into a document a question's 文号 or name is looked for (qa.answer.scope)
+
+
+def normalized_opening(text: str) -> str:
+    """A document's opening (its first OPENING_CHARS characters) normalised: computed at build, saved with the index."""
+    return normalize(text[:OPENING_CHARS])
+
+
 def char_bigrams(text: str) -> list[str]:
     """Character bigrams of normalised text, plus single characters for one-character input.
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin  # type: ignore[import-untyped]
-
+from qa.text.dictionary import reading
+from qa.text.dictionary import words as dictionary_words
 from qa.text.normalize import normalize
 
 # Function characters are never typos of content words; leave them alone.
@@ -35,12 +34,6 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
-@lru_cache(maxsize=50000)
-def reading(ch: str) -> str:
-    """The toneless pinyin of a character's most common reading."""
-    return str(lazy_pinyin(ch, style=Style.NORMAL)[0])
-
-
 @dataclass(frozen=True)
 class CorrectorTables:
     """What a corrector learns from the library's text, saved with the index so a start need not read the text again."""
@@ -48,9 +41,10 @@ class CorrectorTables:
     bigrams: dict[str, int]  # CJK character bigram → occurrences
     char_counts: dict[str, int]  # CJK character → occurrences
     abbreviations: dict[str, str]  # "XY" → the corpus word "X?Y?" it abbreviates
+    readings: dict[str, str]  # each character of the bigrams → its `reading` (a start need not load pinyin)
 
     def to_json(self) -> dict[str, Any]:
-        return {"bigrams": self.bigrams, "char_counts": self.char_counts, "abbreviations": self.abbreviations}
+        return dict(self.__dict__)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CorrectorTables:
@@ -59,7 +53,12 @@ class CorrectorTables:
                 raise ValueError("corrector tables: wrong types")
             return table
 
-        return cls(checked(data["bigrams"], int), checked(data["char_counts"], int), checked(data["abbreviations"], str))
+        return cls(
+            checked(data["bigrams"], int),
+            checked(data["char_counts"], int),
+            checked(data["abbreviations"], str),
+            checked(data["readings"], str),
+        )
 
 
 def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
@@ -84,7 +83,8 @@ def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
         options.sort(reverse=True)
         if len(options) == 1 or options[1][0] * 2 < options[0][0]:
             abbreviations[short] = options[0][1]
-    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations)
+    readings = {ch: reading(ch) for ch in sorted({ch for gram in bigrams for ch in gram})}
+    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings)
 
 
 class HomophoneCorrector:
@@ -101,21 +101,21 @@ class HomophoneCorrector:
 
         `vocabulary`: words questions use about any document (文号, 落款, 施行), known as if the library said them.
         """
-        if dictionary is None:
-            from qa.text.dictionary import words as dictionary_words
-
-            dictionary = dictionary_words()
-        self._dictionary = dictionary
+        self._dictionary = dictionary if dictionary is not None else dictionary_words()
         self.tables = tables if tables is not None else corrector_tables(texts)
         self.bigrams: Counter[str] = Counter(self.tables.bigrams)
+        vocabulary = tuple(vocabulary)
         for word in vocabulary:
             for i in range(len(word) - 1):
                 self.bigrams[word[i : i + 2]] += 1
         self._char_counts: Counter[str] = Counter(self.tables.char_counts)
         self._abbreviations = self.tables.abbreviations
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
-        for ch in {ch for gram in self.bigrams for ch in gram}:
-            self._chars_by_sound[reading(ch)].add(ch)
+        for ch, sound in self.tables.readings.items():
+            self._chars_by_sound[sound].add(ch)
+        # The vocabulary's characters the library lacks get their readings at the first correction,
+        # when the pinyin tables have loaded: a start does not wait for them.
+        self._unread = sorted({ch for word in vocabulary for ch in word if ch not in self.tables.readings})
 
     def _known(self, gram: str) -> bool:
         return gram in self.bigrams or gram in self._dictionary
@@ -150,6 +150,10 @@ class HomophoneCorrector:
 
     def correct(self, norm_question: str) -> str:
         """The normalised question with homophone typos replaced; unchanged when there are none."""
+        if self._unread:
+            for ch in self._unread:
+                self._chars_by_sound[reading(ch)].add(ch)
+            self._unread = []
         chars = list(norm_question)
         for j, ch in enumerate(chars):
             if not _is_cjk(ch) or ch in _FUNCTION_CHARS:

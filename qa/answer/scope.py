@@ -30,6 +30,8 @@ class DocumentNames:
             self.titles[doc.doc_id] = normalize(doc.title)
             self.numbers[doc.doc_id] = normalize(doc.doc_number)
             self.texts[doc.doc_id] = openings[doc.doc_id] if openings is not None else normalized_opening(doc.text)
+        # Every title in one string: a phrase no title holds is ruled out by one search, not one per document.
+        self._all_titles = "\n".join(self.titles.values())
 
     def named(self, question: str) -> list[str]:
         """The ids of the documents a question names; [] when it names none (or the library has one)."""
@@ -57,6 +59,8 @@ class DocumentNames:
                 phrase = norm[i:j]
                 if best and len(phrase) <= best[0]:
                     break
+                if phrase not in self._all_titles:
+                    continue
                 owners = [d for d, t in self.titles.items() if phrase in t]
                 if len(owners) != 1:
                     continue

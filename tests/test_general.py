@@ -313,3 +313,11 @@ def test_an_enumeration_closed_by_the_noun_asked_answers_it_itself(regulation_li
     spans, _, _ = regulation_library.answerer.compose(sentence, analyse("可以委托哪些专业机构进行评估？"))
     quoted = "".join(regulation_library.index.documents[d].text[a:b] for d, a, b in spans)
     assert "资产评估机构" in quoted and "明显差异" not in quoted
+
+
+def test_a_question_asks_several_facts_only_with_two_question_words() -> None:
+    from qa.answer.extract import _asks_several
+
+    assert not _asks_several(analyse("哪几个部门印发的？"))  # 哪几 is one question word
+    assert _asks_several(analyse("按多少比例给予激励，最高多少？"))
+    assert _asks_several(analyse("上下限分别是多少？"))

@@ -597,7 +597,7 @@ _AMOUNTS = ("quantity", "money", "percent", "duration")
 
 def _asks_several(intent: QuestionIntent) -> bool:
     """Whether a question asks for more than one fact: two question words, or 分别."""
-    return len(re.findall("多少|几|多久|哪|多长|怎样|怎么|如何|什么", intent.norm)) >= 2 or "分别" in intent.norm
+    return len(re.findall("哪几|多少|几|多久|哪|多长|怎样|怎么|如何|什么", intent.norm)) >= 2 or "分别" in intent.norm
 
 
 def _leads_with(text: str, s: Sentence, years: Sequence[str]) -> bool:

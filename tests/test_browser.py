@@ -149,8 +149,20 @@ def ask(driver: object, question: str) -> None:
     box.send_keys(question)
     driver.find_element(By.CSS_SELECTOR, "form.ask-form button[type=submit]").click()  # type: ignore[attr-defined]
     if old:
-        wait.until(ec.staleness_of(old[0]))
+        wait.until(lambda _: _detached(old[0]))
     wait.until(ec.presence_of_element_located((By.ID, "latest")))
+
+
+def _detached(element: object) -> bool:
+    """Whether an element left the page: Chromium reports a node of the page being replaced as stale,
+    or, during the navigation itself, as a node that "does not belong to the document"."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()  # type: ignore[attr-defined]
+    except WebDriverException:
+        return True
+    return False
 
 
 def test_ask_read_the_highlighted_source_and_open_the_document(

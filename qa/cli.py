@@ -191,13 +191,24 @@ def golden_with_corpus(spec: str, settings: Settings) -> tuple[Path, Path]:
 def cmd_fit(args: argparse.Namespace) -> int:
     from qa.answer.scoring import WEIGHTS_PATH, Weights
     from qa.evaluate.evaluation import load_golden
-    from qa.evaluate.fit import run_fit
+    from qa.evaluate.fit import cross_validate, run_fit, training_rows
     from qa.service import service_for_corpus
 
     settings = _settings(args)
     specs = [golden_with_corpus(spec, settings) for spec in args.golden]
     # Candidates and features do not depend on the weights; the prior only stands in for a stale file.
     sets = [(path, load_golden(path), service_for_corpus(settings, corpus, Weights.prior())) for path, corpus in specs]
+    if args.cross_validate:
+        results = cross_validate(training_rows(sets))
+        for r in results:
+            print(f"{r.document}\t可答 {r.answered}/{r.answerable}\t拒答 {r.refused}/{r.unanswerable}")
+        answered, answerable = sum(r.answered for r in results), sum(r.answerable for r in results)
+        refused, unanswerable = sum(r.refused for r in results), sum(r.unanswerable for r in results)
+        print(
+            f"留一文档交叉验证（{len(results)} 份文档）：可答 {answered}/{answerable}，"
+            f"拒答 {refused}/{unanswerable}，共 {answered + refused}/{answerable + unanswerable}"
+        )
+        return 0
     out = args.out or WEIGHTS_PATH
     data = run_fit(sets, out)
     print(json.dumps({k: data[k] for k in ("coef", "bias", "threshold", "figures")}, ensure_ascii=False))
@@ -400,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fit", "用标准问题集拟合答案打分的权重")
     p.add_argument("golden", nargs="+", help="用于拟合的问题集，写作 PATH 或 PATH=语料文件夹（不要用留出集）")
     p.add_argument("--out", type=Path, default=None, help="权重文件（默认 qa/answer/weights.json）")
+    p.add_argument("--cross-validate", action="store_true", help="不写权重：逐一留出每份文档的问题，用其余文档拟合后评测它们")
     p.set_defaults(func=cmd_fit)
 
     p = add("serve", "运行网页服务")

@@ -6,7 +6,7 @@ import numpy as np
 
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import GoldenQuestion
-from qa.evaluate.fit import QuestionRows, _fit_ranker, _out_of_fold_outcomes, _outcomes, fit
+from qa.evaluate.fit import QuestionRows, _fit_ranker, _out_of_fold_outcomes, _outcomes, cross_validate, fit
 from qa.retrieve.retrieval import RetrievalResult
 from qa.types import Chunk, Passage
 
@@ -52,3 +52,18 @@ def test_answerability_learns_from_rankers_that_never_saw_the_question_s_documen
         got = outcomes[i]
         assert got[1:] == (right, refused)
         assert got[0] is not None and features is not None and np.allclose(got[0], features)
+
+
+def test_cross_validation_judges_each_document_with_weights_fitted_without_it() -> None:
+    rows = _rows()
+    results = cross_validate(rows, folds=3)
+    assert [r.document for r in results] == [f"doc-{d}" for d in range(6)]
+    for r in results:
+        held = [q for q in rows if q.golden.doc == r.document]
+        assert r.answerable == sum(q.golden.answerable for q in held) and r.unanswerable == len(held) - r.answerable
+        weights = fit([q for q in rows if q.golden.doc != r.document], folds=3)
+        outcomes = _outcomes(held, weights)
+        answered = sum(1 for q, (f, ok, _) in zip(held, outcomes, strict=True) if q.golden.answerable and ok and f is not None and weights.answerability(f) >= weights.threshold)
+        assert r.answered == answered
+    # The planted signal is learnt from the other documents: most questions come out right.
+    assert sum(r.answered + r.refused for r in results) >= 0.8 * len(rows)

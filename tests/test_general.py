@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from qa.answer.extract import Candidate
 from qa.answer.question import analyse
 from qa.answer.scope import DocumentNames
+from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
@@ -215,6 +217,11 @@ def regulation_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
         "服务新发展格局，坚持新型工业化道路，统筹发展和安全，坚持系统观念，加强前瞻布局，以推动新兴产业创新发展为目标，以完善高效协同的标准化工作体系为抓手，推动产业高质量发展。\n",
         encoding="utf-8",
     )
+    (folder / "dust.md").write_text(
+        "# 某市扬尘污染防治条例\n\n第五条 施工单位有下列行为之一的，由主管部门责令改正，处五万元以上十万元以下罚款；拒不改正的，责令停工整顿：\n\n"
+        "（一）施工工地未设置硬质密闭围挡的；\n\n（二）未及时清运建筑垃圾的。\n\n第六条 本条例由市人民政府负责解释。\n",
+        encoding="utf-8",
+    )
     settings = Settings(model="hash", corpus_dir=folder, index_dir=tmp_path_factory.mktemp("regulation-index") / "index")
     return QAService.load(settings, show_progress=False)
 
@@ -321,3 +328,21 @@ def test_a_question_asks_several_facts_only_with_two_question_words() -> None:
     assert not _asks_several(analyse("哪几个部门印发的？"))  # 哪几 is one question word
     assert _asks_several(analyse("按多少比例给予激励，最高多少？"))
     assert _asks_several(analyse("上下限分别是多少？"))
+
+
+def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulation_library: QAService) -> None:
+    answerer = regulation_library.answerer
+    doc = answerer.docs["dust"]
+    item = _sentence(regulation_library, "未设置硬质密闭围挡")
+    fine = _sentence(regulation_library, "处五万元以上十万元以下罚款")
+    # The item's introducing line (every sentence of it) is found from the item…
+    assert fine in answerer._introducing_line(doc, item)
+    assert answerer._introducing_line(doc, _sentence(regulation_library, "负责解释")) == []
+    # …and its items are the context of the line's sentences, for a typed question only.
+    money = analyse("施工工地未设置硬质密闭围挡的，罚款多少？")
+    text = analyse("施工工地未设置硬质密闭围挡的，怎么处理？")
+    covered = FEATURES.index("cover_context")
+    typed = answerer.features(money, answerer.content_grams(money), [Candidate(fine, 0.5)], None)
+    plain = answerer.features(text, answerer.content_grams(text), [Candidate(fine, 0.5)], None)
+    assert typed[0, covered] > plain[0, covered]
+    assert "围挡" not in fine.text

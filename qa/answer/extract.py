@@ -37,6 +37,7 @@ _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures 
 _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
+_ITEMS_BELOW = 30  # sentences: how far the items a colon introduces are read as its context
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
@@ -133,6 +134,37 @@ class Answerer:
     def _text(self, doc_id: str, start: int, end: int) -> str:
         return self.index.documents[doc_id].text[start:end]
 
+    def _items_below(self, doc: DocumentSentences, s: Sentence) -> frozenset[str]:
+        """The bigrams of the numbered items that a line ending in a colon introduces, for its sentences.
+
+        They count only for a typed question: the line states the fact (a fine, a deadline) for
+        every item, while for any other question the item that says it answers better.
+
+        "第十七条 有下列行为之一的，由公安机关处……罚款；……：（一）冒用他人居民身份证……" states the
+        penalty once for every item below it: the items are the context of the line's sentences.
+        """
+        last = s.index  # the line's last sentence introduces the items, its earlier ones share them
+        while last + 1 < len(doc.sentences) and doc.sentences[last + 1].line == s.line:
+            last += 1
+        if not doc.sentences[last].text.rstrip().endswith(("：", ":")):
+            return frozenset()
+        grams: set[str] = set()
+        for t in doc.sentences[last + 1 : last + 1 + _ITEMS_BELOW]:
+            if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
+                break
+            grams |= t.bigrams
+        return frozenset(grams)
+
+    def _introducing_line(self, doc: DocumentSentences, s: Sentence) -> list[Sentence]:
+        """The sentences of the line ending in a colon that introduces the numbered item `s` is in, if any."""
+        if s.group is None or s.group[0].startswith("article"):
+            return []
+        for t in reversed(doc.sentences[max(0, s.index - _ITEMS_BELOW) : s.index]):
+            if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
+                line = [u for u in doc.sentences[t.index : s.index] if u.line == t.line]
+                return line if line[-1].text.rstrip().endswith(("：", ":")) else []
+        return []
+
     # ------------------------------------------------------------------ candidates
 
     def candidates(self, intent: QuestionIntent, retrieval: RetrievalResult) -> list[Candidate]:
@@ -145,6 +177,11 @@ class Answerer:
                 inside = chunk.start <= s.start and s.end <= chunk.end
                 key = (s.doc_id, s.index)
                 found[key] = max(found.get(key, 0.0), (1.0 if inside else 0.5) / rank)
+        if intent.kind in TYPED_KINDS:
+            # "冒用他人居民身份证的，罚款多少": the fine is stated once, by the line introducing the items.
+            for (doc_id, i), rr in list(found.items()):
+                for t in self._introducing_line(self.docs[doc_id], self.docs[doc_id].sentences[i]):
+                    found.setdefault((doc_id, t.index), rr / 2)
         if intent.kind in ("docnum", "date", "who", "year"):
             for doc_id in dict.fromkeys(p.chunk.doc_id for p in passages):
                 for s in self.docs[doc_id].sentences:
@@ -204,7 +241,8 @@ class Answerer:
             doc = self.docs[s.doc_id]
             lead_text = self._text(s.doc_id, *s.lead)
             previous = doc.sentences[s.index - 1].bigrams if s.index > 0 and not s.is_line_start else frozenset()
-            context = self._path_bigrams(s.path) | frozenset(char_bigrams(lead_text)) | previous
+            items = self._items_below(doc, s) if intent.kind in TYPED_KINDS else frozenset()
+            context = self._path_bigrams(s.path) | frozenset(char_bigrams(lead_text)) | previous | items
             row = x[n]
             row[_F["cover_sentence"]] = self._coverage(grams, s.bigrams)
             row[_F["cover_context"]] = self._coverage(grams, context | s.bigrams)
@@ -239,6 +277,8 @@ class Answerer:
             s = c.sentence
             doc = self.docs[s.doc_id]
             around = s.bigrams | self._path_bigrams(s.path) | frozenset(char_bigrams(self._text(s.doc_id, *s.lead)))
+            if intent.kind in TYPED_KINDS:
+                around |= self._items_below(doc, s)
             x[n, _F["rarest_missing"]] = float(rarest is not None and rarest not in around and rarest not in doc.title_bigrams)
             x[n, _F["unseen_share"]] = unseen
             if segment_grams:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa.answer.extract import Answerer
 from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse
-from qa.answer.scope import DocumentNames, without_title
+from qa.answer.scope import DocumentNames, names_part, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
@@ -286,11 +286,21 @@ class QAService:
         understood = self.understand(text)
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
-        intent = analyse(understood)
+        # "川发改价格〔2025〕480号文件的成文日期": the number names the document; its year is not asked.
+        intent = analyse(self.names.without_own_numbers(understood, named) if named else understood)
         if named:
-            # "关于2024年部分节假日安排的通知是哪天印发的": a year of the named title names the document, it is not asked.
-            titles = " ".join(self.index.documents[d].title for d in named)
-            intent = replace(intent, years=tuple(y for y in intent.years if y not in years_in(titles)))
+            # "关于2024年部分节假日安排的通知是哪天印发的", "川发改价格〔2025〕480号文件": a year of the
+            # named title or number names the document, it is not asked; nor are the phrases naming it.
+            docs = [self.index.documents[d] for d in named]
+            naming = " ".join(f"{d.title} {d.doc_number}" for d in docs)
+            kept = tuple(
+                seg for seg in intent.segments if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
+            )
+            intent = replace(
+                intent,
+                years=tuple(y for y in intent.years if y not in years_in(naming)),
+                segments=kept if kept or intent.kind in ("docnum", "date", "who") else intent.segments,
+            )
         query = understood
         if len(named) == 1 and not doc_ids:
             query = without_title(understood, self.index.documents[named[0]].title)

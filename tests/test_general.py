@@ -8,7 +8,7 @@ import pytest
 
 from qa.answer.extract import Candidate
 from qa.answer.question import analyse
-from qa.answer.scope import DocumentNames
+from qa.answer.scope import DocumentNames, names_part
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService
@@ -251,7 +251,7 @@ def test_a_long_sentence_is_quoted_at_the_clause_beside_the_question_word(regula
 def holiday_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     folder = tmp_path_factory.mktemp("holidays")
     (folder / "holidays.txt").write_text(
-        "国务院办公厅关于2024年部分节假日安排的通知\n\n经国务院批准，现将2024年元旦、春节放假调休日期的具体安排通知如下。\n\n"
+        "国务院办公厅关于2024年部分节假日安排的通知\n\n国办发明电〔2023〕7号\n\n经国务院批准，现将2024年元旦、春节放假调休日期的具体安排通知如下。\n\n"
         "一、元旦：1月1日放假，与周末连休。\n\n二、春节：2月10日至17日放假调休，共8天。2月4日（星期日）、2月18日（星期日）上班。\n\n"
         "国务院办公厅\n\n2023年10月25日\n",
         encoding="utf-8",
@@ -294,12 +294,30 @@ def test_when_a_named_document_takes_effect_is_a_field_of_that_document(regulati
     assert intent.date_role == "effective" and "开始" not in "".join(intent.segments)
     assert answerer._asks_document_field(intent, _sentence(regulation_library, "起施行"))
     assert not answerer._asks_document_field(intent, _sentence(regulation_library, "1万元以上"))  # no date, no clause
+    _, asked, retrieval, named = regulation_library.prepare("某市基金监督管理办法从什么时候开始施行？", 5, "hybrid")
+    candidates, _, _ = answerer.scored(asked, retrieval, named)
+    assert candidates and all("施行" in c.sentence.text for c in candidates)  # not the other dates it holds
 
 
 def test_a_document_s_number_in_the_question_names_it_and_asks_nothing_more(holiday_library: QAService) -> None:
     _, intent, _, named = holiday_library.prepare("国办发明电〔2023〕7号通知的落款日期是哪天？", 5, "hybrid")
     assert named == ["holidays"]
     assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []
+    assert intent.years == () and not any("国办" in seg for seg in intent.segments)  # its year and prefix name it
+
+
+def test_phrases_that_name_a_document_are_not_asked_of_it() -> None:
+    title = "全国人民代表大会常务委员会关于中国人民解放军现役士兵衔级制度的决定"
+    assert names_part("全国人大常委会", title)  # an official short name keeps the title's characters in order
+    assert names_part("士兵衔级制度", title) and names_part("川发改价格", "某通知", "川发改价格〔2025〕480号")
+    assert not names_part("施行日期", title) and not names_part("衔级", "某条例")
+
+
+def test_a_document_s_own_number_answers_what_its_number_is(holiday_library: QAService) -> None:
+    answerer = holiday_library.answerer
+    quoting = _sentence(holiday_library, "国办发明电〔2023〕7号")
+    assert answerer._holds_own_number(quoting)
+    assert not answerer._holds_own_number(_sentence(holiday_library, "元旦：1月1日"))
 
 
 def test_a_colloquial_question_for_a_document_s_issuers_asks_nothing_more(holiday_library: QAService) -> None:

@@ -585,3 +585,38 @@ def test_a_question_about_each_file_is_answered_from_it_with_an_exact_span(
         assert fact in answer.answer, (question, answer.answer)
         for c in answer.citations:
             assert service.index.documents[c.doc_id].text[c.start : c.end] == c.text
+
+
+def test_a_saved_government_page_gives_its_fields_from_its_table_and_sign_off() -> None:
+    # A gov.cn page saved as text: site banner and menus, the information table with each value on
+    # the line after its label, the title with its number, and a sign-off with a spaced-out name.
+    text = "\n".join(
+        [
+            "某省发展和改革委员会",
+            "首页",
+            "新闻中心",
+            "政府信息公开",
+            "索 引 号 ：",
+            "0828-2025-000022",
+            "公文种类：",
+            "通知",
+            "发布机构：",
+            "某省发展和改革委员会 某省能源局",
+            "成文日期：",
+            "2025-09-29",
+            "发布日期：",
+            "2025-09-30",
+            "文 号：",
+            "(某发改价格〔2025〕480号)",
+            "关于印发《某省电价改革实施方案》的通知(某发改价格〔2025〕480号)",
+            "各市发展改革委：",
+            "现将《某省电价改革实施方案》印发给你们，请抓好贯彻执行。",
+        ]
+    )
+    meta = extract_metadata(text)
+    assert meta.title == "关于印发《某省电价改革实施方案》的通知"
+    assert meta.doc_number == "某发改价格〔2025〕480号"
+    assert meta.issuers == ("某省发展和改革委员会", "某省能源局")
+    assert (meta.date_signed, meta.date_published) == ("2025-09-29", "2025-09-30")
+    signed = extract_metadata("某部关于某事的意见\n\n正文。\n\n国家发展改革委\n国 家 能 源 局\n2025年5月16日\n")
+    assert signed.issuers == ("国家发展改革委", "国家能源局") and signed.date_signed == "2025-05-16"

@@ -32,6 +32,7 @@ _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
+_COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
 _TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
 _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
 _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
@@ -299,6 +300,10 @@ class Answerer:
         wanted = iso_date(meta.date_signed if role == "signed" else meta.date_published)
         return bool(wanted) and any(f.kind == "date" and iso_date(f.text) == wanted for f in s.facts)
 
+    def _holds_own_number(self, s: Sentence) -> bool:
+        number = normalize(self.index.documents[s.doc_id].doc_number)
+        return bool(number) and number in normalize(s.text)
+
     def _unseen_share(self, grams: Sequence[str]) -> float:
         """The IDF-weighted share of a question's content bigrams that no sentence of the library holds."""
         if not grams:
@@ -344,6 +349,14 @@ class Answerer:
             # "落款日期", "哪天发布的": the document's metadata says which of its dates that is.
             by_role = [c for c in candidates if self._holds_role_date(c.sentence, intent.date_role)]
             candidates = by_role or candidates
+        elif intent.kind == "docnum":
+            # "印发通知的文号是什么": the number the document's own metadata gives it, not one it cites.
+            own = [c for c in candidates if self._holds_own_number(c.sentence) and not self._specific_grams(intent, self.docs[c.sentence.doc_id])]
+            candidates = own or candidates
+        elif intent.kind == "date" and intent.date_role == "effective":
+            # "自何时起施行": the date its commencement clause states, not the date it was adopted.
+            commencing = [c for c in candidates if _COMMENCES.search(c.sentence.text)]
+            candidates = commencing or candidates
         if intent.measure:
             # "建成多少个起降点": a number in the measure asked beats numbers in other measures; a
             # count in a measure of its own ("多少项") is not answered in another one.
@@ -442,7 +455,7 @@ class Answerer:
         field = intent.kind == "docnum" or (intent.kind == "date" and intent.date_role is not None) or (
             intent.kind == "who" and intent.date_role in ("signed", "published")
         )
-        if intent.date_role == "effective" and not re.search("施行|生效", s.text):
+        if intent.date_role == "effective" and not _COMMENCES.search(s.text):
             return False  # the date a document takes effect is the one its commencement clause states
         return field and self._type_match(s, intent) and not self._specific_grams(intent, self.docs[s.doc_id])
 

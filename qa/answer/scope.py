@@ -51,6 +51,15 @@ class DocumentNames:
                 return hits
         return self._by_unique_title_words(norm)
 
+    def without_own_numbers(self, question: str, ids: Iterable[str]) -> str:
+        """A normalised question without the document numbers by which it names those documents."""
+        norm = normalize(question)
+        for number in DOCNUM.findall(norm):
+            key = normalize(number)
+            if any((self.numbers.get(d) and (key in self.numbers[d] or self.numbers[d] in key)) or key in self.texts.get(d, "")[:400] for d in ids):
+                norm = norm.replace(number, " ")
+        return norm
+
     def _by_unique_title_words(self, norm: str) -> list[str]:
         """The document whose title shares the longest phrase with the question, if only it holds that phrase."""
         best: tuple[int, str] | None = None
@@ -69,6 +78,25 @@ class DocumentNames:
                 best = (len(phrase), owners[0])
                 break
         return [best[1]] if best else []
+
+
+def names_part(segment: str, title: str, number: str = "") -> bool:
+    """Whether a question's phrase is part of a document's name rather than something asked of it.
+
+    It is when the title or the document number holds it ("川发改价格" of 川发改价格〔2025〕480号), or
+    when it abbreviates the title by keeping characters in order, as official short names do
+    ("全国人大常委会" for 全国人民代表大会常务委员会).
+    """
+    if len(segment) >= 2 and (segment in title or (number and segment in number)):
+        return True
+    if len(segment) < _MIN_NAME:
+        return False
+    position = 0
+    for ch in segment:
+        position = title.find(ch, position) + 1
+        if not position:
+            return False
+    return True
 
 
 def without_title(question: str, title: str) -> str:

@@ -46,6 +46,7 @@ _LABELS = {
     "发文机关": "issuers",
     "发布机关": "issuers",
     "发文单位": "issuers",
+    "发布机构": "issuers",
     "发文字号": "doc_number",
     "文号": "doc_number",
     "成文日期": "date_signed",
@@ -55,7 +56,7 @@ _LABELS = {
 }
 # Labels of other fields end the value before them on the same line ("发文字号：… 成文日期：…").
 # Pages space labels out to align them ("标　　题："), so any spacing inside a label is allowed.
-_OTHER_LABELS = ("索引号", "主题分类", "来源", "字号", "作者", "浏览次数")
+_OTHER_LABELS = ("索引号", "主题分类", "公文种类", "有效性", "来源", "字号", "作者", "浏览次数")
 
 
 def label_pattern(labels: Sequence[str]) -> str:
@@ -64,6 +65,7 @@ def label_pattern(labels: Sequence[str]) -> str:
 
 
 _LABEL = re.compile(label_pattern([*_LABELS, *_OTHER_LABELS]))
+_DOC_NUMBER_SUFFIX = re.compile(r"\s*[(（][^()（）]*〔(?:19|20)\d{2}〕[^()（）]*[)）]$")  # "…的通知(川发改价格〔2025〕480号)"
 _HEADER_LINES = 40  # labels and the title are looked for near the top
 _SIGNOFF_LINES = 6  # sign-off bodies above a date line
 
@@ -106,11 +108,16 @@ def _lines(text: str) -> list[str]:
 def labelled_fields(lines: Sequence[str]) -> dict[str, str]:
     """Values of labelled lines near the top (发文字号：…, 发布时间：…), several labels to a line allowed."""
     found: dict[str, str] = {}
-    for line in lines[:_HEADER_LINES]:
+    head = list(lines[: _HEADER_LINES + 1])
+    for n, line in enumerate(head[:_HEADER_LINES]):
         matches = list(_LABEL.finditer(line))
         for match, following in zip(matches, [*matches[1:], None], strict=False):
             field = _LABELS.get(re.sub(r"\s", "", match.group(1)))
             value = line[match.end() : following.start() if following else len(line)].strip(" ：:|｜")
+            if not value and following is None and n + 1 < len(head) and not _LABEL.match(head[n + 1]):
+                value = head[n + 1].strip(" ：:|｜")  # a saved page's table: "成文日期：" with its value on the next line
+            if field == "doc_number":
+                value = value.strip("()（）")
             if field and value and field not in found:
                 found[field] = value
     return found
@@ -160,6 +167,10 @@ def find_title(lines: Sequence[str]) -> str:
         joined += following
         if _TITLE_END.search(joined):
             return joined
+    # A saved page opens with its site's banner and menus: the title is the first line shaped like one.
+    for line in candidates[3:]:
+        if 8 <= len(line) <= 100 and not _SENTENCE_PUNCT.search(line) and re.search("关于|印发", line) and _TITLE_END.search(line):
+            return _DOC_NUMBER_SUFFIX.sub("", line)
     return first
 
 
@@ -182,6 +193,8 @@ def _organisations(line: str) -> list[str]:
     if len(line) > 60 or re.search(r"[\d，,。：:；;《》“”]", line):
         return []
     names = [name for name in re.split(r"[\s、]+", line) if name]
+    if len(names) > 2 and all(len(name) == 1 for name in names):
+        names = ["".join(names)]  # a name spaced out to the width of the others: "国 家 能 源 局"
     if names and all(2 <= len(name) <= 30 and _ORG_SUFFIX.search(name) for name in names):
         return names
     return []

@@ -364,3 +364,7 @@ def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulati
     plain = answerer.features(text, answerer.content_grams(text), [Candidate(fine, 0.5)], None)
     assert typed[0, covered] > plain[0, covered]
     assert "围挡" not in fine.text
+    # An item's context is its introducing line: it says what the item is a case of.
+    which = analyse("哪些行为会被责令停工整顿？")
+    row = answerer.features(which, answerer.content_grams(which), [Candidate(item, 0.5)], None)[0]
+    assert row[covered] > row[FEATURES.index("cover_sentence")]

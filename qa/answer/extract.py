@@ -243,7 +243,9 @@ class Answerer:
             lead_text = self._text(s.doc_id, *s.lead)
             previous = doc.sentences[s.index - 1].bigrams if s.index > 0 and not s.is_line_start else frozenset()
             items = self._items_below(doc, s) if intent.kind in TYPED_KINDS else frozenset()
-            context = self._path_bigrams(s.path) | frozenset(char_bigrams(lead_text)) | previous | items
+            # An item's introducing line ("凡符合下列情形之一的，为较大突发环境事件：") says what it is an item of.
+            intro = frozenset().union(*(t.bigrams for t in self._introducing_line(doc, s)))
+            context = self._path_bigrams(s.path) | frozenset(char_bigrams(lead_text)) | previous | items | intro
             row = x[n]
             row[_F["cover_sentence"]] = self._coverage(grams, s.bigrams)
             row[_F["cover_context"]] = self._coverage(grams, context | s.bigrams)

@@ -368,3 +368,14 @@ def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulati
     which = analyse("哪些行为会被责令停工整顿？")
     row = answerer.features(which, answerer.content_grams(which), [Candidate(item, 0.5)], None)[0]
     assert row[covered] > row[FEATURES.index("cover_sentence")]
+
+
+def test_a_number_the_question_gives_is_not_the_fact_it_asks(regulation_library: QAService) -> None:
+    answerer = regulation_library.answerer
+    intent = analyse("机构未建立内部管理制度，处罚款5万元以上的，另外要罚多少？")
+    stated = _sentence(regulation_library, "1万元以上5万元以下")
+    assert 5.0 in intent.numbers
+    assert [f.text for f in answerer._new_facts(stated, intent).facts if f.kind == "money"] == ["1万元以上"]
+    multiple = _sentence(regulation_library, "2倍以上5倍以下")
+    assert answerer._type_match(multiple, analyse("虚构服务项目骗取基金支出的，罚多少钱？"))
+    assert not answerer._type_match(multiple, analyse("罚2倍以上5倍以下的是哪种行为，罚多少钱？"))  # the question gave both

@@ -190,7 +190,19 @@ class Answerer:
                         found[(s.doc_id, s.index)] = 0.0
         return [Candidate(self.docs[d].sentences[i], rr) for (d, i), rr in found.items()]
 
+    @staticmethod
+    def _new_facts(s: Sentence, intent: QuestionIntent) -> Sentence:
+        """The sentence with only the facts the question does not state itself.
+
+        "年满十六周岁后应当在多长时间内申请" is not answered by a sentence whose only duration is
+        十六周岁: the question gave it.
+        """
+        if not intent.numbers or not any(f.value in intent.numbers for f in s.facts if f.kind in _AMOUNTS):
+            return s
+        return replace(s, facts=tuple(f for f in s.facts if not (f.kind in _AMOUNTS and f.value in intent.numbers)))
+
     def _type_match(self, s: Sentence, intent: QuestionIntent) -> bool:
+        s = self._new_facts(s, intent)
         kinds = {f.kind for f in s.facts}
         if intent.kind == "money":
             return "money" in kinds or any(f.unit == "倍" for f in s.facts)  # fines are also multiples
@@ -215,6 +227,7 @@ class Answerer:
     def _measure_match(self, s: Sentence, intent: QuestionIntent) -> bool:
         if not intent.measure:
             return False
+        s = self._new_facts(s, intent)
         units = {f.unit for f in s.facts} | {f.kind for f in s.facts}
         if intent.measure == "元":
             return "money" in units or "倍" in units  # a fine may be a multiple of the sum
@@ -514,7 +527,7 @@ class Answerer:
         """The clauses of a sentence holding the facts of the kind (and measure) asked, in order."""
         doc = self.docs[s.doc_id]
         kinds = self._asked_kinds(intent)
-        facts = [f for f in s.facts if f.kind in kinds]
+        facts = [f for f in self._new_facts(s, intent).facts if f.kind in kinds] or [f for f in s.facts if f.kind in kinds]
         measured = [f for f in facts if self._measure_match(replace(s, facts=(f,)), intent)]
         if not _asks_several(intent):
             facts = measured or facts  # "按多少比例，最高多少": the sum too, not only the percentage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -379,3 +380,23 @@ def test_a_number_the_question_gives_is_not_the_fact_it_asks(regulation_library:
     multiple = _sentence(regulation_library, "2倍以上5倍以下")
     assert answerer._type_match(multiple, analyse("虚构服务项目骗取基金支出的，罚多少钱？"))
     assert not answerer._type_match(multiple, analyse("罚2倍以上5倍以下的是哪种行为，罚多少钱？"))  # the question gave both
+
+
+def test_the_addressee_line_answers_whom_a_notice_is_sent_to_and_nothing_else(tmp_path: Path) -> None:
+    folder = tmp_path / "notice"
+    folder.mkdir()
+    (folder / "notice.txt").write_text(
+        "某部关于开展标准化试点的通知\n\n某部〔2024〕5号\n\n各省、自治区、直辖市工业和信息化主管部门，有关行业协会：\n\n"
+        "为推进标准化工作，现将有关事项通知如下：\n\n一、试点由某部科技司负责组织。\n\n二、请于2024年6月30日前报送材料。\n\n某部\n\n2024年3月1日\n",
+        encoding="utf-8",
+    )
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    answerer = service.answerer
+    addressee = answerer._addressee_line("notice")
+    assert [answerer.docs["notice"].sentences[i].text[:4] for i in addressee] == ["各省、自"]
+    _, intent, retrieval, named = service.prepare("这份通知主送哪些单位？", 5, "hybrid")
+    candidates, _, _ = answerer.scored(intent, retrieval, named)
+    assert {c.sentence.index for c in candidates} == set(addressee)
+    _, intent, retrieval, named = service.prepare("试点由哪个部门负责组织？", 5, "hybrid")
+    candidates, _, _ = answerer.scored(intent, retrieval, named)
+    assert candidates and not {c.sentence.index for c in candidates} & addressee

@@ -38,7 +38,10 @@ _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures 
 _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
-_ITEMS_BELOW = 30  # sentences: how far the items a colon introduces are read as its context
+_ITEMS_BELOW = 30
+_ADDRESSEE_LINES = 60  # outline lines from the top in which an addressee line is looked for
+_LABEL_CHARS = 10  # a line ending in a colon this short is a page's label, not an addressee line
+_ASKS_ADDRESSEE = re.compile("主送|收文|发给|发送给|下发给|印发给")  # sentences: how far the items a colon introduces are read as its context
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
@@ -102,6 +105,7 @@ class Answerer:
         self.idf = idf if idf is not None else sentence_idf(self.docs.values())
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._path_grams: dict[tuple[str, ...], frozenset[str]] = {}
+        self._addressees: dict[str, frozenset[int]] = {}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
             self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
@@ -166,6 +170,29 @@ class Answerer:
                 return line if line[-1].text.rstrip().endswith(("：", ":")) else []
         return []
 
+    def _addressee_line(self, doc_id: str) -> frozenset[int]:
+        """The sentences of a document's addressee line (主送机关), the bodies it is sent to, before its body.
+
+        "各省、自治区、直辖市……工业和信息化主管部门、……标准化专业机构：" names who receives the
+        document: the answer to 主送哪些单位, and never to who does or decides anything.
+        """
+        found = self._addressees.get(doc_id)
+        if found is None:
+            found = frozenset()
+            doc = self.docs[doc_id]
+            for n, line in enumerate(doc.lines[:_ADDRESSEE_LINES]):
+                text = doc.doc.text[line.start : line.end].strip()
+                if line.is_heading or not text.endswith(("：", ":")) or len(text) <= _LABEL_CHARS:  # "来源：", "当前位置："
+                    if len(text) > 60 and text.endswith("。"):
+                        break  # the body has begun
+                    continue
+                bodies = [part for part in re.split("[、，,；;]", text.rstrip("：:")) if part]
+                if not re.search("如下|下列|以下|包括", text) and (len(ORG.findall(text)) >= 2 or (text.startswith("各") and len(bodies) >= 2)):
+                    found = frozenset(t.index for t in doc.sentences if t.line == n)
+                break
+            self._addressees[doc_id] = found
+        return found
+
     # ------------------------------------------------------------------ candidates
 
     def candidates(self, intent: QuestionIntent, retrieval: RetrievalResult) -> list[Candidate]:
@@ -183,6 +210,10 @@ class Answerer:
             for (doc_id, i), rr in list(found.items()):
                 for t in self._introducing_line(self.docs[doc_id], self.docs[doc_id].sentences[i]):
                     found.setdefault((doc_id, t.index), rr / 2)
+        if _ASKS_ADDRESSEE.search(intent.norm):
+            for doc_id in dict.fromkeys(p.chunk.doc_id for p in passages):
+                for i in self._addressee_line(doc_id):
+                    found.setdefault((doc_id, i), 0.0)
         if intent.kind in ("docnum", "date", "who", "year"):
             for doc_id in dict.fromkeys(p.chunk.doc_id for p in passages):
                 for s in self.docs[doc_id].sentences:
@@ -348,6 +379,12 @@ class Answerer:
             title = frozenset().union(*(self.docs[d].title_bigrams for d in named if d in self.docs))
             grams = [g for g in grams if g not in title] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
+        # The addressee line answers whom a document is sent to (主送), and nothing else.
+        addressed = [c for c in candidates if c.sentence.index in self._addressee_line(c.sentence.doc_id)]
+        if _ASKS_ADDRESSEE.search(intent.norm):
+            candidates = addressed or candidates
+        elif addressed:
+            candidates = [c for c in candidates if c not in addressed]
         if intent.years:
             # "到2030年要达到什么目标": when some candidates are governed by the year asked (by their own
             # text, their headings or their document's title), only they answer.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qa.errors import CorpusError
 from qa.ingest.errors import UnreadableFile
-from qa.ingest.metadata import extract_metadata, parse_date
+from qa.ingest.metadata import extract_metadata, is_signoff_line, parse_date
 from qa.ingest.readers import read_document_file
 from qa.ingest.sidecar import ID_PATTERN, MAX_ID_CHARS, Sidecar, read_sidecar
 from qa.types import Document
@@ -80,7 +80,9 @@ def join_split_lines(lines: list[str]) -> list[str]:
         if split_page and joined and not joined[-1].endswith(_SENTENCE_END) and not _BARE_ENUMERATOR.match(line):
             previous = joined[-1]
             unit_after_number = len(line) == 1 and previous[-1:].isdigit()
-            if glue_next or _is_fragment(line) or unit_after_number or previous.endswith(_OPENS):
+            # A sign-off's date is split too, but the bodies' names above it end their own line.
+            signed = not glue_next and is_signoff_line(previous)
+            if not signed and (glue_next or _is_fragment(line) or unit_after_number or previous.endswith(_OPENS)):
                 joined[-1] = previous + line
                 glue_next = _is_fragment(line)
                 continue

@@ -200,6 +200,11 @@ def _organisations(line: str) -> list[str]:
     return []
 
 
+def is_signoff_line(line: str) -> bool:
+    """A line that only names bodies, as a sign-off does ("国家发展改革委", "财政部　　税务总局")."""
+    return bool(_organisations(line))
+
+
 def issuers_from_title(title: str) -> tuple[str, ...]:
     """Bodies named before 关于 or 印发 in a title: "财政部 税务总局关于…", "工业和信息化部等四部门关于…"."""
     match = re.match(r"^(.{2,80}?)(?:等[一二三四五六七八九十\d]+个?(?:部门|单位))?(?:联合)?(?:关于|印发|发布)", title)

@@ -406,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", type=Path, help="与基线 JSON 比较，列出结果有变化的问题")
     p.add_argument("--save-baseline", type=Path, help="把这次的结果保存为新的基线")
     p.add_argument("--retriever", choices=RETRIEVERS, action="append", help="要评测的检索方式（可重复）")
+    p.add_argument("--doc", action="append", default=None, metavar="编号", help="每个问题只在这份文档中提问，如同在文档页上提问（可重复；编号见 qa list）")
     p.set_defaults(func=cmd_eval)
 
     p = add("fit", "用标准问题集拟合答案打分的权重")

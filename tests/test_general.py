@@ -400,3 +400,12 @@ def test_the_addressee_line_answers_whom_a_notice_is_sent_to_and_nothing_else(tm
     _, intent, retrieval, named = service.prepare("试点由哪个部门负责组织？", 5, "hybrid")
     candidates, _, _ = answerer.scored(intent, retrieval, named)
     assert candidates and not {c.sentence.index for c in candidates} & addressee
+
+
+def test_a_golden_set_can_be_asked_within_one_document_of_a_library(holiday_library: QAService) -> None:
+    from qa.evaluate.evaluation import GoldenQuestion, evaluate
+
+    question = GoldenQuestion("q", "多少天？", "number", "zh-Hans", (), (), True)
+    for doc_id in ("holidays", "dogs"):
+        run = evaluate(holiday_library, [question], "hybrid", doc_ids=[doc_id])
+        assert {p.chunk.doc_id for p in run.results[0].answer.passages} == {doc_id}

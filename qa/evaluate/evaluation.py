@@ -353,12 +353,17 @@ def evaluate(
     questions: Sequence[GoldenQuestion],
     retriever: str,
     progress: Callable[[int, int], None] | None = None,
+    doc_ids: Sequence[str] | None = None,
 ) -> Run:
-    """Ask every golden question with one retriever (top 5 passages) and grade the answers."""
+    """Ask every golden question with one retriever (top 5 passages) and grade the answers.
+
+    With `doc_ids`, each question is asked within those documents, as a user asks on a
+    document's own page (`qa ask --doc`).
+    """
     documents = service.index.documents
     results: list[QuestionResult] = []
     for done, question in enumerate(questions, start=1):
-        answer = service.ask(question.question, top_k=EVAL_TOP_K, retriever=retriever)
+        answer = service.ask(question.question, top_k=EVAL_TOP_K, retriever=retriever, doc_ids=doc_ids)
         rank = first_relevant_rank(question, [p.chunk.text for p in answer.passages]) if question.answerable else None
         valid = tuple(citation_span_valid(c, documents) for c in answer.citations)
         results.append(QuestionResult(question, answer, grade(question, answer), rank, valid))
@@ -591,7 +596,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings, service: QASe
             from qa.retrieve.index import tqdm_progress
 
             progress = tqdm_progress(f"评测 {mode}")
-        runs.append(evaluate(service, questions, mode, progress))
+        runs.append(evaluate(service, questions, mode, progress, getattr(args, "doc", None)))
 
     comparison: tuple[Comparison, Run] | None = None
     notes: list[str] = []

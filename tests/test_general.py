@@ -409,3 +409,20 @@ def test_a_golden_set_can_be_asked_within_one_document_of_a_library(holiday_libr
     for doc_id in ("holidays", "dogs"):
         run = evaluate(holiday_library, [question], "hybrid", doc_ids=[doc_id])
         assert {p.chunk.doc_id for p in run.results[0].answer.passages} == {doc_id}
+
+
+def test_a_year_the_question_gives_does_not_answer_which_day(holiday_library: QAService) -> None:
+    answerer = holiday_library.answerer
+    intent = analyse("2024年春节放假是从哪天到哪天？")
+    opening = _sentence(holiday_library, "经国务院批准")
+    assert not answerer._type_match(opening, intent)  # its only date is the year asked
+    assert answerer._type_match(_sentence(holiday_library, "2月10日至17日"), intent)
+
+
+def test_who_and_when_in_one_question_gets_the_sign_off_and_the_date(holiday_library: QAService) -> None:
+    answerer = holiday_library.answerer
+    intent = analyse("这份通知是哪个单位在哪天印发的？")
+    assert intent.kind == "date"
+    spans, _, _ = answerer.compose(_sentence(holiday_library, "2023年10月25日"), intent)
+    quoted = [holiday_library.index.documents[d].text[a:b] for d, a, b in spans]
+    assert quoted == ["国务院办公厅", "2023年10月25日"]

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.answer.question import TYPED_KINDS, QuestionIntent
+from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who
 from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
-from qa.text.grammar import ORG, find_facts, iso_date, list_items, numbers_in
+from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in
 from qa.text.normalize import char_bigrams, normalize
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation
@@ -230,9 +230,14 @@ class Answerer:
         "年满十六周岁后应当在多长时间内申请" is not answered by a sentence whose only duration is
         十六周岁: the question gave it.
         """
-        if not intent.numbers or not any(f.value in intent.numbers for f in s.facts if f.kind in _AMOUNTS):
+        def given(f: Fact) -> bool:
+            if f.kind == "year":
+                return f.text[:4] in intent.years  # "2024年春节从哪天到哪天": 2024年 is not the date asked
+            return f.kind in _AMOUNTS and f.value in intent.numbers
+
+        if not any(given(f) for f in s.facts):
             return s
-        return replace(s, facts=tuple(f for f in s.facts if not (f.kind in _AMOUNTS and f.value in intent.numbers)))
+        return replace(s, facts=tuple(f for f in s.facts if not given(f)))
 
     def _type_match(self, s: Sentence, intent: QuestionIntent) -> bool:
         s = self._new_facts(s, intent)
@@ -483,6 +488,9 @@ class Answerer:
                     if t.line == s.line and any(f.kind in kinds for f in t.facts):
                         spans = sorted([*spans, *self._fact_clauses(t, intent)])
                         break
+            if intent.kind == "date" and doc.sign_off and _asks_several(intent) and asks_who(intent.norm):
+                # "由哪些部门、在哪天发布的": the issuers of the sign-off, then the date.
+                return [(s.doc_id, a, b) for a, b in [*doc.sign_off, *spans]], "list", "、"
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
         if intent.kind == "who" and doc.sign_off and (intent.date_role or not self._specific_grams(intent, doc)):
             # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).

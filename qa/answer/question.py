@@ -212,3 +212,9 @@ def analyse(question: str) -> QuestionIntent:
 def _expand_short_year(m: re.Match[str]) -> str:
     """"到25年", "那30年呢": two-digit years said for 2025, 2030."""
     return f"20{m.group(1) or m.group(2)}年"
+
+
+def asks_who(norm: str) -> bool:
+    """Whether a question asks who (which bodies), whatever else it asks: "由哪些部门、在哪天发布的"."""
+    return bool(dict(_KIND_PATTERNS)["who"].search(norm))
+

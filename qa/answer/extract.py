@@ -387,7 +387,8 @@ class Answerer:
             grams = [g for g in grams if g not in title] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
         if _ASKS_DOCUMENT.search(intent.norm):
-            quoting = [c for c in candidates if "《" in c.sentence.text]
+            # …another document than the one the question is about.
+            quoting = [c for c in candidates if any(t not in intent.norm for t in re.findall("《([^》]+)》", c.sentence.text))]
             candidates = quoting or candidates
         # The addressee line answers whom a document is sent to (主送), and nothing else.
         addressed = [c for c in candidates if c.sentence.index in self._addressee_line(c.sentence.doc_id)]
@@ -544,7 +545,8 @@ class Answerer:
         focus = [g for f in intent.focus for g in char_bigrams(f)]
         beside = [c for c in scored if focus and all(g in char_bigrams(self._text(s.doc_id, *c[2])) for g in focus)]
         top = max(beside or scored)
-        if top[0] == 0:
+        if top[0] == 0 or (not beside and top[2] == clauses[0] and all(c[0] == 0 for c in scored[1:])):
+            # Nothing asked is found past the sentence's subject ("《实施方案》推进的总体思路"): it all answers.
             return s.start, s.end
         n = clauses.index(top[2])
         a, b = top[2]

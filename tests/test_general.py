@@ -426,3 +426,16 @@ def test_who_and_when_in_one_question_gets_the_sign_off_and_the_date(holiday_lib
     spans, _, _ = answerer.compose(_sentence(holiday_library, "2023年10月25日"), intent)
     quoted = [holiday_library.index.documents[d].text[a:b] for d, a, b in spans]
     assert quoted == ["国务院办公厅", "2023年10月25日"]
+
+
+def test_two_things_asked_separately_are_answered_with_the_sentence_beside_the_first(tmp_path: Path) -> None:
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "plan.txt").write_text("某省产业方案\n\n其中,新兴产业聚焦新能源、新材料等8大领域;未来产业聚焦元宇宙、新型储能等9大领域。\n", encoding="utf-8")
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    future = _sentence(service, "未来产业聚焦")
+    spans, _, _ = service.answerer.compose(future, analyse("新型储能和新能源分别归在哪一类产业？"))
+    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "新兴产业聚焦新能源" in quoted and "未来产业聚焦元宇宙" in quoted
+    alone, _, _ = service.answerer.compose(future, analyse("新型储能归在哪一类产业？"))
+    assert len(alone) == 1

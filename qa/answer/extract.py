@@ -511,6 +511,12 @@ class Answerer:
         a, b = self._with_elaboration(doc, s)
         if s.end - s.start > _LONG_SENTENCE:
             a, b = self._best_clause(doc, s, intent)  # a long sentence: the clause that answers
+        missing = [seg for seg in intent.segments[:2] if seg not in text[a:b]] if "分别" in intent.norm else []
+        if missing:
+            # "新型储能和新能源分别归在哪一类": the sentence beside it in the paragraph names the other.
+            for t in (*doc.sentences[max(0, s.index - 1) : s.index], *doc.sentences[s.index + 1 : s.index + 2]):
+                if t.line == s.line and any(seg in t.text for seg in missing):
+                    return sorted([(s.doc_id, a, b), (s.doc_id, t.start, t.end)]), "text", ""
         intro = self._introduction(doc, s)
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
             return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"

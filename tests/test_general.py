@@ -439,3 +439,17 @@ def test_two_things_asked_separately_are_answered_with_the_sentence_beside_the_f
     assert "新兴产业聚焦新能源" in quoted and "未来产业聚焦元宇宙" in quoted
     alone, _, _ = service.answerer.compose(future, analyse("新型储能归在哪一类产业？"))
     assert len(alone) == 1
+
+
+def test_which_item_a_phrase_belongs_to_is_answered_by_the_item_s_head(tmp_path: Path) -> None:
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "tasks.txt").write_text(
+        "某方案解读\n\n一是建体系:完善工作体系,主要包括协同推进标准研制,协同推进标准全生命周期管理。\n\n二是强能力:强化支撑能力,提升转化水平。\n",
+        encoding="utf-8",
+    )
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    intent = analyse("“协同推进标准全生命周期管理”属于哪项任务？")
+    assert intent.asks_membership
+    spans, _, _ = service.answerer.compose(_sentence(service, "一是建体系"), intent)
+    assert [service.index.documents[d].text[a:b] for d, a, b in spans] == ["一是建体系:完善工作体系"]

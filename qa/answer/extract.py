@@ -504,6 +504,13 @@ class Answerer:
                     return [(s.doc_id, *count[0]), *[(s.doc_id, a, b) for a, b in items]], "list", "："
             if items:
                 return [(s.doc_id, a, b) for a, b in items], "list", "；" if whole else ""
+        if intent.asks_membership and s.group is not None and not s.group[0].startswith("article") and s.is_line_start:
+            # "“协同推进……管理”属于哪项任务": the head of the numbered item that holds it (一是建体系:……).
+            clauses = doc.clauses(s)
+            if len(clauses) > 1:
+                head = clauses[0]
+                labelled = text[head[1] : head[1] + 1] in "：:" or len(self._text(s.doc_id, *head).strip()) <= 4
+                return [(s.doc_id, head[0], clauses[1][1] if labelled else head[1])], "text", ""
         general = not intent.segments or self._coverage(self.content_grams(intent), s.bigrams) < 0.5
         if intent.years and general and intent.kind not in TYPED_KINDS and _leads_with(text, s, intent.years):
             line = doc.lines[s.line]

@@ -445,7 +445,7 @@ def test_which_item_a_phrase_belongs_to_is_answered_by_the_item_s_head(tmp_path:
     folder = tmp_path / "tasks"
     folder.mkdir()
     (folder / "tasks.txt").write_text(
-        "某方案解读\n\n一是建体系:完善工作体系,主要包括协同推进标准研制,协同推进标准全生命周期管理。\n\n二是强能力:强化支撑能力,提升转化水平。\n\n三是拓空间:扩大开放。\n",
+        "某方案解读\n\n一是建体系:完善工作体系,主要包括协同推进标准研制,协同推进标准全生命周期管理。二是强能力:强化支撑能力,提升转化水平。三是拓空间:扩大开放。\n",
         encoding="utf-8",
     )
     service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)

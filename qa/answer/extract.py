@@ -504,7 +504,7 @@ class Answerer:
                     return [(s.doc_id, *count[0]), *[(s.doc_id, a, b) for a, b in items]], "list", "："
             if items:
                 return [(s.doc_id, a, b) for a, b in items], "list", "；" if whole else ""
-        if intent.asks_membership and s.group is not None and not s.group[0].startswith("article") and s.is_line_start:
+        if intent.asks_membership and s.group is not None and not s.group[0].startswith("article"):
             # "“协同推进……管理”属于哪项任务": the head of the numbered item that holds it (一是建体系:……).
             clauses = doc.clauses(s)
             if len(clauses) > 1:

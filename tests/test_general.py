@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.extract import Candidate
+from qa.answer.extract import Answerer, Candidate
 from qa.answer.question import analyse
 from qa.answer.scope import DocumentNames, names_part
 from qa.answer.scoring import FEATURES
@@ -453,3 +453,16 @@ def test_which_item_a_phrase_belongs_to_is_answered_by_the_item_s_head(tmp_path:
     assert intent.asks_membership
     spans, _, _ = service.answerer.compose(_sentence(service, "一是建体系"), intent)
     assert [service.index.documents[d].text[a:b] for d, a, b in spans] == ["一是建体系:完善工作体系"]
+
+
+def test_a_phrase_the_sentence_excludes_is_not_what_it_answers(holiday_library: QAService) -> None:
+    from qa.text.sentences import Sentence as S
+
+    def sentence(text: str) -> S:
+        return S("x", 0, 0, len(text), text, 0, "", (), (0, 0), (), (), (), None, True)
+
+    excluding = sentence("存量项目（不含甘孜州南部光伏基地项目）机制电价按0.4012元/千瓦时执行。")
+    assert Answerer._only_excluded(excluding, analyse("甘孜州南部光伏基地项目的机制电价是多少？"))
+    assert not Answerer._only_excluded(excluding, analyse("存量项目的机制电价是多少？"))
+    beside = sentence("除城市主要干道外，其余区域设置一百八十厘米以上的围挡。")
+    assert Answerer._only_excluded(beside, analyse("城市主要干道的围挡要多高？"))

@@ -32,6 +32,7 @@ _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
+_EXCLUSION = re.compile(r"[(（](?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")  # （不含……）, 除……外
 _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
 _TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
 _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
@@ -353,6 +354,16 @@ class Answerer:
         wanted = iso_date(meta.date_signed if role == "signed" else meta.date_published)
         return bool(wanted) and any(f.kind == "date" and iso_date(f.text) == wanted for f in s.facts)
 
+    @staticmethod
+    def _only_excluded(s: Sentence, intent: QuestionIntent) -> bool:
+        """Whether a phrase the question is about appears in the sentence only where the sentence excludes it."""
+        text = normalize(s.text)
+        excluded = "".join(m.group() for m in _EXCLUSION.finditer(text))
+        if not excluded:
+            return False
+        outside = _EXCLUSION.sub(" ", text)
+        return any(len(seg) >= 4 and seg in excluded and seg not in outside for seg in intent.segments)
+
     def _holds_own_number(self, s: Sentence) -> bool:
         number = normalize(self.index.documents[s.doc_id].doc_number)
         return bool(number) and number in normalize(s.text)
@@ -386,6 +397,8 @@ class Answerer:
             title = frozenset().union(*(self.docs[d].title_bigrams for d in named if d in self.docs))
             grams = [g for g in grams if g not in title] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
+        # "甘孜州……项目的机制电价是多少" is not answered by "存量项目（不含甘孜州……项目）机制电价按……执行".
+        candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent)]
         if _ASKS_DOCUMENT.search(intent.norm):
             # …another document than the one the question is about.
             quoting = [c for c in candidates if any(t not in intent.norm for t in re.findall("《([^》]+)》", c.sentence.text))]

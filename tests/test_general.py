@@ -464,5 +464,5 @@ def test_a_phrase_the_sentence_excludes_is_not_what_it_answers(holiday_library: 
     excluding = sentence("存量项目（不含甘孜州南部光伏基地项目）机制电价按0.4012元/千瓦时执行。")
     assert Answerer._only_excluded(excluding, analyse("甘孜州南部光伏基地项目的机制电价是多少？"))
     assert not Answerer._only_excluded(excluding, analyse("存量项目的机制电价是多少？"))
-    beside = sentence("除城市主要干道外，其余区域设置一百八十厘米以上的围挡。")
-    assert Answerer._only_excluded(beside, analyse("城市主要干道的围挡要多高？"))
+    beside = sentence("除景观繁华区域外，其余区域设置一百八十厘米以上的围挡。")
+    assert Answerer._only_excluded(beside, analyse("景观繁华区域的围挡要多高？"))

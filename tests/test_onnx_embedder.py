@@ -168,6 +168,28 @@ def test_the_backend_setting_is_checked_and_chooses_the_embedder(tiny_model: Pat
     assert isinstance(load_embedder(settings), OnnxEmbedder)
 
 
+def test_a_build_embeds_with_onnx_runtime_by_default_and_with_pytorch_when_the_model_cannot_run_there(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from qa.retrieve.embedder import load_build_embedder
+
+    with pytest.raises(SettingsError, match="QA_BUILD_BACKEND"):
+        Settings.from_env({"QA_BUILD_BACKEND": "gpu"})
+    settings = Settings.from_env({"QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
+    assert settings.embed_backend == "torch" and isinstance(load_build_embedder(settings), OnnxEmbedder)
+    assert isinstance(load_build_embedder(settings.with_(build_backend="torch")), SentenceTransformerEmbedder)
+    cls_model = tmp_path / "cls-model"
+    shutil.copytree(tiny_model, cls_model)
+    pooling = next(cls_model.glob("*Pooling*/config.json"))
+    pooling.write_text(json.dumps({**json.loads(pooling.read_text(encoding="utf-8")), "pooling_mode": "cls"}), encoding="utf-8")
+    notices: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fallback = load_build_embedder(settings.with_(model=str(cls_model)), report=notices.append)
+    assert isinstance(fallback, SentenceTransformerEmbedder)
+    assert len(notices) == 1 and "改用 PyTorch" in notices[0]
+
+
 @pytest.mark.model
 def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
     import json as json_lib

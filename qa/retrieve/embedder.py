@@ -6,7 +6,7 @@ import hashlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,6 +138,21 @@ def load_embedder(settings: Settings) -> Embedder:
     if settings.model == "hash":
         return HashEmbedder()
     return _model_embedder(settings.model, settings)
+
+
+def load_build_embedder(settings: Settings, report: Callable[[str], None] | None = None) -> Embedder:
+    """The embedder `qa build` embeds passages with: the backend QA_BUILD_BACKEND names, PyTorch if that one cannot run.
+
+    Both backends give the same vectors under the same fingerprint, so the index serves either.
+    """
+    try:
+        return load_embedder(settings.with_(embed_backend=settings.build_backend))
+    except ModelLoadError as exc:
+        if settings.build_backend == "torch":
+            raise
+        if report is not None:
+            report(f"{exc}；改用 PyTorch 计算向量")
+        return load_embedder(settings.with_(embed_backend="torch"))
 
 
 def _model_embedder(model: str, settings: Settings) -> Embedder:

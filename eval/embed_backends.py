@@ -6,8 +6,9 @@ Both run the converted default model. Build throughput is a paired run: in each 
 rounds the same passages of the bundled text go through the original pipeline (PyTorch, fixed
 slices of 16 in the given order), PyTorch in length-sorted batches, and ONNX Runtime in the
 same batches, one after the other on --threads cores, so that the load of a shared machine
-falls on all three alike; the medians are reported as passages/s and as ratios to the original.
-Then one question at a time on one thread (as the server encodes a question), and the cosine
+falls on all alike; the medians are reported as passages/s and as ratios to the original.
+ONNX Runtime runs twice: the fused float32 graph `qa build` uses, and the 4-bit matrices in int8
+arithmetic (QA_BUILD_BACKEND=onnx-int8). Then one question at a time on one thread (as the server encodes a question), and the cosine
 between the backends' vectors. The ONNX model is exported afresh into a temporary folder, so
 the export time is measured too. sentence-transformers' own `backend="onnx"` is tried and its
 failure reported. Figures are printed, never asserted.
@@ -111,15 +112,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
         onnx = OnnxEmbedder(folder, Path(cache), args.batch, query_threads=1)
-        print(f"ONNX export (torch.onnx, fused, 4-bit matrices repacked; offline) and load: {time.perf_counter() - started:.1f} s")
-        exported = json.loads((onnx.folder / "export.json").read_text(encoding="utf-8"))
-        print(f"  fused operators {exported.get('fused_operators')}, matrices in 4 bits {exported.get('matrices_in_4_bits')}")
-        for embedder in (pytorch, onnx):
+        print(f"ONNX export (torch.onnx, fused; offline) and load: {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        int8 = OnnxEmbedder(folder, Path(cache), args.batch, query_threads=1, int8=True)
+        print(f"ONNX export with 4-bit matrices in int8 arithmetic (QA_BUILD_BACKEND=onnx-int8) and load: {time.perf_counter() - started:.1f} s")
+        for runtime in (onnx, int8):
+            exported = json.loads((runtime.folder / "export.json").read_text(encoding="utf-8"))
+            print(f"  {runtime.folder.name[:9]}: fused {exported.get('fused_operators')}, matrices in 4 bits {exported.get('matrices_in_4_bits')}")
+        for embedder in (pytorch, onnx, int8):
             embedder.embed_documents(texts[:16])  # warm-up
         ways = {
             f"PyTorch, fixed slices of {NAIVE_SLICE}": lambda: naive_vectors(pytorch, texts),
             f"PyTorch, length-sorted batches of {args.batch}": lambda: embed_sorted(pytorch, texts, args.batch),
             f"ONNX Runtime, length-sorted batches of {args.batch}": lambda: embed_sorted(onnx, texts, args.batch),
+            f"ONNX Runtime int8, length-sorted batches of {args.batch}": lambda: embed_sorted(int8, texts, args.batch),
         }
         rates, vectors = paired_rates(ways, len(texts), args.runs)
         torch.set_num_threads(1)  # as the server encodes a question (QA_TORCH_THREADS=1)

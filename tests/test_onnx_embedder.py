@@ -135,16 +135,22 @@ def tiny_4bit_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) 
     return folder
 
 
-def test_the_export_fuses_attention_and_runs_4bit_matrices_with_the_same_vectors(tiny_4bit_model: Path, tmp_path: Path) -> None:
+def test_the_export_fuses_attention_and_only_onnx_int8_runs_4bit_matrices(tiny_4bit_model: Path, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch_embedder = SentenceTransformerEmbedder(str(tiny_4bit_model), batch_size=2)
-    onnx = OnnxEmbedder(tiny_4bit_model, tmp_path, batch_size=2)
-    manifest = json.loads((onnx.folder / "export.json").read_text(encoding="utf-8"))
-    assert manifest["fused_operators"].get("Attention") == 2 and manifest["fused_operators"].get("SkipLayerNormalization")
-    assert manifest["matrices_in_4_bits"] == 6  # 2 layers of attention output, FFN in and out (Q, K, V sit in Attention)
-    for ours, theirs in ((onnx.embed_queries(TEXTS), torch_embedder.embed_queries(TEXTS)), (onnx.embed_documents(TEXTS), torch_embedder.embed_documents(TEXTS))):
-        assert np.sum(ours * theirs, axis=1).min() >= 0.999
+    theirs = torch_embedder.embed_documents(TEXTS)
+    exact = OnnxEmbedder(tiny_4bit_model, tmp_path, batch_size=2)
+    int8 = load_embedder(Settings(model=str(tiny_4bit_model), cache_dir=tmp_path, embed_backend="onnx-int8"))
+    assert isinstance(int8, OnnxEmbedder) and int8.folder != exact.folder and int8.fingerprint == exact.fingerprint
+    manifests = [json.loads((e.folder / "export.json").read_text(encoding="utf-8")) for e in (exact, int8)]
+    for manifest in manifests:
+        assert manifest["fused_operators"].get("Attention") == 2 and manifest["fused_operators"].get("SkipLayerNormalization")
+    # 2 layers of attention output, FFN in and out (Q, K, V sit in Attention); none in the default export.
+    assert [m["matrices_in_4_bits"] for m in manifests] == [0, 6]
+    assert np.sum(exact.embed_documents(TEXTS) * theirs, axis=1).min() >= 0.99999
+    assert np.sum(int8.embed_documents(TEXTS) * theirs, axis=1).min() >= 0.999
+    assert np.sum(int8.embed_queries(TEXTS) * torch_embedder.embed_queries(TEXTS), axis=1).min() >= 0.999
 
 
 def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_model: Path, tmp_path: Path) -> None:

@@ -157,8 +157,9 @@ def load_build_embedder(settings: Settings, report: Callable[[str], None] | None
 
 def _model_embedder(model: str, settings: Settings) -> Embedder:
     """The model on the backend QA_EMBED_BACKEND names: PyTorch, or ONNX Runtime (same vectors, faster on CPU)."""
-    if settings.embed_backend == "onnx":
+    if settings.embed_backend in ("onnx", "onnx-int8"):
         from qa.retrieve.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(Path(model).expanduser(), settings.cache_dir, settings.embed_batch_size, settings.torch_threads)
+        int8 = settings.embed_backend == "onnx-int8"
+        return OnnxEmbedder(Path(model).expanduser(), settings.cache_dir, settings.embed_batch_size, settings.torch_threads, int8)
     return SentenceTransformerEmbedder(model, settings.embed_batch_size)

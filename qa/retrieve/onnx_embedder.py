@@ -1,7 +1,8 @@
 """The embedding model run by ONNX Runtime (QA_EMBED_BACKEND=onnx): exported once from PyTorch, same vectors, faster.
 
-Measured on two cores (eval/embed_backends.py): one question in about 11 ms against 25 ms
-with PyTorch, passages 1.2-1.5 times as fast, cosine to the PyTorch vectors 1.000000.
+Measured on two cores (eval/embed_backends.py): one question in about 10 ms against 30 ms
+with PyTorch; passages in the README's benchmark table; cosine to the PyTorch vectors 1.000000.
+`qa build` embeds with it by default (QA_BUILD_BACKEND).
 sentence-transformers' own `backend="onnx"` needs optimum-onnx, whose releases require
 transformers < 4.58 (this project runs 5.x), so the transformer is exported here with
 `torch.onnx`, offline, into the cache; tokenising, mean pooling and normalising follow the
@@ -114,8 +115,8 @@ def export_onnx(model_dir: Path, dest: Path, fingerprint: str, int8: bool = Fals
 def fuse_transformer(path: Path, heads: int, hidden: int) -> dict[str, int]:
     """Rewrite the exported graph with ONNX Runtime's BERT fusions (attention, LayerNorm, GELU); returns what was fused.
 
-    The fused operators compute the same arithmetic in fewer passes over memory: about 1.1-1.2x the
-    passages a second of the plain export, vectors unchanged (cosine 1.000000).
+    The fused operators compute the same float32 arithmetic in fewer passes over memory: vectors
+    unchanged (cosine 1.000000), about 1.1x the passages a second of the plain export on one thread.
     """
     from onnxruntime.transformers.optimizer import optimize_model
 

@@ -207,6 +207,6 @@ def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
     assert isinstance(onnx, OnnxEmbedder) and onnx.fingerprint == torch_embedder.fingerprint
     lines = (PROJECT_ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json_lib.loads(line)["question"] for line in lines if line.strip()][:40]
-    assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.999
+    assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.99999  # the fused graph: same arithmetic
     passages = [q * 20 for q in questions[:8]]
-    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.999
+    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.99999

@@ -2,8 +2,8 @@
 
     nice .venv/bin/python eval/bench.py --scale [--sizes 1000,10000,100000] [--quick] [--markdown PATH]
 
-Build throughput (length-sorted batches of 64 against fixed slices of 16, and ONNX Runtime,
-with the cosine between their vectors); a server's start on a 10,000-passage library against
+Build throughput (the original fixed slices of 16 on PyTorch, length-sorted batches of 64, and
+ONNX Runtime, taking turns in --runs paired rounds, with the cosine between their vectors); a server's start on a 10,000-passage library against
 the model's load alone; ask latency at each library size against the bare encoder; FAISS
 against milvus-lite search and a partial top-k against a full sort; questions encoded one by
 one against micro-batched; HTTP load at 1, 8, 32 and 128 clients with /healthz probed; and the
@@ -51,7 +51,7 @@ import startup_bench  # noqa: E402
 from qa.evaluate.evaluation import percentile  # noqa: E402
 from qa.fileio import write_text_atomic  # noqa: E402
 from qa.retrieve.embedder import Embedder, HashEmbedder, load_embedder  # noqa: E402
-from qa.retrieve.index import Index  # noqa: E402
+from qa.retrieve.index import Index, embed_sorted  # noqa: E402
 from qa.service import QAService, ensure_index  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -144,23 +144,18 @@ def child_env(settings: Settings, library: Settings | None = None) -> dict[str, 
 # --- build -----------------------------------------------------------------------------------
 
 
-def build_rows(embedder: Embedder, settings: Settings, count: int, onnx: bool) -> list[Row]:
+def build_rows(embedder: Embedder, settings: Settings, count: int, onnx: bool, runs: int = 3) -> list[Row]:
+    """Passages/s of the original pipeline (PyTorch, fixed slices of 16), length-sorted batches and ONNX Runtime, paired.
+
+    The ways take turns within each of `runs` rounds (embed_backends.paired_rates), so a shared
+    machine's load falls on them alike; medians are shown.
+    """
     texts = embed_backends.bundled_passages(count)
-    with all_cores():
-        sorted_rate, sorted_vectors = embed_backends.passages_per_second(embedder, texts, BUILD_BATCH)
-        started = time.perf_counter()
-        sliced = np.concatenate([embedder.embed_documents(texts[i : i + NAIVE_SLICE]) for i in range(0, len(texts), NAIVE_SLICE)])
-        sliced_rate = len(texts) / (time.perf_counter() - started)
-    cosine = float(np.min(np.sum(sorted_vectors * sliced, axis=1)))
-    where = f"{len(texts)} passages of the bundled text, {os.cpu_count()} threads"
-    rows = [
-        Row(
-            "build",
-            f"passages/s, length-sorted batches of {BUILD_BATCH} ({where})",
-            f"{sorted_rate:.1f}",
-            f"{sorted_rate / sliced_rate:.2f}× fixed slices of {NAIVE_SLICE} ({sliced_rate:.1f}/s); cosine min {cosine:.6f}",
-        ),
-    ]
+    ways: dict[str, Callable[[], np.ndarray]] = {
+        "naive": lambda: embed_backends.naive_vectors(embedder, texts),
+        "sorted": lambda: embed_sorted(embedder, texts, BUILD_BATCH),
+    }
+    ready_s, failure = 0.0, ""
     if onnx and not isinstance(embedder, HashEmbedder):
         try:
             from qa.retrieve.onnx_embedder import OnnxEmbedder
@@ -168,20 +163,46 @@ def build_rows(embedder: Embedder, settings: Settings, count: int, onnx: bool) -
             started = time.perf_counter()
             runtime = OnnxEmbedder(Path(embedder.name), settings.cache_dir, BUILD_BATCH, query_threads=1)
             ready_s = time.perf_counter() - started
-            with all_cores():
-                onnx_rate, onnx_vectors = embed_backends.passages_per_second(runtime, texts, BUILD_BATCH)
-            onnx_cosine = float(np.min(np.sum(sorted_vectors * onnx_vectors, axis=1)))
-            rows.append(
-                Row(
-                    "build",
-                    f"passages/s, ONNX Runtime (QA_EMBED_BACKEND=onnx), same batches; load/export {ready_s:.0f} s",
-                    f"{onnx_rate:.1f}",
-                    f"{onnx_rate / sorted_rate:.2f}× PyTorch; cosine min {onnx_cosine:.6f}",
-                )
-            )
+            int8 = OnnxEmbedder(Path(embedder.name), settings.cache_dir, BUILD_BATCH, query_threads=1, int8=True)
+            ways["onnx"] = lambda: embed_sorted(runtime, texts, BUILD_BATCH)
+            ways["onnx-int8"] = lambda: embed_sorted(int8, texts, BUILD_BATCH)
         except Exception as exc:  # a backend that cannot run here is a figure too
-            rows.append(Row("build", "ONNX Runtime", "unavailable", str(exc).splitlines()[0][:120]))
+            failure = str(exc).splitlines()[0][:120]
+    with all_cores():
+        for embed in ways.values():
+            embed()  # warm-up, and the ONNX session for passages is made
+        rates, vectors = embed_backends.paired_rates(ways, len(texts), runs)
+    where = f"{len(texts)} passages of the bundled text, {os.cpu_count()} threads, median of {runs} paired runs"
+    naive = f"fixed slices of {NAIVE_SLICE}, PyTorch ({rates['naive']:.1f}/s)"
+    rows = [
+        Row(
+            "build",
+            f"passages/s, PyTorch, length-sorted batches of {BUILD_BATCH} ({where})",
+            f"{rates['sorted']:.1f}",
+            f"{rates['sorted'] / rates['naive']:.2f}× {naive}; cosine min {cosine_min(vectors['sorted'], vectors['naive']):.6f}",
+        ),
+    ]
+    labels = {
+        "onnx": f"ONNX Runtime, fused graph (what `qa build` uses), same batches; export/load {ready_s:.0f} s",
+        "onnx-int8": "ONNX Runtime, 4-bit matrices in int8 arithmetic (QA_BUILD_BACKEND=onnx-int8), same batches",
+    }
+    for way in (w for w in labels if w in rates):
+        rows.append(
+            Row(
+                "build",
+                f"passages/s, {labels[way]}",
+                f"{rates[way]:.1f}",
+                f"{rates[way] / rates['naive']:.2f}× {naive}, {rates[way] / rates['sorted']:.2f}× PyTorch sorted; "
+                f"cosine min {cosine_min(vectors[way], vectors['naive']):.6f}",
+            )
+        )
+    if failure:
+        rows.append(Row("build", "ONNX Runtime", "unavailable", failure))
     return rows
+
+
+def cosine_min(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.min(np.sum(ours * theirs, axis=1)))
 
 
 # --- start-up --------------------------------------------------------------------------------
@@ -519,7 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         libraries = Libraries(work, settings, embedder)
-        section("build", lambda: build_rows(embedder, settings, args.build_passages, not (args.no_onnx or args.quick)))
+        section("build", lambda: build_rows(embedder, settings, args.build_passages, not (args.no_onnx or args.quick), args.runs))
         needs_server_library = not {"startup", "load", "workers"} <= args.skip
         startup_library = libraries.settings_for(args.startup_passages)[0] if needs_server_library else settings
         section("startup", lambda: startup_rows(startup_library, settings, args.runs, args.startup_passages, serve=True))

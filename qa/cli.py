@@ -33,6 +33,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _notice(line: str) -> None:
+    """A one-line notice on stderr, leaving stdout to the command's result."""
+    print(f"提示：{line}", file=sys.stderr)
+
+
 def _progress(label: str) -> Any:
     """A progress bar on a terminal; nothing when the output goes to a file or a pipe."""
     if not sys.stderr.isatty():
@@ -43,13 +48,13 @@ def _progress(label: str) -> Any:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from qa.retrieve.embedder import load_embedder
+    from qa.retrieve.embedder import load_build_embedder
     from qa.service import check_corpus_folder, ensure_index
 
     settings = _settings(args)
     check_corpus_folder(settings)
     started = time.perf_counter()
-    embedder = load_embedder(settings)
+    embedder = load_build_embedder(settings, report=_notice)
     loaded = time.perf_counter()
     index, _ = ensure_index(settings, embedder, force=True, progress=_progress("建立索引"))
     m = index.manifest
@@ -62,10 +67,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def build_library(settings: Settings) -> None:
     """Build the index (incrementally) after the library changed, printing what changed."""
-    from qa.retrieve.embedder import load_embedder
+    from qa.retrieve.embedder import load_build_embedder
     from qa.service import ensure_index
 
-    embedder = load_embedder(settings)
+    embedder = load_build_embedder(settings, report=_notice)
     index, _ = ensure_index(settings, embedder, force=True, progress=_progress("建立索引"), report=print)
     print(f"索引已更新：{index.manifest.documents} 份文件，{index.manifest.chunks} 个段落，用时 {index.manifest.build_seconds:.1f} 秒")
 

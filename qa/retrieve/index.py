@@ -331,22 +331,28 @@ def embed_sorted(
 ) -> np.ndarray:
     """Embed passages in batches of similar length (less padding), returned in the input order.
 
+    A text that occurs more than once (a short paragraph that is also a candidate sentence, a
+    heading repeated across documents) is embedded once and its vector copied: in the evaluation
+    library one text in seven is such a repeat. `progress` and `report` count distinct texts.
     After the first batch, `report` gets the passage count and the time the rest should take.
     """
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    total_chars = sum(len(t) for t in texts)
+    row_of: dict[str, int] = {}
+    rows_of_texts = np.array([row_of.setdefault(text, len(row_of)) for text in texts], dtype=np.int64)
+    distinct = list(row_of)
+    vectors = np.zeros((len(distinct), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(distinct)), key=lambda i: len(distinct[i]))
+    total_chars = sum(len(t) for t in distinct)
     done_chars = 0
     started = time.perf_counter()
     for lo in range(0, len(order), batch_size):
         rows = order[lo : lo + batch_size]
-        vectors[rows] = embedder.embed_documents([texts[i] for i in rows])
-        done_chars += sum(len(texts[i]) for i in rows)
+        vectors[rows] = embedder.embed_documents([distinct[i] for i in rows])
+        done_chars += sum(len(distinct[i]) for i in rows)
         if report is not None and lo == 0:
-            report(estimate_line(len(texts), time.perf_counter() - started, done_chars, total_chars))
+            report(estimate_line(len(distinct), time.perf_counter() - started, done_chars, total_chars))
         if progress:
             progress(min(lo + batch_size, len(order)), len(order))
-    return vectors
+    return vectors[rows_of_texts]
 
 
 def estimate_line(passages: int, seconds: float, done_chars: int, total_chars: int) -> str:

@@ -397,6 +397,8 @@ def test_the_addressee_line_answers_whom_a_notice_is_sent_to_and_nothing_else(tm
     _, intent, retrieval, named = service.prepare("这份通知主送哪些单位？", 5, "hybrid")
     candidates, _, _ = answerer.scored(intent, retrieval, named)
     assert {c.sentence.index for c in candidates} == set(addressee)
+    spans, _, _ = answerer.compose(candidates[0].sentence, intent)
+    assert [service.index.documents[d].text[a:b][:4] for d, a, b in spans] == ["各省、自"]  # not the sign-off's 某部
     _, intent, retrieval, named = service.prepare("试点由哪个部门负责组织？", 5, "hybrid")
     candidates, _, _ = answerer.scored(intent, retrieval, named)
     assert candidates and not {c.sentence.index for c in candidates} & addressee
@@ -466,3 +468,8 @@ def test_a_phrase_the_sentence_excludes_is_not_what_it_answers(holiday_library: 
     assert not Answerer._only_excluded(excluding, analyse("存量项目的机制电价是多少？"))
     beside = sentence("除景观繁华区域外，其余区域设置一百八十厘米以上的围挡。")
     assert Answerer._only_excluded(beside, analyse("景观繁华区域的围挡要多高？"))
+
+
+def test_the_addressee_question_of_a_named_notice_is_not_about_its_issuers() -> None:
+    intent = analyse("四川省深化新能源上网电价市场化改革实施方案的通知主送哪些单位？")
+    assert intent.date_role is None  # 上网电价 is a tariff, not a page put online

@@ -506,7 +506,8 @@ class Answerer:
                 # "由哪些部门、在哪天发布的": the issuers of the sign-off, then the date.
                 return [(s.doc_id, a, b) for a, b in [*doc.sign_off, *spans]], "list", "、"
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
-        if intent.kind == "who" and doc.sign_off and (intent.date_role or not self._specific_grams(intent, doc)):
+        asks_addressee = bool(_ASKS_ADDRESSEE.search(intent.norm))
+        if intent.kind == "who" and doc.sign_off and not asks_addressee and (intent.date_role or not self._specific_grams(intent, doc)):
             # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).
             return [(s.doc_id, a, b) for a, b in doc.sign_off], "list", "、"
         if (intent.kind == "list" or (intent.keyword_only and _COUNTED.search(s.text))) and not intent.asks_membership:

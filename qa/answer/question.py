@@ -49,7 +49,7 @@ _ASKED_MEASURE = re.compile(
     "(?<![这那近前后头])(?:多少|几)(" + "|".join(sorted({*CURRENCY, *TIME_UNITS, *MEASURES, "钱"}, key=len, reverse=True)) + ")"
 )
 _COUNT_ASKED = re.compile(r"哪([一二两三四五六七八九十\d]+)[类项个条种方面大]")
-_PUBLISHED = re.compile("发布|公布|发表|上网|挂出|刊登|公开")
+_PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|挂出|刊登|公开")  # 上网电价 is a tariff
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")

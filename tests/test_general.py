@@ -365,6 +365,10 @@ def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulati
     plain = answerer.features(text, answerer.content_grams(text), [Candidate(fine, 0.5)], None)
     assert typed[0, covered] > plain[0, covered]
     assert "围挡" not in fine.text
+    # The answer quotes the fine and the item that makes it apply.
+    spans, _, _ = answerer.compose(fine, money)
+    quoted = [regulation_library.index.documents[d].text[a:b] for d, a, b in spans]
+    assert "五万元以上十万元以下" in quoted[0] and "未设置硬质密闭围挡" in quoted[-1]
     # An item's context is its introducing line: it says what the item is a case of.
     which = analyse("哪些行为会被责令停工整顿？")
     row = answerer.features(which, answerer.content_grams(which), [Candidate(item, 0.5)], None)[0]

@@ -163,6 +163,24 @@ class Answerer:
             grams |= t.bigrams
         return frozenset(grams)
 
+    def _item_asked(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> Sentence | None:
+        """The item below the line of `s` that the question is about, when it says more of the question than `s`."""
+        last = s.index
+        while last + 1 < len(doc.sentences) and doc.sentences[last + 1].line == s.line:
+            last += 1
+        if not doc.sentences[last].text.rstrip().endswith(("：", ":")):
+            return None
+        items = []
+        for t in doc.sentences[last + 1 : last + 1 + _ITEMS_BELOW]:
+            if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
+                break
+            items.append(t)
+        grams = self.content_grams(intent)
+        scored = sorted(((self._coverage(grams, t.bigrams), t.index) for t in items), reverse=True)
+        if not scored or scored[0][0] <= self._coverage(grams, s.bigrams) or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+            return None
+        return doc.sentences[scored[0][1]]
+
     def _introducing_line(self, doc: DocumentSentences, s: Sentence) -> list[Sentence]:
         """The sentences of the line ending in a colon that introduces the numbered item `s` is in, if any."""
         if s.group is None or s.group[0].startswith("article"):
@@ -502,6 +520,10 @@ class Answerer:
                     if t.line == s.line and any(f.kind in kinds for f in t.facts):
                         spans = sorted([*spans, *self._fact_clauses(t, intent)])
                         break
+            item = self._item_asked(doc, s, intent)
+            if item is not None:
+                # "未设置围挡的，罚款多少": the fine its article states, and the item that makes it apply.
+                spans = [*spans, (item.start, item.end)]
             if intent.kind == "date" and doc.sign_off and _asks_several(intent) and asks_who(intent.norm):
                 # "由哪些部门、在哪天发布的": the issuers of the sign-off, then the date.
                 return [(s.doc_id, a, b) for a, b in [*doc.sign_off, *spans]], "list", "、"

@@ -477,3 +477,11 @@ def test_a_phrase_the_sentence_excludes_is_not_what_it_answers(holiday_library: 
 def test_the_addressee_question_of_a_named_notice_is_not_about_its_issuers() -> None:
     intent = analyse("四川省深化新能源上网电价市场化改革实施方案的通知主送哪些单位？")
     assert intent.date_role is None  # 上网电价 is a tariff, not a page put online
+
+
+def test_the_one_year_of_a_title_governs_its_lines_as_a_year_match(holiday_library: QAService) -> None:
+    answerer = holiday_library.answerer
+    intent = analyse("2024年春节放假从哪天开始？")
+    spring = _sentence(holiday_library, "2月10日至17日")
+    row = answerer.features(intent, answerer.content_grams(intent), [Candidate(spring, 0.5)], None)[0]
+    assert "2024" not in spring.text and row[FEATURES.index("year_match")] == 1.0

@@ -331,7 +331,9 @@ class Answerer:
             row[_F["type_match"]] = float(self._type_match(s, intent))
             row[_F["measure_match"]] = float(self._measure_match(s, intent))
             asked = set(intent.years)
-            row[_F["year_match"]] = float(bool(asked & set(s.years)))
+            # A year governs by the sentence's own text, or by its document's title when that names one year only.
+            governing = set(s.years) | (set(s.context_years) if len(s.context_years) == 1 else set())
+            row[_F["year_match"]] = float(bool(asked & governing))
             row[_F["year_other"]] = float(bool(asked) and bool(s.years) and not asked & set(s.years))
             row[_F["number_match"]] = float(bool(intent.numbers & numbers_in(s.text)))
             row[_F["focus_sentence"]] = float(bool(focus) and any(g in s.bigrams for g in focus))

@@ -142,41 +142,37 @@ class Answerer:
     def _text(self, doc_id: str, start: int, end: int) -> str:
         return self.index.documents[doc_id].text[start:end]
 
-    def _items_below(self, doc: DocumentSentences, s: Sentence) -> frozenset[str]:
-        """The bigrams of the numbered items that a line ending in a colon introduces, for its sentences.
-
-        They count only for a typed question: the line states the fact (a fine, a deadline) for
-        every item, while for any other question the item that says it answers better.
+    @staticmethod
+    def _line_items(doc: DocumentSentences, s: Sentence) -> list[Sentence]:
+        """The sentences of the numbered items that the line of `s` introduces, when it ends in a colon.
 
         "第十七条 有下列行为之一的，由公安机关处……罚款；……：（一）冒用他人居民身份证……" states the
-        penalty once for every item below it: the items are the context of the line's sentences.
+        penalty once for every item below it.
         """
         last = s.index  # the line's last sentence introduces the items, its earlier ones share them
         while last + 1 < len(doc.sentences) and doc.sentences[last + 1].line == s.line:
             last += 1
         if not doc.sentences[last].text.rstrip().endswith(("：", ":")):
-            return frozenset()
-        grams: set[str] = set()
-        for t in doc.sentences[last + 1 : last + 1 + _ITEMS_BELOW]:
-            if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
-                break
-            grams |= t.bigrams
-        return frozenset(grams)
-
-    def _item_asked(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> Sentence | None:
-        """The item below the line of `s` that the question is about, when it says more of the question than `s`."""
-        last = s.index
-        while last + 1 < len(doc.sentences) and doc.sentences[last + 1].line == s.line:
-            last += 1
-        if not doc.sentences[last].text.rstrip().endswith(("：", ":")):
-            return None
+            return []
         items = []
         for t in doc.sentences[last + 1 : last + 1 + _ITEMS_BELOW]:
             if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
                 break
             items.append(t)
+        return items
+
+    def _items_below(self, doc: DocumentSentences, s: Sentence) -> frozenset[str]:
+        """The bigrams of the items the line of `s` introduces: its context for a typed question.
+
+        Only for a typed question: the line states the fact (a fine, a deadline) for every item,
+        while for any other question the item that says it answers better.
+        """
+        return frozenset().union(*(t.bigrams for t in self._line_items(doc, s)))
+
+    def _item_asked(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> Sentence | None:
+        """The item below the line of `s` that the question is about, when it says more of the question than `s`."""
         grams = self.content_grams(intent)
-        scored = sorted(((self._coverage(grams, t.bigrams), t.index) for t in items), reverse=True)
+        scored = sorted(((self._coverage(grams, t.bigrams), t.index) for t in self._line_items(doc, s)), reverse=True)
         if not scored or scored[0][0] <= self._coverage(grams, s.bigrams) or (len(scored) > 1 and scored[0][0] == scored[1][0]):
             return None
         return doc.sentences[scored[0][1]]

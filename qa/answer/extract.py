@@ -39,12 +39,12 @@ _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures 
 _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
-_ITEMS_BELOW = 30
+_ITEMS_BELOW = 30  # sentences: how far the items a colon introduces are read as its context
 _ADDRESSEE_LINES = 60  # outline lines from the top in which an addressee line is looked for
 _LABEL_CHARS = 10  # a line ending in a colon this short is a page's label, not an addressee line
 _ASKS_ADDRESSEE = re.compile("主送|(?:发给|发送给|下发给|印发给|收文单位|收文机关)(?:是|有|包括)?(?:哪|谁|什么)")
 # "为了贯彻落实哪个文件", "依据什么法律": a document is asked for, and its name is quoted in 《》.
-_ASKS_DOCUMENT = re.compile("(?:哪|什么)(?:一|几)?[个份部些项]?(?:文件|纲要|法律|法规|规章|条例|办法|规划|政策文件|通知|意见|决定)(?![号编字])")  # sentences: how far the items a colon introduces are read as its context
+_ASKS_DOCUMENT = re.compile("(?:哪|什么)(?:一|几)?[个份部些项]?(?:文件|纲要|法律|法规|规章|条例|办法|规划|政策文件|通知|意见|决定)(?![号编字])")
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")

@@ -231,6 +231,14 @@ def _sentence(service: QAService, needle: str) -> Sentence:
     return next(s for d in service.answerer.docs.values() for s in d.sentences if needle in s.text)
 
 
+def _one_document(tmp_path: Path, name: str, text: str) -> QAService:
+    """A library of one document (hash vectors), for answers that depend only on its text."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    return QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+
+
 def test_a_fine_as_a_multiple_answers_how_much_the_fine_is(regulation_library: QAService) -> None:
     intent = analyse("机构通过虚构服务项目骗取基金支出的，罚款多少？")
     assert intent.measure == "元"
@@ -387,14 +395,12 @@ def test_a_number_the_question_gives_is_not_the_fact_it_asks(regulation_library:
 
 
 def test_the_addressee_line_answers_whom_a_notice_is_sent_to_and_nothing_else(tmp_path: Path) -> None:
-    folder = tmp_path / "notice"
-    folder.mkdir()
-    (folder / "notice.txt").write_text(
+    service = _one_document(
+        tmp_path,
+        "notice.txt",
         "某部关于开展标准化试点的通知\n\n某部〔2024〕5号\n\n各省、自治区、直辖市工业和信息化主管部门，有关行业协会：\n\n"
         "为推进标准化工作，现将有关事项通知如下：\n\n一、试点由某部科技司负责组织。\n\n二、请于2024年6月30日前报送材料。\n\n某部\n\n2024年3月1日\n",
-        encoding="utf-8",
     )
-    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
     answerer = service.answerer
     addressee = answerer._addressee_line("notice")
     assert [answerer.docs["notice"].sentences[i].text[:4] for i in addressee] == ["各省、自"]
@@ -435,10 +441,11 @@ def test_who_and_when_in_one_question_gets_the_sign_off_and_the_date(holiday_lib
 
 
 def test_two_things_asked_separately_are_answered_with_the_sentence_beside_the_first(tmp_path: Path) -> None:
-    folder = tmp_path / "plan"
-    folder.mkdir()
-    (folder / "plan.txt").write_text("某省产业方案\n\n其中,新兴产业聚焦新能源、新材料等8大领域;未来产业聚焦元宇宙、新型储能等9大领域。\n", encoding="utf-8")
-    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "某省产业方案\n\n其中,新兴产业聚焦新能源、新材料等8大领域;未来产业聚焦元宇宙、新型储能等9大领域。\n",
+    )
     future = _sentence(service, "未来产业聚焦")
     spans, _, _ = service.answerer.compose(future, analyse("新型储能和新能源分别归在哪一类产业？"))
     quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
@@ -448,13 +455,11 @@ def test_two_things_asked_separately_are_answered_with_the_sentence_beside_the_f
 
 
 def test_which_item_a_phrase_belongs_to_is_answered_by_the_item_s_head(tmp_path: Path) -> None:
-    folder = tmp_path / "tasks"
-    folder.mkdir()
-    (folder / "tasks.txt").write_text(
+    service = _one_document(
+        tmp_path,
+        "tasks.txt",
         "某方案解读\n\n一是建体系:完善工作体系,主要包括协同推进标准研制,协同推进标准全生命周期管理。二是强能力:强化支撑能力,提升转化水平。三是拓空间:扩大开放。\n",
-        encoding="utf-8",
     )
-    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
     intent = analyse("“协同推进标准全生命周期管理”属于哪项任务？")
     assert intent.asks_membership
     spans, _, _ = service.answerer.compose(_sentence(service, "一是建体系"), intent)

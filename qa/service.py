@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa.answer.extract import Answerer
 from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse
-from qa.answer.scope import DocumentNames, names_part, without_title
+from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
@@ -36,7 +36,6 @@ from qa.retrieve.vectors import open_vector_store
 from qa.settings import RETRIEVERS, Settings
 from qa.text.chunking import CHUNKER_VERSION
 from qa.text.dictionary import load_in_background
-from qa.text.grammar import years_in
 from qa.text.normalize import normalize
 from qa.text.spelling import HomophoneCorrector
 from qa.types import Answer
@@ -257,6 +256,13 @@ class QAService:
                 raise QuestionError(f"没有找到编号为“{'、'.join(unknown)}”的文件。" if unknown else "请至少选择一份文件。")
         understood, intent, retrieval, named = self.prepare(text, k, mode, doc_ids)
         extraction = self.answerer.extract(intent, retrieval, named)
+        if understood != normalize(text):
+            # A correction stands only when it raises the evidence: "能出" is no typo of 能源出力 just
+            # because one loaded document speaks of 能源出力.
+            typed = self.prepare(text, k, mode, doc_ids, correct=False)
+            as_typed = self.answerer.extract(typed[1], typed[2], typed[3])
+            if as_typed.evidence > extraction.evidence:
+                (understood, intent, retrieval, named), extraction = typed, as_typed
         documents = self.index.documents
         source = documents.get(extraction.doc_id)
         answer_text = extraction.answer
@@ -277,13 +283,14 @@ class QAService:
         )
 
     def prepare(
-        self, text: str, top_k: int, mode: str, doc_ids: Sequence[str] | None = None
+        self, text: str, top_k: int, mode: str, doc_ids: Sequence[str] | None = None, correct: bool = True
     ) -> tuple[str, QuestionIntent, RetrievalResult, list[str]]:
-        """The question as understood, its analysis, its retrieved passages and the documents it names.
+        """The question as understood (typos corrected unless `correct` is false), its analysis, its
+        retrieved passages and the documents it names.
 
         Passages come from the given documents, else from the documents the question names.
         """
-        understood = self.understand(text)
+        understood = self.understand(text) if correct else normalize(text)
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
         # "川发改价格〔2025〕480号文件的成文日期": the number names the document; its year is not asked.
@@ -292,13 +299,13 @@ class QAService:
             # "关于2024年部分节假日安排的通知是哪天印发的", "川发改价格〔2025〕480号文件": a year of the
             # named title or number names the document, it is not asked; nor are the phrases naming it.
             docs = [self.index.documents[d] for d in named]
-            naming = " ".join(f"{d.title} {d.doc_number}" for d in docs)
+            naming = set().union(*(naming_years(understood, f"{normalize(d.title)} {normalize(d.doc_number)}") for d in docs))
             kept = tuple(
                 seg for seg in intent.segments if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
             )
             intent = replace(
                 intent,
-                years=tuple(y for y in intent.years if y not in years_in(naming)),
+                years=tuple(y for y in intent.years if y not in naming),
                 segments=kept if kept or intent.kind in ("docnum", "date", "who") else intent.segments,
             )
         query = understood

@@ -9,12 +9,13 @@ import pytest
 
 from qa.answer.extract import Answerer, Candidate
 from qa.answer.question import analyse
-from qa.answer.scope import DocumentNames, names_part
+from qa.answer.scope import DocumentNames, names_part, naming_years
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text.grammar import cn_to_number, find_facts, iso_date
+from qa.text.normalize import normalize
 from qa.text.outline import parse_outline
 from qa.text.sentences import Sentence
 from qa.types import Document
@@ -283,6 +284,27 @@ def test_a_year_of_the_named_title_is_not_a_year_asked(holiday_library: QAServic
     assert intent.years == ()
     answer = holiday_library.ask("国务院办公厅关于2024年部分节假日安排的通知是哪天印发的？")
     assert answer.found and "2023年10月25日" in answer.answer
+
+
+def test_a_title_s_year_names_the_document_only_inside_the_phrase_that_names_it() -> None:
+    title = normalize("工业和信息化部等四部门关于印发《新产业标准化领航工程实施方案(2023─2035年)》的通知")
+    assert naming_years(normalize("到2035年新产业标准化工作体系要达到什么状态？"), title) == set()
+    assert naming_years(normalize("《新产业标准化领航工程实施方案(2023─2035年)》的目标"), title) == {"2023", "2035"}
+    assert naming_years(normalize("《新产业标准化领航工程实施方案(2023─2035年)》到2035年要达到什么状态"), title) == {"2023"}
+    holidays = normalize("国务院办公厅关于2024年部分节假日安排的通知")
+    assert naming_years(normalize("关于2024年部分节假日安排的通知是哪天印发的"), holidays) == {"2024"}
+    assert naming_years(normalize("2024年春节放几天"), holidays) == set()
+
+
+def test_a_correction_that_lowers_the_evidence_gives_way_to_the_question_as_typed(
+    holiday_library: QAService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "春节放假从哪天到哪天？"
+    as_typed = holiday_library.ask(question)
+    assert as_typed.found and "春节" in as_typed.answer
+    monkeypatch.setattr(holiday_library, "understand", lambda text: "养犬登记证明遗失")  # a "correction" off the point
+    answer = holiday_library.ask(question)
+    assert (answer.answer, answer.interpreted) == (as_typed.answer, "")
 
 
 def test_two_questions_in_one_are_answered_from_the_sentence_and_its_neighbour(holiday_library: QAService) -> None:

@@ -99,6 +99,33 @@ def names_part(segment: str, title: str, number: str = "") -> bool:
     return True
 
 
+def naming_years(question: str, name: str) -> set[str]:
+    """The years a normalised question writes as part of a document's name, not as something it asks.
+
+    "关于2024年部分节假日安排的通知是哪天印发的" names its document with 2024; "到2035年新产业标准化
+    工作体系要达到什么状态" asks of 2035 although the title it names ends in 2035年: a year names only
+    inside a phrase the question shares with the name beyond the year itself, or inside 《》.
+    """
+    quoted = [m.span() for m in re.finditer(r"《[^》]*》", question)]
+    years: set[str] = set()
+    asked: set[str] = set()  # a year written again outside the name is asked all the same
+    for m in re.finditer(r"(?<!\d)(?:19|20)\d{2}(?!\d)", question):
+        a, b = m.span()
+        if any(qa <= a and b <= qb for qa, qb in quoted):
+            years.add(m.group())
+            continue
+        longest = 0
+        for i in range(a, -1, -1):
+            if question[i:b] not in name:
+                break
+            j = b
+            while j < len(question) and question[i : j + 1] in name:
+                j += 1
+            longest = max(longest, j - i)
+        (years if longest - (b - a) >= 3 else asked).add(m.group())
+    return years - asked
+
+
 def without_title(question: str, title: str) -> str:
     """A normalised question without the phrases it shares with a document's title (≥ 4 characters), and without 《…》.
 

@@ -512,3 +512,18 @@ def test_the_one_year_of_a_title_governs_its_lines_as_a_year_match(holiday_libra
     spring = _sentence(holiday_library, "2月10日至17日")
     row = answerer.features(intent, answerer.content_grams(intent), [Candidate(spring, 0.5)], None)[0]
     assert "2024" not in spring.text and row[FEATURES.index("year_match")] == 1.0
+
+
+def test_paragraphs_opening_with_yi_shi_er_shi_are_the_items_of_one_list(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "opinion.txt",
+        "某市关于做好安全生产工作的意见\n\n三、保障措施\n\n一是加强组织领导。各区要成立工作专班。\n\n"
+        "二是强化资金保障。市财政每年安排专项资金。\n\n三是严格督查考核。\n\n四、其他\n\n本意见自印发之日起施行。\n",
+    )
+    first = _sentence(service, "一是加强组织领导")
+    assert first.group is not None
+    spans, _, _ = service.answerer.compose(first, analyse("保障措施有哪些？"))
+    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "加强组织领导" in quoted and "强化资金保障" in quoted and "严格督查考核" in quoted
+    assert "本意见自印发之日起施行" not in quoted

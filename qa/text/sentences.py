@@ -26,6 +26,7 @@ from qa.types import Document
 
 _CLAUSE_CUT = re.compile(r"[，,：:；;]")
 _ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))")
+_SHI_ITEM = re.compile(r"^[一二三四五六七八九十]+是")  # "一是……", "二是……": items a paragraph each
 _LEAD_YEAR = re.compile(r"^(?:到|至|截至|截止到?|在|从|自)?\s*((?:19|20)\d{2})\s*年")
 Span = tuple[int, int]
 
@@ -141,6 +142,10 @@ def document_sentences(doc: Document) -> DocumentSentences:
             elif i in inline_items and len(inline_items) >= 2:
                 key = f"inline|{n}"
                 group = (key, len(groups[key]))
+            elif i == 0 and not line.marker and _SHI_ITEM.match(sentence_text):
+                # 一是/二是 items that open paragraphs of one section form a group, as numbered lines do.
+                key = f"shi|{' › '.join(line.path)}"
+                group = (key, len(groups[key]))
             context_years = tuple(sorted(set(years_in(re.sub(r"《[^》]*》", "", " ".join((doc.title, *line.path))))) - years))
             index = len(sentences)
             if group:
@@ -198,7 +203,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 4
+SENTENCES_VERSION = 5
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

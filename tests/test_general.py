@@ -75,6 +75,16 @@ def test_outline_of_a_regulation_in_markdown_gives_full_paths() -> None:
     assert by_text["第五条 本条例自2024年5月1日起施行。"][1] == "某市养犬管理条例 › 第二章 登记 › 第五条"
 
 
+def test_a_markdown_heading_or_a_numbered_line_is_not_inside_a_bullet_before_it() -> None:
+    text = "（2011年4月18日环境保护部令第17号公布　自2011年5月1日起施行）\n\n- 第1~17条：\n\n第一条　为了规范报告工作，制定本办法。\n\n- 第1~20条：\n\n## 第二章　报告\n\n第二条　本办法适用于信息报告。\n"
+    by_text = {t: (h, s) for t, h, s in _lines(text)}
+    # a note in brackets opening the text is text, not the document's title
+    assert by_text["（2011年4月18日环境保护部令第17号公布　自2011年5月1日起施行）"] == (False, "")
+    assert by_text["第一条　为了规范报告工作，制定本办法。"][1] == "第一条"
+    assert by_text["## 第二章　报告"][1] == "第二章　报告"
+    assert by_text["第二条　本办法适用于信息报告。"][1] == "第二章　报告 › 第二条"
+
+
 def test_short_numbered_lines_of_a_notice_are_content_not_headings() -> None:
     by_text = {t: (h, s) for t, h, s in _lines(HOLIDAYS)}
     assert by_text["二、春节：2月10日至17日放假调休，共8天。"] == (False, "国务院办公厅关于2024年部分节假日安排的通知 › 二、春节")

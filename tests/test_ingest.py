@@ -254,6 +254,16 @@ def test_markdown_keeps_heading_lines_and_drops_markup() -> None:
     assert text.split("\n") == ["# 标题", "", "## 一、范围", "", "见网站，重点。", "", ""]
 
 
+def test_markdown_drops_the_layout_markup_of_its_dialects_and_its_table_of_contents() -> None:
+    page = (
+        "::: tip 修订信息\n（2021年11月5日通过）\n:::\n\n::: details 目录\n::: tabs\n@tab 章节\n[[toc]]\n@tab 条例\n"
+        "- 第1~20条：\n  [1](#t1)&emsp;[2](#t2)&emsp;[3](#t3)\n:::\n\n## 第一章&emsp;总则{align=\"center\"}\n\n"
+        '<p id="t1">&emsp;&emsp;<b>第一条</b>&emsp;为了防治扬尘污染，制定本条例。见[附件](#fj)。</p>\n'
+    )
+    lines = [ln for ln in read_markdown(page.encode(), "a.md").text.split("\n") if ln.strip()]
+    assert lines == ["（2021年11月5日通过）", "- 第1~20条：", "## 第一章\u2003总则", "\u2003\u2003第一条\u2003为了防治扬尘污染，制定本条例。见附件。"]
+
+
 def test_docx_paragraphs_numbering_and_tables_become_lines() -> None:
     text = read_docx(docx_bytes(DOCX_PARAGRAPHS, [["项目", "频次"], ["后厨", "每日"]]), "a.docx").text
     lines = text.split("\n")

@@ -56,16 +56,24 @@ _MD_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MD_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 # Attribute lists some Markdown dialects put after a heading or paragraph: {align="center"}, {#id .class}.
 _MD_ATTRIBUTES = re.compile(r"\s*\{(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]*))(?:\s+(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]*)))*\}\s*$")
+# Extensions of Markdown dialects (VuePress, Docusaurus, markdown-it containers): fences such as
+# "::: tip 修订信息" and ":::", tab labels "@tab 条例", and "[[toc]]" lay the page out; they are not text.
+_MD_LAYOUT = re.compile(r"^\s*(?::::.*|@tab(?:\s.*)?|\[\[toc\]\])\s*$", re.IGNORECASE)
+# A line of links to places in the same page only is a table of contents: [1](#t1) [2](#t2) …
+_MD_ANCHOR_LINK = re.compile(r"\[[^\]]*\]\(#[^)]*\)")
 _MD_RULE = re.compile(r"^\s*(?:```.*|~~~.*|[-*_]{3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)\s*$")
 
 
 def read_markdown(data: bytes, name: str) -> Extracted:
-    """A Markdown file: `#` heading lines kept as they are; links, images, bold marks, rules and inline HTML tags dropped."""
+    """A Markdown file: `#` heading lines kept as they are; links, images, bold marks, rules, inline
+    HTML tags, layout markup of Markdown dialects and tables of contents dropped."""
     decoded = decode_text(data, name)
     lines = []
     text = html.unescape(_MD_TAG.sub("", _MD_BREAK.sub("\n", decoded.text)))
     for line in text.splitlines():
-        if _MD_RULE.match(line):
+        if _MD_RULE.match(line) or _MD_LAYOUT.match(line):
+            continue
+        if _MD_ANCHOR_LINK.search(line) and not _MD_ANCHOR_LINK.sub("", line).strip(" \t\u2003\u3000,，、|"):
             continue
         line = _MD_ATTRIBUTES.sub("", _MD_IMAGE.sub("", line))
         line = _MD_LINK.sub(r"\1", line)

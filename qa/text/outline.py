@@ -123,7 +123,9 @@ def is_part_title(text: str) -> bool:
 
 def _is_title_line(text: str) -> bool:
     """The opening line of a document is its title when it is short and holds no sentence."""
-    return len(text) <= _HEADING_MAX and not re.search(r"[。；;！!，,：:]", text)
+    # A line wholly in brackets is a note ("（2011年4月18日……公布 自2011年5月1日起施行）"), not a title.
+    bracketed = text.startswith(("（", "(")) and text.endswith(("）", ")"))
+    return len(text) <= _HEADING_MAX and not bracketed and not re.search(r"[。；;！!，,：:]", text)
 
 
 def parse_outline(text: str) -> list[Line]:
@@ -161,10 +163,20 @@ def parse_outline(text: str) -> list[Line]:
             path = (part, *[label for _, label in stack]) if part else tuple(label for _, label in stack)
             lines.append(Line(start, end, "", len(stack) + 1, "", False, path, text_start))
             continue
-        if any(s == style for s, _ in stack):
-            while stack and stack[-1][0] != style:
+        if style.startswith("markdown"):
+            # A Markdown heading is a block of the document itself: it closes every open section
+            # but the Markdown headings above its level (a "## 第一章" after a bullet list is not inside it).
+            depth = int(style.removeprefix("markdown"))
+            while stack and not (stack[-1][0].startswith("markdown") and int(stack[-1][0].removeprefix("markdown")) < depth):
                 stack.pop()
-            stack.pop()
+        else:
+            # Bullets are leaves: a numbered line after them (第一条 after "- 第1~17条：") is not inside them.
+            while style != "bullet" and stack and stack[-1][0] == "bullet":
+                stack.pop()
+            if any(s == style for s, _ in stack):
+                while stack and stack[-1][0] != style:
+                    stack.pop()
+                stack.pop()
         stack.append((style, _label(stripped, marker, is_heading)))
         path = (part, *[label for _, label in stack]) if part else tuple(label for _, label in stack)
         lines.append(Line(start, end, style, len(stack), marker, is_heading, path, text_start))

@@ -751,7 +751,6 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             best[_F["typed_question"]],
             min(1.0, math.log1p(len(probs)) / 5.0),
             top_passage.dense_score if top_passage else 0.0,
-            min(1.0, (top_passage.lexical_score if top_passage else 0.0) / 20.0),
             best[_F["rarest_missing"]],
             best[_F["unseen_share"]],
             best[_F["segment_missing"]],

@@ -60,8 +60,7 @@ ANSWERABILITY_FEATURES = (
     "no_content",
     "typed_question",
     "candidates",  # log of the number of eligible candidates, scaled
-    "passage_dense",  # the top passage's dense and lexical scores
-    "passage_lexical",
+    "passage_dense",  # the top passage's dense score (BM25's scale grows with the library: not a feature)
     "rarest_missing",
     "unseen_share",
     "segment_missing",

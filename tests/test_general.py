@@ -537,3 +537,15 @@ def test_paragraphs_opening_with_yi_shi_er_shi_are_the_items_of_one_list(tmp_pat
     quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
     assert "加强组织领导" in quoted and "强化资金保障" in quoted and "严格督查考核" in quoted
     assert "本意见自印发之日起施行" not in quoted
+
+
+def test_a_time_relative_to_an_event_answers_when(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "apartments.txt",
+        "关于受理人才公寓申请的公告\n\n人才公寓合同租赁期限不超过3年。申请主体应在合同期满前3个月提出续租申请。\n",
+    )
+    intent = analyse("人才公寓想续租要在什么时候提出申请？")
+    assert intent.kind == "date"
+    assert service.answerer._type_match(_sentence(service, "合同期满前3个月"), intent)
+    assert not service.answerer._type_match(_sentence(service, "不超过3年"), intent)  # a length of time is not a when

@@ -34,7 +34,13 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 _EXCLUSION = re.compile(r"[(（](?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")  # （不含……）, 除……外
 _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
-_TIME_WORD = re.compile(r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成")
+# When something happens, said without a calendar date: at once, by a time, or relative to an event
+# ("合同期满前3个月", "收到通知后15个工作日内").
+_TIME_WORD = re.compile(
+    r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成"
+    r"|[前后]\s*(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|小时|日|天|周|月|年)"
+    r"|(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|小时|日|天|周|月)(?:内|以内|之内)"
+)
 _GENERIC_MEASURES = ("个", "元", "%", "天", "日", "年", "月")  # measures a text may give in another form
 _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes its best clause
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it

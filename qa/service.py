@@ -306,7 +306,7 @@ class QAService:
             intent = replace(
                 intent,
                 years=tuple(y for y in intent.years if y not in naming),
-                segments=kept if kept or intent.kind in ("docnum", "date", "who") else intent.segments,
+                segments=kept if kept or intent.kind in ("docnum", "who") or intent.date_role else intent.segments,
             )
         query = understood
         if len(named) == 1 and not doc_ids:

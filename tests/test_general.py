@@ -549,3 +549,37 @@ def test_a_time_relative_to_an_event_answers_when(tmp_path: Path) -> None:
     assert intent.kind == "date"
     assert service.answerer._type_match(_sentence(service, "合同期满前3个月"), intent)
     assert not service.answerer._type_match(_sentence(service, "不超过3年"), intent)  # a length of time is not a when
+
+
+def test_the_heading_of_a_sentence_s_own_section_is_a_feature_of_its_own(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "qa.txt",
+        "2025年度积分制入户工作热点问答\n\n1.2025年度积分制入户指标有多少个？\n\n答：2025年度我市积分制入户类指标为1.6万个。\n\n"
+        "2.资格分是什么？\n\n答：资格分是按分值表计算所得的总分，满150分可以提出申请。\n",
+    )
+    intent = analyse("积分制入户指标有多少个？")
+    answer, other = _sentence(service, "1.6万个"), _sentence(service, "满150分")
+    x = service.answerer.features(intent, service.answerer.content_grams(intent), [Candidate(answer, 1.0), Candidate(other, 1.0)], None)
+    heading = FEATURES.index("cover_heading")
+    assert x[0, heading] == 1.0 and x[1, heading] < 0.5
+
+
+def test_the_time_of_an_application_is_a_date_asked_even_in_keywords() -> None:
+    assert analyse("天河区人才公寓 申请时间 2025年").kind == "date"
+    assert analyse("积分入户报名时间是哪天").kind == "date"
+
+
+def test_a_date_asked_of_a_named_document_keeps_what_it_is_the_date_of(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "apartments.txt").write_text(
+        "关于受理人才公寓申请的公告\n\n五、申请时间\n\n申请时间：2025年8月11日至8月22日。\n\n某区住房建设局\n\n2025年8月11日\n", encoding="utf-8"
+    )
+    (folder / "dogs.txt").write_text(REGULATION, encoding="utf-8")
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    _, intent, _, named = service.prepare("人才公寓 申请时间 2025年", 5, "hybrid")
+    assert named == ["apartments"] and intent.kind == "date" and intent.date_role is None
+    assert intent.segments  # the application's date, not the notice's own: the words naming it stay
+    _, signed, _, _ = service.prepare("关于受理人才公寓申请的公告是哪天印发的", 5, "hybrid")
+    assert signed.date_role == "signed" and signed.segments == ()

@@ -323,6 +323,8 @@ class Answerer:
             row[_F["cover_context"]] = self._coverage(grams, context | s.bigrams)
             row[_F["cover_title"]] = self._coverage(grams, doc.title_bigrams)
             row[_F["cover_all"]] = self._coverage(grams, context | s.bigrams | doc.title_bigrams)
+            if len(s.path) > 1:
+                row[_F["cover_heading"]] = self._coverage(grams, self._path_bigrams(s.path[-1:]))
             no_content = not [g for g in grams if g not in doc.title_bigrams]
             row[_F["no_content"]] = float(no_content)
             row[_F["field_match"]] = float(no_content and self._type_match(s, intent))

@@ -47,6 +47,7 @@ FEATURES = (
     "unseen_share",  # IDF share of the question's content the whole library never uses (教育部, 部长, 处罚)
     "focus_by_fact",  # the clause holding the fact asked for names the question's focus ("9大领域" for 几个领域)
     "segment_missing",  # share of the question's content phrases of which nothing is in the sentence, its context or title
+    "cover_heading",  # coverage by the heading of the sentence's own section (a 解读's question, 五、申请时间)
 )
 
 

@@ -583,3 +583,15 @@ def test_a_date_asked_of_a_named_document_keeps_what_it_is_the_date_of(tmp_path:
     assert intent.segments  # the application's date, not the notice's own: the words naming it stay
     _, signed, _, _ = service.prepare("关于受理人才公寓申请的公告是哪天印发的", 5, "hybrid")
     assert signed.date_role == "signed" and signed.segments == ()
+
+
+def test_of_two_year_targets_in_one_sentence_the_year_asked_is_quoted(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "某市家庭医生实施方案\n\n一、主要目标\n\n由全科向专科拓展，到2023年，力争每万常住人口家庭医生数不低于4人，到2025年不低于4.66人。\n",
+    )
+    intent = analyse("到2025年每万常住人口家庭医生数要不低于多少？")
+    spans, _, _ = service.answerer.compose(_sentence(service, "4.66人"), intent)
+    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    assert "4.66人" in quoted and "不低于4人" not in quoted

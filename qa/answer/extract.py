@@ -23,7 +23,7 @@ from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
-from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in
+from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation
@@ -640,6 +640,18 @@ class Answerer:
             facts = measured or facts  # "按多少比例，最高多少": the sum too, not only the percentage
         clauses = doc.clauses(s)
         holding = [c for c in clauses if any(c[0] <= f.start and f.end <= c[1] for f in facts)]
+        if len(holding) > 1 and intent.years:
+            # "到2023年，…不低于4人，到2025年不低于4.66人": the clauses under the year asked, from where it is written.
+            governing: dict[tuple[int, int], set[str]] = {}
+            current: set[str] = set()
+            for a, b in clauses:
+                written = set(years_in(self._text(s.doc_id, a, b)))
+                current = written or current
+                governing[(a, b)] = current
+            under = [c for c in holding if governing[c] & set(intent.years)]
+            if under and len(under) < len(holding):
+                first = next(c for c in clauses if governing[c] & set(intent.years))
+                return [(first[0], under[-1][1])]
         if len(s.text) <= _SHORT_SENTENCE and holding:
             # A short sentence is quoted from its start to its last fact asked: the facts keep their subject.
             return [(clauses[0][0], holding[-1][1])]

@@ -509,6 +509,10 @@ def test_a_phrase_the_sentence_excludes_is_not_what_it_answers(holiday_library: 
     assert not Answerer._only_excluded(excluding, analyse("存量项目的机制电价是多少？"))
     beside = sentence("除景观繁华区域外，其余区域设置一百八十厘米以上的围挡。")
     assert Answerer._only_excluded(beside, analyse("景观繁华区域的围挡要多高？"))
+    # a note on what the sums leave out, and a word the question shortens (物业费 for 物业管理费)
+    rents = sentence("富力大厦32.5元/平方米/月、珠江嘉苑18元/平方米/月（上述费用不含物业管理费）。")
+    assert Answerer._only_excluded(rents, analyse("人才公寓物业费一个月多少钱？"))
+    assert not Answerer._only_excluded(rents, analyse("富力大厦的租金一个月多少钱？"))
 
 
 def test_the_addressee_question_of_a_named_notice_is_not_about_its_issuers() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who
+from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who, tokens
 from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
@@ -32,7 +32,8 @@ _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
-_EXCLUSION = re.compile(r"[(（](?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")  # （不含……）, 除……外
+# （不含……）, （上述费用不含……）, 除……外
+_EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
 _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
@@ -386,7 +387,11 @@ class Answerer:
         if not excluded:
             return False
         outside = _EXCLUSION.sub(" ", text)
-        return any(len(seg) >= 4 and seg in excluded and seg not in outside for seg in intent.segments)
+        if any(len(seg) >= 4 and seg in excluded and seg not in outside for seg in intent.segments):
+            return True
+        # A word the question shortens: 物业费 is what "（上述费用不含物业管理费）" leaves out.
+        words = [w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 3]
+        return any(_spells_out(w, excluded) and not _spells_out(w, outside) for w in words)
 
     def _holds_own_number(self, s: Sentence) -> bool:
         number = normalize(self.index.documents[s.doc_id].doc_number)
@@ -779,6 +784,21 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
 
 
 _AMOUNTS = ("quantity", "money", "percent", "duration")
+
+
+def _spells_out(word: str, text: str) -> bool:
+    """Whether a text holds the word, or a longer form keeping its characters in order within twice its length."""
+    if word in text:
+        return True
+    for start in (i for i, ch in enumerate(text) if ch == word[0]):
+        position = start
+        for ch in word[1:]:
+            position = text.find(ch, position + 1, start + 2 * len(word))
+            if position < 0:
+                break
+        else:
+            return True
+    return False
 
 
 def _asks_several(intent: QuestionIntent) -> bool:

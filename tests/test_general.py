@@ -599,3 +599,9 @@ def test_of_two_year_targets_in_one_sentence_the_year_asked_is_quoted(tmp_path: 
     spans, _, _ = service.answerer.compose(_sentence(service, "4.66人"), intent)
     quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
     assert "4.66人" in quoted and "不低于4人" not in quoted
+
+
+def test_a_measure_word_the_tagger_splits_off_a_word_stays_in_it() -> None:
+    assert analyse("元宇宙领域要制定多少项标准?").segments[0] == "元宇宙领域"
+    assert analyse("新建多少个城市治理无人机起降点？").segments == ("新建", "城市治理无人机起降点")
+    assert analyse("罚款多少元").segments == ("罚款",)  # after 多少 it is the measure asked

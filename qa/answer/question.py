@@ -140,14 +140,16 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     kept_positions: list[tuple[int, str]] = []
     for n, (word, pos) in enumerate(words):
         is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match("哪|几|多少|什么|啥|谁", word))
-        # A measure word counts only after a number or 多少/几: 元宇宙 and 起降点 are words the tagger split.
+        # A measure word before a noun, not after a number or 多少/几, begins that noun: 元宇宙 is a word
+        # the tagger split into 元 + 宇宙 ("弄成个啥样" keeps 个 a measure word).
         previous = words[n - 1][0] if n else ""
-        next_word = words[n + 1] if n + 1 < len(words) else ("", "")
+        following, following_pos = words[n + 1] if n + 1 < len(words) else ("", "")
         part_of_word = (
             len(word) == 1
             and (word in _MEASURE_WORDS or pos in ("m", "q"))
             and not re.search(r"[\d一二两三四五六七八九十百千万几多少每各这那哪]$", previous)
-            and (bool(run) or (next_word[1].startswith("n") and len(next_word[0]) >= 2))
+            and following_pos.startswith("n")
+            and len(following) >= 2
         )
         if is_question and question_at < 0:
             question_at = position

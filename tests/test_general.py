@@ -85,6 +85,13 @@ def test_a_markdown_heading_or_a_numbered_line_is_not_inside_a_bullet_before_it(
     assert by_text["第二条　本办法适用于信息报告。"][1] == "第二章　报告 › 第二条"
 
 
+def test_a_numbered_question_opening_with_a_year_is_an_item_not_a_decimal() -> None:
+    text = "热点问答\n\n1.2025年度积分制入户指标有多少个？\n\n答：指标为1.6万个。\n\n2.资格分是什么？\n\n答：满150分可以申请。\n"
+    by_text = {t: (h, s) for t, h, s in _lines(text)}
+    assert by_text["答：满150分可以申请。"][1] == "热点问答 › 2.资格分是什么？"
+    assert by_text["答：指标为1.6万个。"][1] == "热点问答 › 1.2025年度积分制入户指标有多少个？"
+
+
 def test_short_numbered_lines_of_a_notice_are_content_not_headings() -> None:
     by_text = {t: (h, s) for t, h, s in _lines(HOLIDAYS)}
     assert by_text["二、春节：2月10日至17日放假调休，共8天。"] == (False, "国务院办公厅关于2024年部分节假日安排的通知 › 二、春节")

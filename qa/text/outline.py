@@ -30,7 +30,8 @@ _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("article", re.compile(rf"^第[{_CN_NUM}\d]+(编|章|节|条|款)(?=\s|　|$|[^\s{_CN_NUM}\d])")),
     ("cn-dun", re.compile(rf"^[{_CN_NUM}]+[、．.](?!\d)")),
     ("cn-paren", re.compile(rf"^[(（][{_CN_NUM}]+[)）]")),
-    ("num-dot", re.compile(r"^\d{1,3}(?:[、．]|\.(?!\d))")),
+    # "1." before a year is an item ("1.2025年度积分制入户指标有多少个？"), before another digit a decimal.
+    ("num-dot", re.compile(r"^\d{1,3}(?:[、．]|\.(?!\d)|\.(?=(?:19|20)\d{2}年))")),
     ("num-paren", re.compile(r"^[(（]\d{1,3}[)）]")),
     ("circled", re.compile(r"^[\u2460-\u2473\u3251-\u325f]")),
     ("bullet", re.compile(r"^[-*•·]\s+")),

@@ -15,7 +15,7 @@ from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.service import QAService
 from qa.settings import Settings
-from qa.types import Answer, Citation
+from qa.types import Answer, Chunk, Citation, Document, Passage
 from web.app import (
     MAX_HISTORY,
     SERVER_ERROR_MESSAGE,
@@ -25,6 +25,7 @@ from web.app import (
     create_app,
     get_service,
     highlight,
+    nearest_first,
     parse_spans,
     safe_back_link,
     suggestions,
@@ -223,6 +224,14 @@ def test_every_suggested_question_finds_an_answer(hash_service: QAService) -> No
     assert examples and topics
     for question in [*examples, *(question for _, question in topics)]:
         assert hash_service.ask(question).found, question
+
+
+def test_not_found_offers_the_documents_nearest_the_question_first() -> None:
+    documents = {d: Document(d, f"{d}的通知", "正文。") for d in ("a", "b", "c")}
+    near = Passage(Chunk("c", "", 0, 3, "正文。"), 1.0)
+    refused = Answer("问题", False, "未在文件中找到这个问题的答案。", "none", passages=(near,))
+    assert [d.doc_id for d in nearest_first(documents, refused)] == ["c", "a", "b"]
+    assert [d.doc_id for d in nearest_first(documents, Answer("问题", False, "", "none"))] == ["a", "b", "c"]
 
 
 # --- conversation ----------------------------------------------------------------------------

@@ -69,6 +69,12 @@ def suggestions(documents: Iterable[Document]) -> tuple[list[str], list[tuple[st
     return examples[:MAX_SUGGESTIONS], topics[:MAX_SUGGESTIONS]
 
 
+def nearest_first(documents: Mapping[str, Document], answer: Answer) -> list[Document]:
+    """The library with the documents a refused question's search came closest to first."""
+    near = list(dict.fromkeys(p.chunk.doc_id for p in answer.passages if p.chunk.doc_id in documents))
+    return [documents[d] for d in near] + [doc for doc_id, doc in documents.items() if doc_id not in near]
+
+
 # Only our own files on our pages; /docs (Swagger from a CDN) is left alone.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -469,6 +475,8 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "max_chars": settings.max_question_chars,
         "examples": examples,
         "coverage": coverage,
+        # "Not found" offers what the library covers, starting with the documents nearest the question.
+        "coverage_for": lambda answer: suggestions(nearest_first(documents, answer))[1],
         "ask_href": lambda q, h=(): ask_href(q, h, scope),
         "library": list(documents.values()),
         "library_summary": library_summary(documents.values()),

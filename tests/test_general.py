@@ -249,6 +249,11 @@ def _sentence(service: QAService, needle: str) -> Sentence:
     return next(s for d in service.answerer.docs.values() for s in d.sentences if needle in s.text)
 
 
+def _quoted(service: QAService, spans: list[tuple[str, int, int]]) -> str:
+    """The text an answer composed of these spans quotes."""
+    return "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+
+
 def _one_document(tmp_path: Path, name: str, text: str) -> QAService:
     """A library of one document (hash vectors), for answers that depend only on its text."""
     folder = tmp_path / "corpus"
@@ -263,7 +268,7 @@ def test_a_fine_as_a_multiple_answers_how_much_the_fine_is(regulation_library: Q
     multiple = _sentence(regulation_library, "2倍以上")
     assert regulation_library.answerer._measure_match(multiple, intent)
     spans, _, _ = regulation_library.answerer.compose(multiple, intent)
-    quoted = "".join(regulation_library.index.documents[d].text[a:b] for d, a, b in spans)
+    quoted = _quoted(regulation_library, spans)
     assert "2倍以上5倍以下" in quoted
 
 
@@ -327,7 +332,7 @@ def test_a_correction_that_lowers_the_evidence_gives_way_to_the_question_as_type
 def test_two_questions_in_one_are_answered_from_the_sentence_and_its_neighbour(holiday_library: QAService) -> None:
     for found in ("2月10日至17日", "2月4日（星期日）"):  # whichever of the two sentences was chosen
         spans, _, _ = holiday_library.answerer.compose(_sentence(holiday_library, found), analyse("春节放假从哪天到哪天？哪几天上班？"))
-        quoted = "".join(holiday_library.index.documents[d].text[a:b] for d, a, b in spans)
+        quoted = _quoted(holiday_library, spans)
         assert quoted.index("2月10日至17日") < quoted.index("2月4日"), quoted
 
 
@@ -384,7 +389,7 @@ def test_a_sentence_that_introduces_items_is_answered_by_the_items_after_it(regu
 def test_an_enumeration_closed_by_the_noun_asked_answers_it_itself(regulation_library: QAService) -> None:
     sentence = _sentence(regulation_library, "有下列情形之一的项目")
     spans, _, _ = regulation_library.answerer.compose(sentence, analyse("可以委托哪些专业机构进行评估？"))
-    quoted = "".join(regulation_library.index.documents[d].text[a:b] for d, a, b in spans)
+    quoted = _quoted(regulation_library, spans)
     assert "资产评估机构" in quoted and "明显差异" not in quoted
 
 
@@ -487,7 +492,7 @@ def test_two_things_asked_separately_are_answered_with_the_sentence_beside_the_f
     )
     future = _sentence(service, "未来产业聚焦")
     spans, _, _ = service.answerer.compose(future, analyse("新型储能和新能源分别归在哪一类产业？"))
-    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    quoted = _quoted(service, spans)
     assert "新兴产业聚焦新能源" in quoted and "未来产业聚焦元宇宙" in quoted
     alone, _, _ = service.answerer.compose(future, analyse("新型储能归在哪一类产业？"))
     assert len(alone) == 1
@@ -545,7 +550,7 @@ def test_paragraphs_opening_with_yi_shi_er_shi_are_the_items_of_one_list(tmp_pat
     first = _sentence(service, "一是加强组织领导")
     assert first.group is not None
     spans, _, _ = service.answerer.compose(first, analyse("保障措施有哪些？"))
-    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    quoted = _quoted(service, spans)
     assert "加强组织领导" in quoted and "强化资金保障" in quoted and "严格督查考核" in quoted
     assert "本意见自印发之日起施行" not in quoted
 
@@ -604,7 +609,7 @@ def test_of_two_year_targets_in_one_sentence_the_year_asked_is_quoted(tmp_path: 
     )
     intent = analyse("到2025年每万常住人口家庭医生数要不低于多少？")
     spans, _, _ = service.answerer.compose(_sentence(service, "4.66人"), intent)
-    quoted = "".join(service.index.documents[d].text[a:b] for d, a, b in spans)
+    quoted = _quoted(service, spans)
     assert "4.66人" in quoted and "不低于4人" not in quoted
 
 

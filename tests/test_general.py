@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.extract import Answerer, Candidate
+from qa.answer.extract import Answerer, Candidate, _numbers_of_others
 from qa.answer.question import analyse
 from qa.answer.scope import DocumentNames, names_part, naming_years
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService
 from qa.settings import PROJECT_ROOT, Settings
-from qa.text.grammar import cn_to_number, find_facts, iso_date
+from qa.text.grammar import Fact, cn_to_number, find_facts, iso_date
 from qa.text.normalize import normalize
 from qa.text.outline import parse_outline
 from qa.text.sentences import Sentence
@@ -208,7 +208,7 @@ def test_library_documents_have_their_provenance() -> None:
 def test_library_question_facts_are_quoted_from_their_documents() -> None:
     library = PROJECT_ROOT / "eval" / "library"
     texts = {p.stem: "".join(p.read_text(encoding="utf-8").split()) for p in (library / "docs").iterdir() if p.suffix in (".txt", ".md")}
-    for name in ("dev.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
+    for name in ("dev.jsonl", "dev4.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
         rows = [json.loads(line) for line in (library / name).read_text(encoding="utf-8").splitlines() if line.strip()]
         for row in rows:
             if row["answerable"] and row.get("doc"):
@@ -377,6 +377,22 @@ def test_a_colloquial_question_for_a_document_s_issuers_asks_nothing_more(holida
     intent = analyse("这个文件是哪几家部委一起发的啊？")
     assert intent.kind == "who" and intent.date_role == "signed"
     assert holiday_library.answerer._specific_grams(intent, holiday_library.answerer.docs["holidays"]) == []
+
+
+def test_pointers_to_the_document_and_the_field_asked_are_not_topics() -> None:
+    assert analyse("这篇文章的来源是哪个单位？").segments == ("来源",)  # "篇文章" is one word to the tagger
+    assert analyse("這份通知的發文字號是多少？").segments == ("通知",)  # 发文字号: the field asked
+    published = analyse("这篇通知是什么时候发布到网上的？")
+    assert published.date_role == "published" and published.segments == ("通知",)
+    assert analyse("在网上怎么申请？").segments == ("网上", "申请")  # only a date's role is not a topic
+
+
+def test_a_number_after_a_cited_title_is_that_document_s_number() -> None:
+    sentence = "国务院办公厅印发《关于构建充电基础设施体系的指导意见》（国办发〔2023〕19号），提出要求。"
+    facts = tuple(Fact(f.kind, f.start + 100, f.end + 100, f.text) for f in find_facts(sentence))  # offsets in the document
+    s = Sentence("doc", 0, 100, 100 + len(sentence), sentence, 0, "", (), (100, 100), (), (), facts, None, True)
+    assert _numbers_of_others(s, analyse("《关于加强车网互动的实施意见》的发文字号是多少？"))
+    assert not _numbers_of_others(s, analyse("《关于构建充电基础设施体系的指导意见》的文号是多少？"))
 
 
 def test_a_sentence_that_introduces_items_is_answered_by_the_items_after_it(regulation_library: QAService) -> None:

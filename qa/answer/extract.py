@@ -34,6 +34,7 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 # （不含……）, （上述费用不含……）, 除……外
 _EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
+_CITED_BEFORE = re.compile(r"《([^》]+)》\s*[（(]?\s*$")  # a title right before a number: "《……意见》（国办发〔2023〕19号）"
 _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
@@ -457,7 +458,8 @@ class Answerer:
         elif intent.kind == "docnum":
             # "印发通知的文号是什么": the number the document's own metadata gives it, not one it cites.
             own = [c for c in candidates if self._holds_own_number(c.sentence) and not self._specific_grams(intent, self.docs[c.sentence.doc_id])]
-            candidates = own or candidates
+            # "《……实施意见》的发文字号": not the number of another 《title》 the sentence cites.
+            candidates = own or [c for c in candidates if not _numbers_of_others(c.sentence, intent)]
         elif intent.kind == "date" and intent.date_role == "effective":
             # "自何时起施行": the date its commencement clause states, not the date it was adopted.
             commencing = [c for c in candidates if _COMMENCES.search(c.sentence.text)]
@@ -799,6 +801,16 @@ def _spells_out(word: str, text: str) -> bool:
         else:
             return True
     return False
+
+
+def _numbers_of_others(s: Sentence, intent: QuestionIntent) -> bool:
+    """Whether every document number in a sentence follows a 《title》 the question does not name: that document's number."""
+    numbers = [f for f in s.facts if f.kind == "docnum"]
+    for f in numbers:
+        cited = _CITED_BEFORE.search(s.text[: f.start - s.start])  # fact offsets are the document's
+        if not cited or normalize(cited.group(1)) in intent.norm:
+            return False
+    return bool(numbers)
 
 
 def _asks_several(intent: QuestionIntent) -> bool:

@@ -49,9 +49,10 @@ _ASKED_MEASURE = re.compile(
     "(?<![这那近前后头])(?:多少|几)(" + "|".join(sorted({*CURRENCY, *TIME_UNITS, *MEASURES, "钱"}, key=len, reverse=True)) + ")"
 )
 _COUNT_ASKED = re.compile(r"哪([一二两三四五六七八九十\d]+)[类项个条种方面大]")
-_PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|挂出|刊登|公开")  # 上网电价 is a tariff
+_PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:上|站)|挂出|刊登|公开")  # 上网电价 is a tariff
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
+_POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
@@ -189,9 +190,14 @@ def analyse(question: str) -> QuestionIntent:
     untitled = re.sub(r"《[^》]*》", " ", norm)
     years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
     without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇零一三四五六七八九]{4}年", " ", norm)
+    # "这篇文章", "该通知": a pointer to the document asked about, not a topic ("篇文章" is one word to the tagger).
+    without_years = _POINTER.sub(" ", without_years)
     if kind == "date":
         # "施行日期", "哪天印发的": the date's role says which date, not what the document is about.
         without_years = _EFFECTIVE.sub(" ", _SIGNED.sub(" ", _PUBLISHED.sub(" ", without_years)))
+    elif kind == "docnum":
+        # "发文字号是多少": the field asked, not a topic ("发文字号" is 发 + 文字 + 号 to the tagger).
+        without_years = dict(_KIND_PATTERNS)["docnum"].sub(" ", without_years)
     segments, focus = content_segments(without_years)
     count = _COUNT_ASKED.search(norm)
     numbers = frozenset(v for v in numbers_in(without_years) if v != 1.0) - {float(y) for y in years}

@@ -261,7 +261,10 @@ class QAService:
             # because one loaded document speaks of 能源出力.
             typed = self.prepare(text, k, mode, doc_ids, correct=False)
             as_typed = self.answerer.extract(typed[1], typed[2], typed[3])
-            if as_typed.evidence > extraction.evidence:
+            # …and a question as typed that holds a character the library never uses (特怔) is what
+            # the correction reads: it gives way only when the correction finds no answer at all.
+            unread = bool(self.answerer.unknown_characters(typed[1]))
+            if as_typed.evidence > extraction.evidence and not (unread and extraction.found):
                 (understood, intent, retrieval, named), extraction = typed, as_typed
         documents = self.index.documents
         source = documents.get(extraction.doc_id)

@@ -123,7 +123,11 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("年排放5千吨以上", [("quantity", "5千吨以上")]),
         ("新增装机2亿千瓦", [("quantity", "2亿千瓦")]),
         ("围挡高度一百八十厘米以上", [("quantity", "一百八十厘米以上")]),
-        ("每年11月底前申报", [("date", "11月底")]),
+        ("每年11月底前申报", [("duration", "每年"), ("date", "11月底")]),
+        ("原则上每季度提取一次", [("duration", "每季度")]),
+        ("每两年评估一次", [("duration", "每两年")]),
+        ("三年一次", [("duration", "三年一次")]),
+        ("每月10日前", [("duration", "每月")]),  # 10日 after 月 is a day of the month, no duration
         ("2025年6月起执行", [("date", "2025年6月")]),
         ("风电400小时", [("duration", "400小时")]),
     ],
@@ -385,6 +389,22 @@ def test_pointers_to_the_document_and_the_field_asked_are_not_topics() -> None:
     published = analyse("这篇通知是什么时候发布到网上的？")
     assert published.date_role == "published" and published.segments == ("通知",)
     assert analyse("在网上怎么申请？").segments == ("网上", "申请")  # only a date's role is not a topic
+
+
+def test_the_kind_of_body_asked_for_and_the_issuing_verb_are_not_topics() -> None:
+    assert analyse("这个文件是哪几家部委一起发的啊？").segments == ()  # who put the document out: its issuers
+    assert analyse("这份通知是哪几个部门联合印发的？").segments == ("通知", "联合")
+    assert analyse("高层次人才的申请由哪个部门受理？").segments == ("高层次人才", "申请", "受理")
+
+
+def test_without_a_date_of_publication_the_date_signed_is_the_date_put_out(holiday_library: QAService) -> None:
+    answer = holiday_library.ask("国务院办公厅关于2024年部分节假日安排的通知是哪天发布的？")
+    assert answer.found and "2023年10月25日" in answer.answer
+
+
+def test_characters_the_library_never_uses_are_what_a_correction_reads(holiday_library: QAService) -> None:
+    assert holiday_library.answerer.unknown_characters(analyse("春节放假的安徘")) == {"徘"}
+    assert holiday_library.answerer.unknown_characters(analyse("春节放假的安排")) == set()
 
 
 def test_a_number_after_a_cited_title_is_that_document_s_number() -> None:

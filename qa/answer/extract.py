@@ -26,7 +26,7 @@ from qa.retrieve.retrieval import RetrievalResult
 from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
-from qa.types import AnswerType, Chunk, Citation
+from qa.types import AnswerType, Chunk, Citation, Document
 
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
@@ -116,6 +116,7 @@ class Answerer:
         self.idf = idf if idf is not None else sentence_idf(self.docs.values())
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._path_grams: dict[tuple[str, ...], frozenset[str]] = {}
+        self._characters: frozenset[str] | None = None
         self._addressees: dict[str, frozenset[int]] = {}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
@@ -124,16 +125,26 @@ class Answerer:
     # ------------------------------------------------------------------ evidence
 
     def content_grams(self, intent: QuestionIntent) -> list[str]:
-        """The question's content bigrams, without those that only join two known words."""
+        """The question's content bigrams, without those that only join two known words.
+
+        A lone character ("挂出来" leaves 来, "一起发的" leaves 发) is no bigram: no sentence's
+        bigrams could hold it, and it would count as content the library never uses.
+        """
         grams: list[str] = []
         for segment in intent.segments:
-            seq = char_bigrams(segment)
+            seq = [g for g in char_bigrams(segment) if len(g) > 1 or g.isascii()]
             for i, gram in enumerate(seq):
                 neighbours = seq[max(0, i - 1) : i] + seq[i + 1 : i + 2]
                 if gram not in self.idf and neighbours and all(n in self.idf for n in neighbours):
                     continue
                 grams.append(gram)
         return list(dict.fromkeys(grams))
+
+    def unknown_characters(self, intent: QuestionIntent) -> set[str]:
+        """The Chinese characters of a question's content that no sentence of the library uses."""
+        if self._characters is None:
+            self._characters = frozenset(ch for gram in self.idf for ch in gram)
+        return {ch for seg in intent.segments for ch in seg if "\u4e00" <= ch <= "\u9fff"} - self._characters
 
     def _coverage(self, grams: Sequence[str], present: Collection[str]) -> float:
         if not grams:
@@ -307,7 +318,7 @@ class Answerer:
         role_dates = {}
         for c in candidates:
             meta = self.index.documents[c.sentence.doc_id]
-            role_dates[meta.doc_id] = {"published": iso_date(meta.date_published), "signed": iso_date(meta.date_signed)}
+            role_dates[meta.doc_id] = {role: _role_date(meta, role) for role in ("published", "signed")}
         if query is not None and self.vectors is not None and candidates:
             rows = [self._first_row[c.sentence.doc_id] + c.sentence.index for c in candidates]
             x[:, _F["dense"]] = self.vectors[rows].astype(np.float32) @ query.astype(np.float32)
@@ -346,14 +357,18 @@ class Answerer:
             row[_F["focus_context"]] = float(bool(focus) and any(g in context for g in focus))
             row[_F["numbered_item"]] = float(s.group is not None)
             row[_F["length"]] = min(1.0, math.log1p(len(s.text)) / 6.0)
-            if intent.kind == "date" and intent.date_role in ("published", "signed"):
+            if intent.kind == "date" and intent.date_role in ("published", "signed") and not self._specific_grams(intent, doc):
+                # The document's date answers when the document is what is asked about ("评审结果哪天公布" is not).
                 wanted = role_dates[s.doc_id].get(intent.date_role)
                 row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
             row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
+        # The rarest topic word: bigrams inside the question's words ("设立|出海" joins two words, and a
+        # rare join says nothing about which sentence is meant), not the word that says what is asked
+        # of the topic ("期限最长多久" is answered by "不超过3年").
         segment_grams = [set(char_bigrams(seg)) for seg in intent.segments if len(seg) >= 2]
-        known = [g for g in grams if g in self.idf]
+        inside = {g for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus for g in char_bigrams(w)}
+        known = [g for g in grams if g in self.idf and g in inside] or [g for g in grams if g in self.idf]
         rarest = max(known, key=lambda g: self.idf[g]) if known else None
-        unseen = self._unseen_share(grams)
         for n, c in enumerate(candidates):
             s = c.sentence
             doc = self.docs[s.doc_id]
@@ -361,7 +376,6 @@ class Answerer:
             if intent.kind in TYPED_KINDS:
                 around |= self._items_below(doc, s)
             x[n, _F["rarest_missing"]] = float(rarest is not None and rarest not in around and rarest not in doc.title_bigrams)
-            x[n, _F["unseen_share"]] = unseen
             if segment_grams:
                 present = around | doc.title_bigrams
                 x[n, _F["segment_missing"]] = sum(1 for sg in segment_grams if not sg & present) / len(segment_grams)
@@ -376,8 +390,7 @@ class Answerer:
         return x
 
     def _holds_role_date(self, s: Sentence, role: str) -> bool:
-        meta = self.index.documents[s.doc_id]
-        wanted = iso_date(meta.date_signed if role == "signed" else meta.date_published)
+        wanted = _role_date(self.index.documents[s.doc_id], role)
         return bool(wanted) and any(f.kind == "date" and iso_date(f.text) == wanted for f in s.facts)
 
     @staticmethod
@@ -397,13 +410,6 @@ class Answerer:
     def _holds_own_number(self, s: Sentence) -> bool:
         number = normalize(self.index.documents[s.doc_id].doc_number)
         return bool(number) and number in normalize(s.text)
-
-    def _unseen_share(self, grams: Sequence[str]) -> float:
-        """The IDF-weighted share of a question's content bigrams that no sentence of the library holds."""
-        if not grams:
-            return 0.0
-        total = sum(self.idf.get(g, self.unseen_idf) for g in grams)
-        return sum(self.unseen_idf for g in grams if g not in self.idf) / total
 
     def _eligible(self, s: Sentence, intent: QuestionIntent) -> bool:
         """Hard constraints of shape: a typed question needs its type; a year asked must govern a number."""
@@ -779,13 +785,19 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             min(1.0, math.log1p(len(probs)) / 5.0),
             top_passage.dense_score if top_passage else 0.0,
             best[_F["rarest_missing"]],
-            best[_F["unseen_share"]],
             best[_F["segment_missing"]],
         ]
     )
 
 
 _AMOUNTS = ("quantity", "money", "percent", "duration")
+
+
+def _role_date(meta: Document, role: str) -> str:
+    """A document's date in a role, ISO. With no date of publication known, the date it is signed
+    and issued under (its 落款) is the one it was put out on."""
+    signed = iso_date(meta.date_signed)
+    return signed if role == "signed" else iso_date(meta.date_published) or signed
 
 
 def _spells_out(word: str, text: str) -> bool:

@@ -53,6 +53,7 @@ _PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:�
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
+_WHO_FIELD = re.compile("(?<=[哪啥么])[几个些家一]{0,3}(?:部门|部委|单位|机构|机关|组织)")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
@@ -198,6 +199,11 @@ def analyse(question: str) -> QuestionIntent:
     elif kind == "docnum":
         # "发文字号是多少": the field asked, not a topic ("发文字号" is 发 + 文字 + 号 to the tagger).
         without_years = dict(_KIND_PATTERNS)["docnum"].sub(" ", without_years)
+    elif kind == "who":
+        # "哪几家部委", "哪个单位": the kind of answer asked, not a topic; "一起发的", "联合印发": who put the
+        # document out, its issuers.
+        without_years = _WHO_FIELD.sub(" ", without_years)
+        without_years = _SIGNED.sub(" ", _PUBLISHED.sub(" ", without_years))
     segments, focus = content_segments(without_years)
     count = _COUNT_ASKED.search(norm)
     numbers = frozenset(v for v in numbers_in(without_years) if v != 1.0) - {float(y) for y in years}

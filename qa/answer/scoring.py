@@ -44,7 +44,6 @@ FEATURES = (
     "field_match",  # no_content and the sentence holds the kind of thing asked for
     "subject_first",  # the sentence opens with a term of the question ("新产业是指……")
     "rarest_missing",  # the question's most specific word the library knows is not in the sentence or its context
-    "unseen_share",  # IDF share of the question's content the whole library never uses (教育部, 部长, 处罚)
     "focus_by_fact",  # the clause holding the fact asked for names the question's focus ("9大领域" for 几个领域)
     "segment_missing",  # share of the question's content phrases of which nothing is in the sentence, its context or title
     "cover_heading",  # coverage by the heading of the sentence's own section (a 解读's question, 五、申请时间)
@@ -63,7 +62,6 @@ ANSWERABILITY_FEATURES = (
     "candidates",  # log of the number of eligible candidates, scaled
     "passage_dense",  # the top passage's dense score (BM25's scale grows with the library: not a feature)
     "rarest_missing",
-    "unseen_share",
     "segment_missing",
 )
 

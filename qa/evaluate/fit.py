@@ -10,7 +10,7 @@ choices on questions it was not fitted on (out of fold, by document), as it will
 documents it has never seen. The result is written to qa/answer/weights.json with the data and
 the figures of the fit:
 
-    qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs
+    qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs eval/library/dev4.jsonl=eval/library/docs
 
 `qa fit --cross-validate` (same sets) writes nothing: it fits without each document in turn and
 reports how that document's questions fare, the figure to compare when features change.
@@ -33,7 +33,7 @@ from qa.evaluate.evaluation import GoldenQuestion, holds_facts
 from qa.fileio import write_text_atomic
 from qa.retrieve.retrieval import RetrievalResult
 
-FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs"
+FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs eval/library/dev4.jsonl=eval/library/docs"
 
 if TYPE_CHECKING:
     from qa.service import QAService

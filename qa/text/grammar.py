@@ -147,6 +147,11 @@ MONTH = re.compile(
 )
 YEAR = re.compile(r"(?<![\d])(?:19|20)\d{2}(?=\s*年)|(?<![\d])(?:19|20)\d{2}(?=[-—─~～至到]\s*(?:19|20)\d{2})")
 CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
+# How often: 每季度, 每年, 每两年, 每月一次, 三年一次: the answer to "多久……一次".
+FREQUENCY = re.compile(
+    rf"每\s*(?P<n>\d+|[{_CN_NUM}]{{1,3}})?\s*个?\s*(?P<unit>季度|年度|学年|半年|年|月|周|星期|天|日)(?:\s*(?:\d+|[{_CN_NUM}]{{1,3}})\s*次)?"
+    rf"|(?P<n2>\d+|[{_CN_NUM}]{{1,3}})\s*个?\s*(?P<unit2>季度|年|月|周|天|日)\s*一次"
+)
 DOCNUM = re.compile(
     r"[\u4e00-\u9fff]{1,12}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d+\s*号"
     r"|[〔\[［]\s*(?:19|20)\d{2}\s*[〕\]］]\s*\d+\s*号"
@@ -261,6 +266,12 @@ def find_facts(text: str) -> list[Fact]:
         add("date", m.start(), m.end())
     for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
         add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))
+    for m in FREQUENCY.finditer(text):
+        count = m.group("n") or m.group("n2")
+        unit = m.group("unit") or m.group("unit2")
+        if unit in ("日", "天") and re.match(r"[一二三四五六七八九十\d]", text[m.end() : m.end() + 1]):
+            continue  # 每日一 is no "daily": 每月1日 is a date
+        add("duration", m.start(), m.end(), cn_to_number(count) if count else 1.0, unit)
     for m in _AMOUNT.finditer(text):
         num, unit = m.group("num"), m.group("unit") or ""
         token = m.group()

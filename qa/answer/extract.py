@@ -365,7 +365,7 @@ class Answerer:
         # The rarest topic word: bigrams inside the question's words ("设立|出海" joins two words, and a
         # rare join says nothing about which sentence is meant), not the word that says what is asked
         # of the topic ("期限最长多久" is answered by "不超过3年").
-        segment_grams = [set(char_bigrams(seg)) for seg in intent.segments if len(seg) >= 2]
+        segment_grams = [set(char_bigrams(seg)) for seg in intent.segments if len(seg) >= 2 and seg not in intent.focus]
         inside = {g for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus for g in char_bigrams(w)}
         known = [g for g in grams if g in self.idf and g in inside] or [g for g in grams if g in self.idf]
         rarest = max(known, key=lambda g: self.idf[g]) if known else None

@@ -203,7 +203,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 8
+SENTENCES_VERSION = 9
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -6,7 +6,7 @@ import numpy as np
 
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import GoldenQuestion
-from qa.evaluate.fit import QuestionRows, _fit_ranker, _out_of_fold_outcomes, _outcomes, cross_validate, fit
+from qa.evaluate.fit import QuestionRows, _fit_answerability, _fit_ranker, _out_of_fold_outcomes, _outcomes, cross_validate, fit
 from qa.retrieve.retrieval import RetrievalResult
 from qa.types import Chunk, Passage
 
@@ -39,7 +39,7 @@ def test_the_fitted_ranker_puts_the_right_candidate_first() -> None:
     weights = fit(rows)
     answerable = [r for r in rows if r.golden.answerable]
     assert all(r.y[int(np.argmax(weights.score(r.x)))] for r in answerable)
-    assert 0.0 < weights.threshold < 1.0
+    assert weights.threshold == 0.5  # the answerability probability is calibrated: answer when right is likelier
 
 
 def test_answerability_learns_from_rankers_that_never_saw_the_question_s_document() -> None:
@@ -67,3 +67,14 @@ def test_cross_validation_judges_each_document_with_weights_fitted_without_it() 
         assert r.answered == answered
     # The planted signal is learnt from the other documents: most questions come out right.
     assert sum(r.answered + r.refused for r in results) >= 0.8 * len(rows)
+
+
+def test_answerability_learns_only_from_questions_one_decision_gets_right() -> None:
+    rng = np.random.default_rng(1)
+    answered = [(rng.random(4) + 0.5, True, False) for _ in range(20)]
+    refused = [(rng.random(4), False, True) for _ in range(20)]
+    coef, bias = _fit_answerability([*answered, *refused], 1.0)
+    # An answerable question whose best candidate is wrong is wrong answered or refused: it changes nothing.
+    wrong_either_way = [(rng.random(4) * 3, False, False) for _ in range(20)]
+    assert _fit_answerability([*answered, *refused, *wrong_either_way, (None, False, True)], 1.0) == (coef, bias)
+    assert bias + float(np.dot(coef, np.full(4, 1.0))) > 0 > bias + float(np.dot(coef, np.full(4, 0.5)))  # high features answer

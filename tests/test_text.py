@@ -213,3 +213,12 @@ def test_sentences_on_the_lines_a_span_touches_are_found_by_bisection() -> None:
         b = min(len(doc.text), a + rng.randint(1, 400))
         lines = {s.line for s in table.sentences if s.start < b and a < s.end}
         assert table.on_lines_touching(a, b) == [s for s in table.sentences if s.line in lines]
+
+
+def test_joint_issuers_set_on_one_line_are_the_sign_off() -> None:
+    text = (
+        "关于加强药事管理的意见\n现将《意见》印发给你们，请认真贯彻执行。\n"
+        "卫生健康委 教 育 部\n财 政 部    人力资源社会保障部\n医 保 局 药 监 局\n2020年2月21日\n一、总体要求\n正文。\n"
+    )
+    table = document_sentences(Document("d", "关于加强药事管理的意见", text))
+    assert [text[a:b] for a, b in table.sign_off] == ["卫生健康委 教 育 部", "财 政 部    人力资源社会保障部", "医 保 局 药 监 局"]

@@ -44,6 +44,13 @@ def client(hash_settings: Settings, hash_service: QAService) -> Iterator[TestCli
         yield test_client
 
 
+@pytest.fixture()
+def real_client(real_settings: Settings, real_service: QAService) -> Iterator[TestClient]:
+    """The app with the real model: for what an answer says, which the hash stand-in cannot rank."""
+    with TestClient(create_app(real_settings, real_service)) as test_client:
+        yield test_client
+
+
 def page(client: TestClient, **params: str | list[str]) -> str:
     response = client.get("/?" + urlencode(params, doseq=True))
     assert response.status_code == 200, response.text
@@ -237,8 +244,8 @@ def test_not_found_offers_the_documents_nearest_the_question_first() -> None:
 # --- conversation ----------------------------------------------------------------------------
 
 
-def test_followup_is_understood_from_the_previous_question(client: TestClient) -> None:
-    text = page(client, q="那未来产业呢？", h=[LIST_QUESTION])
+def test_followup_is_understood_from_the_previous_question(real_client: TestClient) -> None:
+    text = page(real_client, q="那未来产业呢？", h=[LIST_QUESTION])
     assert "理解为：<strong>未来产业包括哪些领域？</strong>" in text
     latest = text[text.index('id="latest"') :]
     answer = latest[: latest.index('class="sources')]
@@ -371,8 +378,8 @@ def test_api_ask_returns_the_cli_json_contract(client: TestClient, hash_service:
         assert citation["passage_start"] <= citation["start"] < citation["end"] <= citation["passage_end"]
 
 
-def test_api_ask_understands_a_followup(client: TestClient) -> None:
-    data = client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).json()
+def test_api_ask_understands_a_followup(real_client: TestClient) -> None:
+    data = real_client.post("/api/ask", json={"question": "那未来产业呢？", "previous": LIST_QUESTION}).json()
     assert data["question"] == "那未来产业呢？"  # what was sent
     assert data["interpreted"] == "未来产业包括哪些领域？"  # what was answered
     assert data["found"] is True and data["answer_type"] == "list"

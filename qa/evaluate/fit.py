@@ -1,12 +1,14 @@
-"""Fit the answer scorer: logistic weights over candidate features, and the refusal threshold.
+"""Fit the answer scorer: logistic weights over candidate features, and the answerability model.
 
 For every question of the training sets, each eligible candidate sentence is composed into
 the answer it would give; it is a positive example when that answer holds the question's
 expected facts. A logistic regression over the features (qa/answer/scoring.py) is fitted on
-all candidates; the refusal threshold is the probability that, applied to each question's
-best candidate, gets the most questions right (answered correctly, or refused when the
-documents do not answer). The answerability model and the threshold learn from the ranker's
-choices on questions it was not fitted on (out of fold, by document), as it will meet them on
+all candidates. A second one, the answerability model, gives the probability that answering
+with a question's best candidate is right rather than refusing: it is fitted on the questions
+where one of the two is right (the best candidate answers, or the documents do not), on the
+classes as they come, so that the probability is calibrated and answering when it is at least
+one half (the threshold) gets the most questions right. It learns from the ranker's choices on
+questions the ranker was not fitted on (out of fold, by document), as it will meet them on
 documents it has never seen. The result is written to qa/answer/weights.json with the data and
 the figures of the fit:
 
@@ -76,17 +78,13 @@ def _outcomes(rows: Sequence[QuestionRows], ranker: Weights) -> list[tuple[np.nd
     return out
 
 
-def best_threshold(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], weights: Weights) -> tuple[float, int]:
-    """The refusal threshold that gets most questions right with these weights, and how many."""
-    scored = [(weights.answerability(f) if f is not None else -1.0, ok_answer, ok_refuse) for f, ok_answer, ok_refuse in outcomes]
-    cuts = sorted({0.0, 1.0, *(p for p, _, _ in scored if p >= 0)})
-    best = (0.5, -1)
-    for lo, hi in zip(cuts, cuts[1:], strict=False):
-        t = (lo + hi) / 2
-        right = sum(ok_answer if p >= t else ok_refuse for p, ok_answer, ok_refuse in scored)
-        if right > best[1]:
-            best = (t, right)
-    return best
+def questions_right(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], weights: Weights) -> int:
+    """How many questions these weights get right: answered correctly, or refused when unanswerable."""
+    right = 0
+    for f, ok_answer, ok_refuse in outcomes:
+        answers = f is not None and weights.answerability(f) >= weights.threshold
+        right += int(ok_answer if answers else ok_refuse)
+    return right
 
 
 def _document_of(row: QuestionRows) -> str:
@@ -122,20 +120,25 @@ def _out_of_fold_outcomes(rows: Sequence[QuestionRows], c: float, folds: int) ->
 
 
 def fit(rows: Sequence[QuestionRows], c: float = 1.0, folds: int = 5) -> Weights:
-    """The candidate ranker over every candidate of every question; then the answerability model and its threshold."""
-    from sklearn.linear_model import LogisticRegression
-
+    """The candidate ranker over every candidate of every question; then the answerability model (threshold one half)."""
     ranker = _fit_ranker(rows, c)
     documents = {_document_of(r) for r in rows}
     outcomes = _out_of_fold_outcomes(rows, c, folds) if len(documents) >= folds else _outcomes(rows, ranker)
-    # Answerability: answer when the best candidate is right; refuse when the question is unanswerable or the best is wrong.
-    qa_x = np.vstack([f for f, _, _ in outcomes if f is not None])
-    qa_y = np.array([ok_answer for f, ok_answer, _ in outcomes if f is not None], dtype=float)
-    answer_model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-    answer_model.fit(qa_x, qa_y)
-    weights = Weights(ranker.coef, ranker.bias, 0.5, tuple(float(v) for v in answer_model.coef_[0]), float(answer_model.intercept_[0]))
-    threshold, _ = best_threshold(outcomes, weights)
-    return Weights(weights.coef, weights.bias, threshold, weights.answer_coef, weights.answer_bias)
+    answer_coef, answer_bias = _fit_answerability(outcomes, c)
+    return Weights(ranker.coef, ranker.bias, 0.5, answer_coef, answer_bias)
+
+
+def _fit_answerability(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], c: float) -> tuple[tuple[float, ...], float]:
+    """The probability that answering is right (the best candidate answers) rather than refusing (the
+    question is unanswerable). Questions answerable but with a wrong best candidate are wrong either
+    way and teach nothing. Fitted on the classes as they come, the probability is calibrated, and
+    answering when it is at least one half gets the most questions right."""
+    from sklearn.linear_model import LogisticRegression
+
+    decided = [(f, ok_answer) for f, ok_answer, ok_refuse in outcomes if f is not None and (ok_answer or ok_refuse)]
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(np.vstack([f for f, _ in decided]), np.array([ok_answer for _, ok_answer in decided], dtype=float))
+    return tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def run_fit(sets: Sequence[tuple[Path, Sequence[GoldenQuestion], QAService]], ou
     started = time.perf_counter()
     rows = training_rows(sets)
     weights = fit(rows)
-    _, right = best_threshold(_outcomes(rows, weights), weights)
+    right = questions_right(_outcomes(rows, weights), weights)
     candidates = int(sum(len(r.y) for r in rows))
     data = {
         "features": list(FEATURES),

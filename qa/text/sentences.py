@@ -189,7 +189,8 @@ def _sign_off(text: str, lines: list[Line]) -> list[Span]:
     run: list[Span] = []
     for line in lines:
         body = text[line.start : line.end]
-        if _ORG_LINE.match(body) and not line.marker:
+        # Joint issuers share a line ("财 政 部    人力资源社会保障部"), spaced as the page set them.
+        if _ORG_LINE.match(re.sub(r"\s+", "", body)) and not line.marker:
             run.append((line.start, line.end))
             continue
         if run and iso_date(body) and len(body) <= 20 and len(run) > len(best):
@@ -203,7 +204,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 9
+SENTENCES_VERSION = 10
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import unicodedata
@@ -256,7 +257,7 @@ class QAService:
                 raise QuestionError(f"没有找到编号为“{'、'.join(unknown)}”的文件。" if unknown else "请至少选择一份文件。")
         understood, intent, retrieval, named = self.prepare(text, k, mode, doc_ids)
         extraction = self.answerer.extract(intent, retrieval, named)
-        if understood != normalize(text):
+        if understood != question_norm(text):
             # A correction stands only when it raises the evidence: "能出" is no typo of 能源出力 just
             # because one loaded document speaks of 能源出力.
             typed = self.prepare(text, k, mode, doc_ids, correct=False)
@@ -282,7 +283,7 @@ class QAService:
             also_in=tuple((d, documents[d].title) for d in extraction.also_in),
             passages=tuple(replace(p, title=documents[p.chunk.doc_id].title) for p in retrieval.passages[:k]),
             latency_ms=(time.perf_counter() - started) * 1000,
-            interpreted=understood if understood != normalize(text) else "",
+            interpreted=understood if understood != question_norm(text) else "",
         )
 
     def prepare(
@@ -293,7 +294,7 @@ class QAService:
 
         Passages come from the given documents, else from the documents the question names.
         """
-        understood = self.understand(text) if correct else normalize(text)
+        understood = self.understand(text) if correct else question_norm(text)
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
         # "川发改价格〔2025〕480号文件的成文日期": the number names the document; its year is not asked.
@@ -319,11 +320,20 @@ class QAService:
 
     def understand(self, text: str) -> str:
         """The question normalised, abbreviations expanded and typos corrected where that finds more of it in the library."""
-        norm = normalize(text)
+        norm = question_norm(text)
         corrected = self.corrector.correct(self.corrector.expand_abbreviations(norm))
         if corrected != norm and self.corrector.known_count(corrected) <= self.corrector.known_count(norm):
             return norm  # the correction explains no more of the question than the words typed
         return corrected
+
+
+_KEYWORD_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=\S)|(?<=\S)\s+(?=[\u4e00-\u9fff])")
+
+
+def question_norm(text: str) -> str:
+    """A question normalised for matching, its typed spaces kept as word boundaries: "申报材料 单个文件"
+    is two keywords, and 料单 no word of it."""
+    return normalize(_KEYWORD_GAP.sub("，", text.strip()))
 
 
 _EMBEDDERS: dict[str, Embedder] = {}

@@ -12,7 +12,7 @@ from qa.answer.question import analyse
 from qa.answer.scope import DocumentNames, names_part, naming_years
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
-from qa.service import QAService
+from qa.service import QAService, question_norm
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text.grammar import Fact, cn_to_number, find_facts, iso_date
 from qa.text.normalize import normalize
@@ -653,3 +653,10 @@ def test_a_measure_word_the_tagger_splits_off_a_word_stays_in_it() -> None:
     assert analyse("元宇宙领域要制定多少项标准?").segments[0] == "元宇宙领域"
     assert "成个" not in analyse("到2035年这事儿最后想弄成个啥样?").segments  # 个 after a verb is a measure word
     assert analyse("罚款多少元").segments == ("罚款",)  # after 多少 it is the measure asked
+
+
+def test_typed_spaces_keep_keywords_apart() -> None:
+    assert question_norm("出海专项资金 申报材料  单个文件") == "出海专项资金,申报材料,单个文件"
+    assert question_norm(" 新产业是什么？ ") == normalize("新产业是什么？")
+    assert analyse(question_norm("专项资金 申报材料")).segments == ("专项资金", "申报材料")  # no 金申 between them
+

@@ -212,7 +212,7 @@ def test_library_documents_have_their_provenance() -> None:
 def test_library_question_facts_are_quoted_from_their_documents() -> None:
     library = PROJECT_ROOT / "eval" / "library"
     texts = {p.stem: "".join(p.read_text(encoding="utf-8").split()) for p in (library / "docs").iterdir() if p.suffix in (".txt", ".md")}
-    for name in ("dev.jsonl", "dev4.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
+    for name in ("dev.jsonl", "dev4.jsonl", "dev5.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
         rows = [json.loads(line) for line in (library / name).read_text(encoding="utf-8").splitlines() if line.strip()]
         for row in rows:
             if row["answerable"] and row.get("doc"):

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa.answer.extract import Answerer
-from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse
+from qa.answer.extract import Answerer, Extraction
+from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse, question_parts
 from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
@@ -267,6 +267,9 @@ class QAService:
             unread = bool(self.answerer.unknown_characters(typed[1]))
             if as_typed.evidence > extraction.evidence and not (unread and extraction.found):
                 (understood, intent, retrieval, named), extraction = typed, as_typed
+        parts = question_parts(understood)
+        if len(parts) > 1:
+            extraction = self.answer_parts(parts, extraction, named, doc_ids, mode) or extraction
         documents = self.index.documents
         source = documents.get(extraction.doc_id)
         answer_text = extraction.answer
@@ -286,6 +289,43 @@ class QAService:
             interpreted=understood if understood != question_norm(text) else "",
         )
 
+    def answer_parts(
+        self, parts: Sequence[str], whole: Extraction, named: Sequence[str], doc_ids: Sequence[str] | None, mode: str
+    ) -> Extraction | None:
+        """The answer to a question that asks several ("从哪天开始实施，有效期多久？"), with each part's own.
+
+        The parts after the first seldom repeat what they are about ("有效期多久"): each is asked within
+        the documents named, or else the document the whole question (or an earlier part) is answered from.
+        A part's answer is added where the whole question's answer does not already quote it; when the
+        whole question finds no answer, every part must find its own. None when nothing is added.
+        """
+        scope = list(doc_ids or named) or ([whole.doc_id] if whole.found else [])
+        answers: list[Extraction] = [whole] if whole.found else []
+        for part in parts:
+            query = without_title(part, self.index.documents[named[0]].title) if len(named) == 1 and not doc_ids else part
+            retrieval = self.retriever.search(query, top_k=self.answerer.scope_passages, mode=mode, doc_ids=scope or None)
+            answer = self.answerer.extract(self.analysed(part, named), retrieval, named)
+            if not answer.found:
+                if not whole.found:
+                    return None
+                continue
+            quoted = [(c.doc_id, c.start, c.end) for a in answers for c in a.citations]
+            if not any(d == c.doc_id and a < c.end and c.start < b for c in answer.citations for d, a, b in quoted):
+                answers.append(answer)
+                scope = scope or [answer.doc_id]
+        if len(answers) < 1 + whole.found:
+            return None
+        citations = tuple(dict.fromkeys(c for a in answers for c in a.citations))
+        return Extraction(
+            found=True,
+            answer="；".join(a.answer for a in answers),
+            answer_type="list",
+            citations=citations,
+            evidence=max(a.evidence for a in answers),
+            doc_id=answers[0].doc_id,
+            also_in=tuple(dict.fromkeys(d for a in answers for d in a.also_in if d != answers[0].doc_id)),
+        )
+
     def prepare(
         self, text: str, top_k: int, mode: str, doc_ids: Sequence[str] | None = None, correct: bool = True
     ) -> tuple[str, QuestionIntent, RetrievalResult, list[str]]:
@@ -297,13 +337,22 @@ class QAService:
         understood = self.understand(text) if correct else question_norm(text)
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
+        intent = self.analysed(understood, named)
+        query = understood
+        if len(named) == 1 and not doc_ids:
+            query = without_title(understood, self.index.documents[named[0]].title)
+        retrieval = self.retriever.search(query, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
+        return understood, intent, retrieval, named
+
+    def analysed(self, asked: str, named: Sequence[str]) -> QuestionIntent:
+        """The analysis of `asked` (the question understood, or one part of it) within the documents it names."""
         # "川发改价格〔2025〕480号文件的成文日期": the number names the document; its year is not asked.
-        intent = analyse(self.names.without_own_numbers(understood, named) if named else understood)
+        intent = analyse(self.names.without_own_numbers(asked, list(named)) if named else asked)
         if named:
             # "关于2024年部分节假日安排的通知是哪天印发的", "川发改价格〔2025〕480号文件": a year of the
             # named title or number names the document, it is not asked; nor are the phrases naming it.
             docs = [self.index.documents[d] for d in named]
-            naming = set().union(*(naming_years(understood, f"{normalize(d.title)} {normalize(d.doc_number)}") for d in docs))
+            naming = set().union(*(naming_years(asked, f"{normalize(d.title)} {normalize(d.doc_number)}") for d in docs))
             kept = tuple(
                 seg for seg in intent.segments if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
             )
@@ -312,11 +361,7 @@ class QAService:
                 years=tuple(y for y in intent.years if y not in naming),
                 segments=kept if kept or intent.kind in ("docnum", "who") or intent.date_role else intent.segments,
             )
-        query = understood
-        if len(named) == 1 and not doc_ids:
-            query = without_title(understood, self.index.documents[named[0]].title)
-        retrieval = self.retriever.search(query, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
-        return understood, intent, retrieval, named
+        return intent
 
     def understand(self, text: str) -> str:
         """The question normalised, abbreviations expanded and typos corrected where that finds more of it in the library."""

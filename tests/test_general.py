@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extract import Answerer, Candidate, _numbers_of_others
-from qa.answer.question import analyse
+from qa.answer.question import analyse, question_parts
 from qa.answer.scope import DocumentNames, names_part, naming_years
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
@@ -17,7 +17,7 @@ from qa.settings import PROJECT_ROOT, Settings
 from qa.text.grammar import Fact, cn_to_number, find_facts, iso_date
 from qa.text.normalize import normalize
 from qa.text.outline import parse_outline
-from qa.text.sentences import Sentence
+from qa.text.sentences import Sentence, document_sentences
 from qa.types import Document
 
 from .conftest import CORPUS
@@ -212,7 +212,7 @@ def test_library_documents_have_their_provenance() -> None:
 def test_library_question_facts_are_quoted_from_their_documents() -> None:
     library = PROJECT_ROOT / "eval" / "library"
     texts = {p.stem: "".join(p.read_text(encoding="utf-8").split()) for p in (library / "docs").iterdir() if p.suffix in (".txt", ".md")}
-    for name in ("dev.jsonl", "dev4.jsonl", "dev5.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
+    for name in ("dev.jsonl", "dev4.jsonl", "dev5.jsonl", "dev6.jsonl", "dev7.jsonl", "heldout.jsonl", "heldout-new.jsonl"):
         rows = [json.loads(line) for line in (library / name).read_text(encoding="utf-8").splitlines() if line.strip()]
         for row in rows:
             if row["answerable"] and row.get("doc"):
@@ -660,3 +660,35 @@ def test_typed_spaces_keep_keywords_apart() -> None:
     assert question_norm(" 新产业是什么？ ") == normalize("新产业是什么？")
     assert analyse(question_norm("专项资金 申报材料")).segments == ("专项资金", "申报材料")  # no 金申 between them
 
+
+
+def test_each_clause_with_its_own_question_word_is_a_question_of_its_own() -> None:
+    assert question_parts("办法从哪天开始实施，有效期多久") == ("办法从哪天开始实施", "有效期多久")
+    assert question_parts("通告是哪个单位发布的？落款日期是哪天？") == ("通告是哪个单位发布的", "落款日期是哪天")
+    # A clause that asks nothing stays with the question after it; 前几个月 asks nothing.
+    assert question_parts("我是低保户，新标准出来前几个月按旧标准发的，差额会不会补给我") == (
+        "我是低保户，新标准出来前几个月按旧标准发的，差额会不会补给我",
+    )
+    assert question_parts("2024年春节放假是从哪天到哪天") == ("2024年春节放假是从哪天到哪天",)
+
+
+def test_a_second_question_in_one_is_answered_within_the_document_of_the_first(holiday_library: QAService) -> None:
+    answer = holiday_library.ask("国办发明电〔2023〕7号里春节放假几天？元旦是哪天放假？")
+    assert answer.found
+    assert "共8天" in answer.answer and "1月1日放假" in answer.answer
+    assert {c.doc_id for c in answer.citations} == {"holidays"}
+    text = holiday_library.index.documents["holidays"].text
+    assert all(text[c.start : c.end] == c.text for c in answer.citations)
+
+
+def test_which_two_bodies_asks_who_and_names_no_topic() -> None:
+    intent = analyse("这个通知是哪两个部门发的？")
+    assert intent.kind == "who"
+    assert intent.segments == ("通知",)
+    assert analyse("由哪一级机关负责").kind == "who"
+
+
+def test_a_sign_off_names_a_centre_or_an_office_as_well_as_a_ministry() -> None:
+    text = "关于参保缴费的通告\n参保人员可按月缴费。\n广州市医疗保险服务中心\n2025年10月14日\n"
+    table = document_sentences(Document("d", "关于参保缴费的通告", text))
+    assert [text[a:b] for a, b in table.sign_off] == ["广州市医疗保险服务中心"]

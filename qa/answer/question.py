@@ -35,7 +35,10 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("year", re.compile("哪年|哪一年|哪几年|哪些年|什么年份|年份")),
     ("money", re.compile("多少钱|多少元|多少万元|多少亿元|金额|费用是?多少|资金多少|补贴多少|补助多少|奖励多少|罚款多少|标准是多少钱")),
     ("percent", re.compile("百分之几|百分比|(?:比例|比重|占比|[^效频税]率).{0,12}(?:多少|几|多大|多高)|(?:多少|多大|多高|什么|啥)的?(?:比例|比重|占比)")),
-    ("who", re.compile("谁|哪个部门|哪些部门|哪几个部门|什么部门|哪个单位|哪些单位|什么单位|哪家|哪几家|哪些机构|哪个机构|什么机构|哪个机关|哪些机关|什么机关|发文机关|发布单位|发文单位|印发部门|主管部门是|负责部门")),
+    ("who", re.compile(
+        "谁|(?:哪|什么|啥)[一二两三四五六七八九十几]{0,2}[个些家级]?(?:部门|单位|机构|机关|部委)|哪家|哪几家"
+        "|发文机关|发布单位|发文单位|印发部门|主管部门是|负责部门"
+    )),
     ("list", re.compile(
         "哪些|哪几|包括什么|包括哪|包含哪|有什么|有啥|都有|分别(?![是为]?多少)|列举|列出|几大|几个方面|哪[一二两三四五六七八九十\\d]+[类项个条种方面]|清单|名单|范围"
         "|(?<![第\\d])[一二两三四五六七八九十\\d]+(?:项|个|大|类|方面|条|点|步)[^，。？?]{0,10}(?:是什么|是啥|有哪些|包括|分别|指什么)"
@@ -53,7 +56,7 @@ _PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:�
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
-_WHO_FIELD = re.compile("(?<=[哪啥么])[几个些家一]{0,3}(?:部门|部委|单位|机构|机关|组织)")
+_WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几个些家级]{0,3}(?:部门|部委|单位|机构|机关|组织)")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
@@ -235,6 +238,28 @@ def analyse(question: str) -> QuestionIntent:
 def _expand_short_year(m: re.Match[str]) -> str:
     """"到25年", "那30年呢": two-digit years said for 2025, 2030."""
     return f"20{m.group(1) or m.group(2)}年"
+
+
+# Words that ask on their own, in any clause ("有效期多久", "能中止他的资格吗"); 几 after 这/前/过 counts nothing.
+_ASKS = re.compile(
+    "什么|啥|哪|多少|(?<![这那前近头后过])几|吗|谁|怎|如何|为何|为什么|是否|能否|可否|多久|多长|多大|多高|有没有|会不会|能不能|是不是"
+)
+_CLAUSE_END = re.compile(r"[，,；;？?。！!]+")
+
+
+def question_parts(norm: str) -> tuple[str, ...]:
+    """The questions a question asks, one per clause with its own question word: "从哪天开始实施，有效期多久？"
+    asks two. Clauses that ask nothing ("我是广州低保户，") stay with the question after them."""
+    parts: list[str] = []
+    pending = ""
+    for clause in (c for c in _CLAUSE_END.split(norm) if c.strip()):
+        pending = f"{pending}，{clause}" if pending else clause
+        if _ASKS.search(clause):
+            parts.append(pending)
+            pending = ""
+    if pending and parts:
+        parts[-1] = f"{parts[-1]}，{pending}"
+    return tuple(parts) if len(parts) > 1 else (norm,)
 
 
 def asks_who(norm: str) -> bool:

@@ -180,7 +180,10 @@ def document_sentences(doc: Document) -> DocumentSentences:
     )
 
 
-_ORG_LINE = re.compile(r"^[\u4e00-\u9fff()（）、]{2,30}(?:部|局|委员会|委|厅|署|办公室|办公厅|总局|院|会|司|办|政府|常委会|银行)$")
+# A line that is the name of a body: it ends as Chinese names of organs, offices and institutions end.
+_ORG_LINE = re.compile(
+    r"^[\u4e00-\u9fff()（）、]{2,30}(?:部|局|委员会|委|厅|署|办公室|办公厅|总局|院|会|司|办|政府|常委会|银行|中心|处|所|站|集团|公司|小组|大学|学院|社|馆|队)$"
+)
 
 
 def _sign_off(text: str, lines: list[Line]) -> list[Span]:
@@ -204,7 +207,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 10
+SENTENCES_VERSION = 11
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -691,4 +691,30 @@ def test_which_two_bodies_asks_who_and_names_no_topic() -> None:
 def test_a_sign_off_names_a_centre_or_an_office_as_well_as_a_ministry() -> None:
     text = "关于参保缴费的通告\n参保人员可按月缴费。\n广州市医疗保险服务中心\n2025年10月14日\n"
     table = document_sentences(Document("d", "关于参保缴费的通告", text))
-    assert [text[a:b] for a, b in table.sign_off] == ["广州市医疗保险服务中心"]
+    assert [text[a:b] for a, b in table.issuers] == ["广州市医疗保险服务中心"]
+
+
+def test_without_a_sign_off_the_issuers_are_the_source_field_or_the_title_s_opening_bodies() -> None:
+    page = "\n某市住房办法\n文章来源: 深圳市住房和建设局    发布时间：2014-11-25\n第一条 为加强管理，制定本办法。\n"
+    table = document_sentences(Document("p", "某市住房办法", page))
+    assert [page[a:b] for a, b in table.issuers] == ["深圳市住房和建设局"]
+    notice = "# 上海市交通委员会、上海市发展和改革委员会关于本市运价浮动规则的通知\n\n各有关单位：现将规则印发给你们。\n"
+    table = document_sentences(Document("n", "通知", notice))
+    assert [notice[a:b] for a, b in table.issuers] == ["上海市交通委员会", "上海市发展和改革委员会"]
+    plain = "关于印发《某办法》的通知\n各区：现印发给你们。\n"
+    assert document_sentences(Document("q", "通知", plain)).issuers == []
+
+
+def test_who_publishes_a_figure_the_document_names_is_not_who_issued_the_document(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "tax.md",
+        "# 上海市人民政府关于印发《某税试点暂行办法》的通知\n\n"
+        "各区人民政府：现将《暂行办法》印发给你们。\n\n"
+        "适用税率暂定为0.6%。应税住房每平方米市场交易价格低于本市上年度新建商品住房平均销售价格2倍（含2倍）的，税率暂减为0.4%。\n\n"
+        "上述本市上年度新建商品住房平均销售价格，由市统计局每年公布。\n",
+    )
+    who_issued = service.ask("这份通知是哪个机关印发的？")
+    assert who_issued.found and who_issued.answer == "上海市人民政府"
+    price = service.ask("新建商品住房平均销售价格由哪个部门公布？")
+    assert "市统计局" in price.answer

@@ -221,4 +221,4 @@ def test_joint_issuers_set_on_one_line_are_the_sign_off() -> None:
         "卫生健康委 教 育 部\n财 政 部    人力资源社会保障部\n医 保 局 药 监 局\n2020年2月21日\n一、总体要求\n正文。\n"
     )
     table = document_sentences(Document("d", "关于加强药事管理的意见", text))
-    assert [text[a:b] for a, b in table.sign_off] == ["卫生健康委 教 育 部", "财 政 部    人力资源社会保障部", "医 保 局 药 监 局"]
+    assert [text[a:b] for a, b in table.issuers] == ["卫生健康委 教 育 部", "财 政 部    人力资源社会保障部", "医 保 局 药 监 局"]

@@ -543,14 +543,16 @@ class Answerer:
             if item is not None:
                 # "未设置围挡的，罚款多少": the fine its article states, and the item that makes it apply.
                 spans = [*spans, (item.start, item.end)]
-            if intent.kind == "date" and doc.sign_off and _asks_several(intent) and asks_who(intent.norm):
+            if intent.kind == "date" and doc.issuers and _asks_several(intent) and asks_who(intent.norm):
                 # "由哪些部门、在哪天发布的": the issuers of the sign-off, then the date.
-                return [(s.doc_id, a, b) for a, b in [*doc.sign_off, *spans]], "list", "、"
+                return [(s.doc_id, a, b) for a, b in [*doc.issuers, *spans]], "list", "、"
             return [(s.doc_id, a, b) for a, b in spans], "number" if intent.kind in ("quantity", "money", "percent") else "text", "……"
         asks_addressee = bool(_ASKS_ADDRESSEE.search(intent.norm))
-        if intent.kind == "who" and doc.sign_off and not asks_addressee and (intent.date_role or not self._specific_grams(intent, doc)):
+        specific = self._specific_grams(intent, doc)
+        # "哪些部门联合印发的" asks who issued the document, "平均销售价格由哪个部门公布" who publishes a price.
+        if intent.kind == "who" and doc.issuers and not asks_addressee and (not specific or (intent.date_role and len(specific) <= 2)):
             # "哪些部门印发的": the document's issuers, as its sign-off names them (落款).
-            return [(s.doc_id, a, b) for a, b in doc.sign_off], "list", "、"
+            return [(s.doc_id, a, b) for a, b in doc.issuers], "list", "、"
         if (intent.kind == "list" or (intent.keyword_only and _COUNTED.search(s.text))) and not intent.asks_membership:
             items, whole = self._group_items(doc, s, intent)
             if items and whole and intent.asks_quantity and s.group is None:

@@ -60,7 +60,7 @@ class DocumentSentences:
     lines: list[Line]
     sentences: list[Sentence]
     groups: dict[str, list[int]]  # group key → indices of the sentences that open its items
-    sign_off: list[Span]  # the issuers' names one a line before the closing date (落款)
+    issuers: list[Span]  # where the document names who issued it: its sign-off (落款), else its 来源 line or title
     title_bigrams: frozenset[str]
 
     def clauses(self, sentence: Sentence) -> list[Span]:
@@ -175,7 +175,7 @@ def document_sentences(doc: Document) -> DocumentSentences:
         lines=lines,
         sentences=sentences,
         groups={k: v for k, v in groups.items() if len(v) >= 2},
-        sign_off=_sign_off(text, lines),
+        issuers=_issuers(text, lines),
         title_bigrams=frozenset(char_bigrams(doc.title)),
     )
 
@@ -184,6 +184,31 @@ def document_sentences(doc: Document) -> DocumentSentences:
 _ORG_LINE = re.compile(
     r"^[\u4e00-\u9fff()（）、]{2,30}(?:部|局|委员会|委|厅|署|办公室|办公厅|总局|院|会|司|办|政府|常委会|银行|中心|处|所|站|集团|公司|小组|大学|学院|社|馆|队)$"
 )
+
+
+# A page's field naming its source or issuing body: "文章来源: 深圳市住房和建设局", "发文机关：…".
+_SOURCE_FIELD = re.compile(r"(?:文章来源|信息来源|来源|发布机构|发文机关|发文单位|发布单位)\s*[:：]\s*([^\s:：]{2,40})")
+_TITLE_ISSUERS = re.compile(r"(.{2,80}?)关于")
+
+
+def _issuers(text: str, lines: list[Line]) -> list[Span]:
+    """Where a document names who issued it: its sign-off (落款); else a source field near its top;
+    else the bodies its title opens with ("上海市人民政府关于印发…的通知")."""
+    signed = _sign_off(text, lines)
+    if signed:
+        return signed
+    for line in lines[:12]:
+        field = _SOURCE_FIELD.search(text, line.text_start, line.end)
+        if field and _ORG_LINE.match(field.group(1)):
+            return [field.span(1)]
+    first = next((ln for ln in lines if text[ln.text_start : ln.end].strip()), None)
+    if first is None:
+        return []
+    opening = _TITLE_ISSUERS.match(text, first.text_start, first.end)
+    if not opening:
+        return []
+    names = [(m.start(), m.end()) for m in re.finditer(r"[^\s、]+", text[: opening.end(1)]) if m.start() >= first.text_start]
+    return names if names and all(_ORG_LINE.match(text[a:b]) for a, b in names) else []
 
 
 def _sign_off(text: str, lines: list[Line]) -> list[Span]:
@@ -207,7 +232,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 11
+SENTENCES_VERSION = 12
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:
@@ -243,7 +268,7 @@ def sentences_to_json(table: DocumentSentences) -> dict[str, Any]:
             for s in table.sentences
         ],
         "groups": table.groups,
-        "sign_off": [list(span) for span in table.sign_off],
+        "issuers": [list(span) for span in table.issuers],
         "title_bigrams": sorted(table.title_bigrams),
     }
 
@@ -283,6 +308,6 @@ def sentences_from_json(doc: Document, data: dict[str, Any]) -> DocumentSentence
         lines=lines,
         sentences=sentences,
         groups={str(k): [int(i) for i in v] for k, v in data["groups"].items()},
-        sign_off=[(int(a), int(b)) for a, b in data["sign_off"]],
+        issuers=[(int(a), int(b)) for a, b in data["issuers"]],
         title_bigrams=frozenset(data["title_bigrams"]),
     )

@@ -130,6 +130,12 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("每月10日前", [("duration", "每月")]),  # 10日 after 月 is a day of the month, no duration
         ("2025年6月起执行", [("date", "2025年6月")]),
         ("风电400小时", [("duration", "400小时")]),
+        ("早高峰7:00（含）~10:00", [("date", "7:00（含）~10:00")]),
+        ("上午9时至下午5时30分办理", [("date", "上午9时至下午5时30分")]),
+        ("居住满半年", [("duration", "半年")]),
+        ("不超过半个月", [("duration", "不超过半个月")]),
+        ("上半年度", []),
+        ("比例为1:2", []),
     ],
 )
 def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, str]]) -> None:

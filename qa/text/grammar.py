@@ -153,6 +153,11 @@ FREQUENCY = re.compile(
     rf"每\s*(?P<n>\d+|[{_CN_NUM}]{{1,3}})?\s*个?\s*(?P<unit>季度|年度|学年|半年|年|月|周|星期|天|日)(?:\s*(?:\d+|[{_CN_NUM}]{{1,3}})\s*次)?"
     rf"|(?P<n2>\d+|[{_CN_NUM}]{{1,3}})\s*个?\s*(?P<unit2>季度|年|月|周|天|日)\s*一次"
 )
+# A time of day, or a span of two: "7:00（含）~10:00", "上午9时至下午5时", "下午5点半".
+_CLOCK_ONE = r"(?:(?:[01]?\d|2[0-3])[:：][0-5]\d|(?:上午|下午|早上|晚上|中午|凌晨)\s*(?:[01]?\d|2[0-3]|[一二三四五六七八九十]{1,3})\s*[时点](?:\s*(?:[0-5]?\d\s*分|半|整))?)"
+CLOCK = re.compile(rf"(?<![\d:：]){_CLOCK_ONE}(?:\s*[（(]含[)）])?(?:\s*[-~～—至到]\s*{_CLOCK_ONE}(?:\s*[（(]含[)）])?)?(?![\d:：])")
+# Half a year or a month: "满半年", "不超过半个月".
+HALF = re.compile(rf"{_PREFIX}半(?:个)?(?P<unit>年|月)(?!度){_SUFFIX}")
 DOCNUM = re.compile(
     r"[\u4e00-\u9fff]{1,12}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d+\s*号"
     r"|[〔\[［]\s*(?:19|20)\d{2}\s*[〕\]］]\s*\d+\s*号"
@@ -267,12 +272,16 @@ def find_facts(text: str) -> list[Fact]:
         add("date", m.start(), m.end())
     for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
         add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))
+    for m in CLOCK.finditer(text):
+        add("date", m.start(), m.end())
     for m in FREQUENCY.finditer(text):
         count = m.group("n") or m.group("n2")
         unit = m.group("unit") or m.group("unit2")
         if unit in ("日", "天") and re.match(r"[一二三四五六七八九十\d]", text[m.end() : m.end() + 1]):
             continue  # 每日一 is no "daily": 每月1日 is a date
         add("duration", m.start(), m.end(), cn_to_number(count) if count else 1.0, unit)
+    for m in HALF.finditer(text):
+        add("duration", m.start(), m.end(), 0.5, "年" if m.group("unit") == "年" else "个月")
     for m in _AMOUNT.finditer(text):
         num, unit = m.group("num"), m.group("unit") or ""
         token = m.group()

@@ -35,7 +35,7 @@ from qa.evaluate.evaluation import GoldenQuestion, holds_facts
 from qa.fileio import write_text_atomic
 from qa.retrieve.retrieval import RetrievalResult
 
-FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs eval/library/dev4.jsonl=eval/library/docs"
+FIT_COMMAND = "qa fit eval/golden.jsonl=corpus eval/library/dev.jsonl=eval/library/docs eval/library/dev2.jsonl=eval/library/docs eval/library/dev3.jsonl=eval/library/docs eval/library/dev4.jsonl=eval/library/docs eval/library/dev5.jsonl=eval/library/docs eval/library/dev6.jsonl=eval/library/docs eval/library/dev7.jsonl=eval/library/docs"
 
 if TYPE_CHECKING:
     from qa.service import QAService

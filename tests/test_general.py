@@ -724,3 +724,29 @@ def test_who_publishes_a_figure_the_document_names_is_not_who_issued_the_documen
     assert who_issued.found and who_issued.answer == "上海市人民政府"
     price = service.ask("新建商品住房平均销售价格由哪个部门公布？")
     assert "市统计局" in price.answer
+
+
+def test_an_item_s_short_heading_is_quoted_with_the_sentence_that_says_it(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "opinion.txt",
+        "某省医保监管意见\n\n二、主要措施\n\n（一）强化日常检查。每年检查一次。\n\n"
+        "（二）完善协同监管机制。推进信息共享，实现部门间线索互移、标准互认、结果互通。\n",
+    )
+    doc = service.answerer.docs["opinion"]
+    heading = _sentence(service, "（二）完善协同监管机制")
+    a, b = service.answerer._with_elaboration(doc, heading)
+    assert doc.doc.text[a:b] == "（二）完善协同监管机制。推进信息共享，实现部门间线索互移、标准互认、结果互通。"
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_the_paragraph_it_introduces(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "schools.txt",
+        "某区招生通告\n\n（五）其他儿童：请家长自主选择民办学校就读，本区可入读的民办小学有：\n\n"
+        "育英学校（珊洲村内）；新苗学校（窈窕村对面）；博文学校（博爱路）。\n\n五、监督\n\n监督电话：89893893。\n",
+    )
+    doc = service.answerer.docs["schools"]
+    a, b = service.answerer._with_elaboration(doc, _sentence(service, "可入读的民办小学有"))
+    quoted = doc.doc.text[a:b]
+    assert quoted.endswith("博文学校（博爱路）。") and "监督" not in quoted

@@ -29,6 +29,9 @@ from qa.text.sentences import DocumentSentences, Sentence, document_sentences, s
 from qa.types import AnswerType, Chunk, Citation, Document
 
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
+_MARKER = re.compile(r"^(?:[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d{1,2}[.、．])\s*")
+_ITEM_HEADING = 16  # an item's opening sentence this short (marker aside) is its heading
+_INTRODUCED_LINE = 400  # characters: a paragraph a colon introduces is quoted with it up to this length
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
@@ -735,10 +738,16 @@ class Answerer:
         """A sentence, extended over the next when it ends in a colon or the next goes on with it (其中, 包括)."""
         start, end = s.start, s.end
         text = doc.doc.text
-        for t in doc.sentences[s.index + 1 : s.index + 3]:
+        # "（二）完善部门间协同监管机制。加强……": an item's heading says what the sentences after it say.
+        heading_only = s.is_line_start and s.group is not None and len(_MARKER.sub("", s.text.strip())) <= _ITEM_HEADING
+        for n, t in enumerate(doc.sentences[s.index + 1 : s.index + 3]):
             if t.line != s.line:
+                # "本区可入读的民办小学有：" and the next paragraph is what it introduces, unless that is numbered.
+                line = doc.lines[t.line]
+                if n == 0 and text[end - 1] in "：:" and not line.is_heading and not line.marker and t.group is None and line.end - line.start <= _INTRODUCED_LINE:
+                    end = line.end
                 break
-            if text[end - 1] in "：:；;" or _CONTINUES.match(t.text):
+            if text[end - 1] in "：:；;" or _CONTINUES.match(t.text) or (heading_only and n == 0):
                 end = t.end
             else:
                 break

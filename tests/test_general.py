@@ -750,3 +750,10 @@ def test_a_sentence_ending_in_a_colon_is_quoted_with_the_paragraph_it_introduces
     a, b = service.answerer._with_elaboration(doc, _sentence(service, "可入读的民办小学有"))
     quoted = doc.doc.text[a:b]
     assert quoted.endswith("博文学校（博爱路）。") and "监督" not in quoted
+
+
+def test_time_said_from_where_the_asker_stands_is_no_topic() -> None:
+    assert "今年" not in "".join(analyse("我今年20岁，办的身份证能用几年？").segments)
+    assert "现在" not in "".join(analyse("在广州之前办的实体居住证现在还能用不？").segments)
+    assert "咋办" not in "".join(analyse("还不满15年，那交的钱咋办？").segments)
+    assert "春节" in "".join(analyse("春节放假几天？").segments)  # a named time is a topic

@@ -136,6 +136,9 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("不超过半个月", [("duration", "不超过半个月")]),
         ("上半年度", []),
         ("比例为1:2", []),
+        ("监督：89893893，咨询：020-89893889", [("phone", "89893893"), ("phone", "020-89893889")]),
+        ("拨打12345。手机13812345678", [("phone", "12345"), ("phone", "13812345678")]),
+        ("投资3000000元", [("money", "3000000元")]),
     ],
 )
 def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, str]]) -> None:
@@ -757,3 +760,14 @@ def test_time_said_from_where_the_asker_stands_is_no_topic() -> None:
     assert "现在" not in "".join(analyse("在广州之前办的实体居住证现在还能用不？").segments)
     assert "咋办" not in "".join(analyse("还不满15年，那交的钱咋办？").segments)
     assert "春节" in "".join(analyse("春节放假几天？").segments)  # a named time is a topic
+
+
+def test_a_telephone_question_is_answered_by_the_number(tmp_path: Path) -> None:
+    assert analyse("招生监督电话是多少？").kind == "phone"
+    service = _one_document(
+        tmp_path,
+        "notice.txt",
+        "某区小学招生通告\n\n一、报名时间为5月23日。\n\n二、监督\n\n区教育中心设立监督、咨询电话。监督：89893893，咨询：89893889。\n",
+    )
+    answer = service.ask("招生监督电话是多少？")
+    assert answer.found and "89893893" in answer.answer

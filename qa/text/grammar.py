@@ -156,6 +156,8 @@ FREQUENCY = re.compile(
 # A time of day, or a span of two: "7:00（含）~10:00", "上午9时至下午5时", "下午5点半".
 _CLOCK_ONE = r"(?:(?:[01]?\d|2[0-3])[:：][0-5]\d|(?:上午|下午|早上|晚上|中午|凌晨)\s*(?:[01]?\d|2[0-3]|[一二三四五六七八九十]{1,3})\s*[时点](?:\s*(?:[0-5]?\d\s*分|半|整))?)"
 CLOCK = re.compile(rf"(?<![\d:：]){_CLOCK_ONE}(?:\s*[（(]含[)）])?(?:\s*[-~～—至到]\s*{_CLOCK_ONE}(?:\s*[（(]含[)）])?)?(?![\d:：])")
+# A telephone number: an area code and a local number, a mobile number, or a short service line (12345).
+PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6,7}|1[3-9]\d{9}|123\d{2}|9\d{4})(?![\d.%％\-－—~～]|\s*[\u4e00-\u9fff])")
 # Half a year or a month: "满半年", "不超过半个月".
 HALF = re.compile(rf"{_PREFIX}半(?:个)?(?P<unit>年|月)(?!度){_SUFFIX}")
 DOCNUM = re.compile(
@@ -201,7 +203,7 @@ ORG = re.compile(rf"[\u4e00-\u9fff（）()]{{2,24}}?(?:{_alt(ORG_SUFFIX)})(?![\u
 class Fact:
     """A typed fact at [start, end) of a text."""
 
-    kind: str  # "money", "percent", "duration", "date", "year", "docnum", "quantity"
+    kind: str  # "money", "percent", "duration", "date", "year", "docnum", "quantity", "phone"
     start: int
     end: int
     text: str
@@ -280,6 +282,8 @@ def find_facts(text: str) -> list[Fact]:
         if unit in ("日", "天") and re.match(r"[一二三四五六七八九十\d]", text[m.end() : m.end() + 1]):
             continue  # 每日一 is no "daily": 每月1日 is a date
         add("duration", m.start(), m.end(), cn_to_number(count) if count else 1.0, unit)
+    for m in PHONE.finditer(text):
+        add("phone", m.start(), m.end())
     for m in HALF.finditer(text):
         add("duration", m.start(), m.end(), 0.5, "年" if m.group("unit") == "年" else "个月")
     for m in _AMOUNT.finditer(text):

@@ -302,7 +302,7 @@ class QAService:
         scope = list(doc_ids or named) or ([whole.doc_id] if whole.found else [])
         answers: list[Extraction] = [whole] if whole.found else []
         for part in parts:
-            query = without_title(part, self.index.documents[named[0]].title) if len(named) == 1 and not doc_ids else part
+            query = self.search_text(part, named, doc_ids)
             retrieval = self.retriever.search(query, top_k=self.answerer.scope_passages, mode=mode, doc_ids=scope or None)
             answer = self.answerer.extract(self.analysed(part, named), retrieval, named)
             if not answer.found:
@@ -338,11 +338,16 @@ class QAService:
         named = self.names.named(understood)
         scope = list(doc_ids) if doc_ids else named or None
         intent = self.analysed(understood, named)
-        query = understood
-        if len(named) == 1 and not doc_ids:
-            query = without_title(understood, self.index.documents[named[0]].title)
+        query = self.search_text(understood, named, doc_ids)
         retrieval = self.retriever.search(query, top_k=max(top_k, self.answerer.scope_passages), mode=mode, doc_ids=scope)
         return understood, intent, retrieval, named
+
+    def search_text(self, asked: str, named: Sequence[str], doc_ids: Sequence[str] | None) -> str:
+        """What retrieval is given: the question without the title of the one document it names, which is
+        the scope already (the name would only blur the search within it)."""
+        if len(named) == 1 and not doc_ids:
+            return without_title(asked, self.index.documents[named[0]].title)
+        return asked
 
     def analysed(self, asked: str, named: Sequence[str]) -> QuestionIntent:
         """The analysis of `asked` (the question understood, or one part of it) within the documents it names."""

@@ -139,6 +139,9 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("监督：89893893，咨询：020-89893889", [("phone", "89893893"), ("phone", "020-89893889")]),
         ("拨打12345。手机13812345678", [("phone", "12345"), ("phone", "13812345678")]),
         ("投资3000000元", [("money", "3000000元")]),
+        ("根据国务院第136次常务会议精神", [("ordinal", "第136次")]),
+        ("第五条 第十三届会议", [("ordinal", "第十三届")]),  # an article is a part of the text, not an ordinal fact
+        ("以国家监察委员会公告第3号公布", [("docnum", "以国家监察委员会公告第3号")]),
     ],
 )
 def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, str]]) -> None:
@@ -771,3 +774,9 @@ def test_a_telephone_question_is_answered_by_the_number(tmp_path: Path) -> None:
     )
     answer = service.ask("招生监督电话是多少？")
     assert answer.found and "89893893" in answer.answer
+
+
+def test_which_one_of_a_series_and_which_number_are_asked_as_such() -> None:
+    assert analyse("是根据国务院第几次常务会议的精神？").kind == "ordinal"
+    assert analyse("是以国家监察委员会公告第几号公布的？").kind == "docnum"
+    assert analyse("以第几号市政府令形式实施的？").kind == "docnum"

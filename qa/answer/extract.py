@@ -285,7 +285,7 @@ class Answerer:
             return bool(kinds & {"quantity", "money", "percent", "duration"})  # "多少": an amount of any kind
         if intent.kind == "quantity":
             return "quantity" in kinds or self._measure_match(s, intent)  # "多少小时" is answered by 400小时
-        if intent.kind in ("percent", "duration", "docnum", "year", "phone"):
+        if intent.kind in ("percent", "duration", "docnum", "year", "phone", "ordinal"):
             return intent.kind in kinds
         if intent.kind == "date":
             return bool(kinds & {"date", "year"}) or bool(_TIME_WORD.search(s.text))  # "2025年底" answers 什么时候

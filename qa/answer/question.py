@@ -16,15 +16,16 @@ from qa.text.grammar import CURRENCY, MEASURES, TIME_UNITS, cn_to_number, number
 from qa.text.normalize import normalize
 
 AnswerKind = str
-# quantity | money | percent | duration | date | year | docnum | phone | who | list | definition | purpose | text
-TYPED_KINDS = ("quantity", "money", "percent", "duration", "date", "year", "docnum", "phone")
+# quantity | money | percent | duration | date | year | docnum | phone | ordinal | who | list | definition | purpose | text
+TYPED_KINDS = ("quantity", "money", "percent", "duration", "date", "year", "docnum", "phone", "ordinal")
 # Answer kinds that are fields of a document as a whole: looked for in the whole document.
 DOCUMENT_FIELDS = ("docnum", "date", "who")
 
 # Question words of each kind, tried in order: the first that matches decides.
 _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile("电话|热线|联系方式|手机号|座机")),
-    ("docnum", re.compile("文号|发文字号|发文号|文件号|编号|令第几号|第几号令|哪号|几号令|部令")),
+    ("docnum", re.compile("文号|发文字号|发文号|文件号|编号|第几号|哪号|几号令|部令")),
+    ("ordinal", re.compile("第几[次届批期轮]")),
     ("duration", re.compile(
         "什么时间内|多长时间内|多少时间内|多久|多长时间|多长的时间|多少天|(?<![哪月])几天|多少日|(?<![哪月])几日|几个月|多少个月|多少年(?!度)|(?<![这那近前后头哪])几年(?!级)"
         "|(?:期限|时限|有效期)(?:是|为|多|几|有多|$)|多少个工作日|几个工作日"

@@ -156,6 +156,8 @@ FREQUENCY = re.compile(
 # A time of day, or a span of two: "7:00（含）~10:00", "上午9时至下午5时", "下午5点半".
 _CLOCK_ONE = r"(?:(?:[01]?\d|2[0-3])[:：][0-5]\d|(?:上午|下午|早上|晚上|中午|凌晨)\s*(?:[01]?\d|2[0-3]|[一二三四五六七八九十]{1,3})\s*[时点](?:\s*(?:[0-5]?\d\s*分|半|整))?)"
 CLOCK = re.compile(rf"(?<![\d:：]){_CLOCK_ONE}(?:\s*[（(]含[)）])?(?:\s*[-~～—至到]\s*{_CLOCK_ONE}(?:\s*[（(]含[)）])?)?(?![\d:：])")
+# Which one of a series: "第136次常务会议", "第十三届", "第二批". Not the parts of a document (第X条, 第X章).
+ORDINAL = re.compile(rf"第\s*(?P<n>\d+|[{_CN_NUM}]{{1,6}})\s*(?P<unit>次|届|批|期|轮)")
 # A telephone number: an area code and a local number, a mobile number, or a short service line (12345).
 PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6,7}|1[3-9]\d{9}|123\d{2}|9\d{4})(?![\d.%％\-－—~～]|\s*[\u4e00-\u9fff])")
 # Half a year or a month: "满半年", "不超过半个月".
@@ -164,7 +166,7 @@ DOCNUM = re.compile(
     r"[\u4e00-\u9fff]{1,12}\s*[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*\d+\s*号"
     r"|[〔\[［]\s*(?:19|20)\d{2}\s*[〕\]］]\s*\d+\s*号"
     rf"|[\u4e00-\u9fff]{{0,12}}令\s*(?:第\s*)?(?:\d+|[{_CN_NUM}]+)\s*号"
-    r"|[\u4e00-\u9fff]{0,12}公告\s*(?:19|20)\d{2}\s*年\s*第\s*\d+\s*号"
+    r"|[\u4e00-\u9fff]{0,12}公告\s*(?:(?:19|20)\d{2}\s*年\s*)?第\s*\d+\s*号"
 )
 # Organisations: a name ending in an official body's suffix.
 ORG_SUFFIX = (
@@ -203,7 +205,7 @@ ORG = re.compile(rf"[\u4e00-\u9fff（）()]{{2,24}}?(?:{_alt(ORG_SUFFIX)})(?![\u
 class Fact:
     """A typed fact at [start, end) of a text."""
 
-    kind: str  # "money", "percent", "duration", "date", "year", "docnum", "quantity", "phone"
+    kind: str  # "money", "percent", "duration", "date", "year", "docnum", "quantity", "phone", "ordinal"
     start: int
     end: int
     text: str
@@ -282,6 +284,8 @@ def find_facts(text: str) -> list[Fact]:
         if unit in ("日", "天") and re.match(r"[一二三四五六七八九十\d]", text[m.end() : m.end() + 1]):
             continue  # 每日一 is no "daily": 每月1日 is a date
         add("duration", m.start(), m.end(), cn_to_number(count) if count else 1.0, unit)
+    for m in ORDINAL.finditer(text):
+        add("ordinal", m.start(), m.end(), cn_to_number(m.group("n")), m.group("unit"))
     for m in PHONE.finditer(text):
         add("phone", m.start(), m.end())
     for m in HALF.finditer(text):

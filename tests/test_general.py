@@ -140,6 +140,9 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("拨打12345。手机13812345678", [("phone", "12345"), ("phone", "13812345678")]),
         ("投资3000000元", [("money", "3000000元")]),
         ("根据国务院第136次常务会议精神", [("ordinal", "第136次")]),
+        ("晚上开放至二十二时。工作日9时至17时办理", [("date", "二十二时"), ("date", "9时至17时")]),
+        ("同时，一时难以在24小时内办结", [("duration", "24小时内")]),
+        ("频次不得少于半年一次", [("duration", "半年一次")]),
         ("第五条 第十三届会议", [("ordinal", "第十三届")]),  # an article is a part of the text, not an ordinal fact
         ("以国家监察委员会公告第3号公布", [("docnum", "以国家监察委员会公告第3号")]),
     ],
@@ -780,3 +783,17 @@ def test_which_one_of_a_series_and_which_number_are_asked_as_such() -> None:
     assert analyse("是根据国务院第几次常务会议的精神？").kind == "ordinal"
     assert analyse("是以国家监察委员会公告第几号公布的？").kind == "docnum"
     assert analyse("以第几号市政府令形式实施的？").kind == "docnum"
+
+
+def test_how_often_is_answered_by_a_frequency_not_by_any_duration(tmp_path: Path) -> None:
+    assert analyse("多久可以提取一次公积金？").asks_frequency
+    assert not analyse("有效期多久？").asks_frequency
+    service = _one_document(
+        tmp_path,
+        "fund.txt",
+        "某市公积金提取办法\n\n第九条 租房提取的，应当连续足额缴存住房公积金满3个月。\n\n第十条 承租市场租赁住房的，每季度提取一次。\n",
+    )
+    answerer = service.answerer
+    intent = analyse("租房的多久可以提取一次公积金？")
+    assert answerer._type_match(_sentence(service, "每季度提取一次"), intent)
+    assert not answerer._type_match(_sentence(service, "满3个月"), intent)

@@ -285,6 +285,8 @@ class Answerer:
             return bool(kinds & {"quantity", "money", "percent", "duration"})  # "多少": an amount of any kind
         if intent.kind == "quantity":
             return "quantity" in kinds or self._measure_match(s, intent)  # "多少小时" is answered by 400小时
+        if intent.kind == "duration" and intent.asks_frequency:
+            return any(f.kind == "duration" and (f.text.startswith("每") or f.text.endswith("一次")) for f in s.facts)
         if intent.kind in ("percent", "duration", "docnum", "year", "phone", "ordinal"):
             return intent.kind in kinds
         if intent.kind == "date":

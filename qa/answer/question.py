@@ -60,6 +60,7 @@ _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
 _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几个些家级]{0,3}(?:部门|部委|单位|机构|机关|组织)")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
+_FREQUENCY_ASKED = re.compile("(?:多久|多长时间|几[天个月年]|多少天).{0,12}一次|每隔多久|频次|频率是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
 
@@ -96,6 +97,7 @@ class QuestionIntent:
     present: bool = False  # asks what is the case now, not a target
     keyword_only: bool = False  # a search-box query without any question word
     asks_quantity: bool = False  # names a quantity (多少, 几项, 比例)
+    asks_frequency: bool = False  # "多久提取一次", "频次": how often, answered by 每季度, 三年一次
     norm: str = ""  # the normalised question
 
 
@@ -235,6 +237,7 @@ def analyse(question: str) -> QuestionIntent:
         present=bool(_PRESENT.search(norm)) and not years,
         keyword_only=not _QUESTION_MARK.search(norm),
         asks_quantity=kind in ("quantity", "money", "percent", "duration") or bool(re.search("多少|几", norm)),
+        asks_frequency=bool(_FREQUENCY_ASKED.search(norm)),
         norm=norm,
     )
 

@@ -151,7 +151,7 @@ CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
 # How often: 每季度, 每年, 每两年, 每月一次, 三年一次: the answer to "多久……一次".
 FREQUENCY = re.compile(
     rf"每\s*(?P<n>\d+|[{_CN_NUM}]{{1,3}})?\s*个?\s*(?P<unit>季度|年度|学年|半年|年|月|周|星期|天|日)(?:\s*(?:\d+|[{_CN_NUM}]{{1,3}})\s*次)?"
-    rf"|(?P<n2>\d+|[{_CN_NUM}]{{1,3}})\s*个?\s*(?P<unit2>季度|年|月|周|天|日)\s*一次"
+    rf"|(?P<n2>\d+|[{_CN_NUM}]{{1,3}}|半)\s*个?\s*(?P<unit2>季度|年|月|周|天|日)\s*一次"
 )
 # A time of day, or a span of two: "7:00（含）~10:00", "上午9时至下午5时", "下午5点半".
 _CLOCK_ONE = r"(?:(?:[01]?\d|2[0-3])[:：][0-5]\d|(?:上午|下午|早上|晚上|中午|凌晨)\s*(?:[01]?\d|2[0-3]|[一二三四五六七八九十]{1,3})\s*[时点](?:\s*(?:[0-5]?\d\s*分|半|整))?)"
@@ -160,6 +160,11 @@ CLOCK = re.compile(rf"(?<![\d:：]){_CLOCK_ONE}(?:\s*[（(]含[)）])?(?:\s*[-~�
 ORDINAL = re.compile(rf"第\s*(?P<n>\d+|[{_CN_NUM}]{{1,6}})\s*(?P<unit>次|届|批|期|轮)")
 # A telephone number: an area code and a local number, a mobile number, or a short service line (12345).
 PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6,7}|1[3-9]\d{9}|123\d{2}|9\d{4})(?![\d.%％\-－—~～]|\s*[\u4e00-\u9fff])")
+# An hour said alone, where a clause or a span ends with it: "开放至二十二时。", "9时至17时", "17时前".
+_HOUR = r"(?:[01]?\d|2[0-4]|[一二两三四五六七八九十]{1,3})\s*时(?:\s*(?:[0-5]?\d\s*分|半))?"
+BARE_HOUR = re.compile(
+    rf"(?<![\d零〇一二两三四五六七八九十]){_HOUR}(?:\s*[至到\-~～—]\s*{_HOUR}|(?=\s*(?:[至到\-~～—前后起止，。、；,;)）]|$)))"
+)
 # Half a year or a month: "满半年", "不超过半个月".
 HALF = re.compile(rf"{_PREFIX}半(?:个)?(?P<unit>年|月)(?!度){_SUFFIX}")
 DOCNUM = re.compile(
@@ -278,12 +283,14 @@ def find_facts(text: str) -> list[Fact]:
         add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))
     for m in CLOCK.finditer(text):
         add("date", m.start(), m.end())
+    for m in BARE_HOUR.finditer(text):
+        add("date", m.start(), m.end())
     for m in FREQUENCY.finditer(text):
         count = m.group("n") or m.group("n2")
         unit = m.group("unit") or m.group("unit2")
         if unit in ("日", "天") and re.match(r"[一二三四五六七八九十\d]", text[m.end() : m.end() + 1]):
             continue  # 每日一 is no "daily": 每月1日 is a date
-        add("duration", m.start(), m.end(), cn_to_number(count) if count else 1.0, unit)
+        add("duration", m.start(), m.end(), 0.5 if count == "半" else cn_to_number(count) if count else 1.0, unit)
     for m in ORDINAL.finditer(text):
         add("ordinal", m.start(), m.end(), cn_to_number(m.group("n")), m.group("unit"))
     for m in PHONE.finditer(text):

@@ -232,7 +232,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 15
+SENTENCES_VERSION = 16
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

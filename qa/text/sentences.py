@@ -189,6 +189,7 @@ _ORG_LINE = re.compile(
 # A page's field naming its source or issuing body: "文章来源: 深圳市住房和建设局", "发文机关：…".
 _SOURCE_FIELD = re.compile(r"(?:文章来源|信息来源|来源|发布机构|发文机关|发文单位|发布单位)\s*[:：]\s*([^\s:：]{2,40})")
 _TITLE_ISSUERS = re.compile(r"(.{2,80}?)关于")
+_NAME_RUN = re.compile(r"[^\s、]+")  # joint issuers in a title are set apart by spaces or 、
 
 
 def _issuers(text: str, lines: list[Line]) -> list[Span]:
@@ -207,7 +208,7 @@ def _issuers(text: str, lines: list[Line]) -> list[Span]:
     opening = _TITLE_ISSUERS.match(text, first.text_start, first.end)
     if not opening:
         return []
-    names = [(m.start(), m.end()) for m in re.finditer(r"[^\s、]+", text[: opening.end(1)]) if m.start() >= first.text_start]
+    names = [m.span() for m in _NAME_RUN.finditer(text, first.text_start, opening.end(1))]
     return names if names and all(_ORG_LINE.match(text[a:b]) for a, b in names) else []
 
 

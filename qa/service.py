@@ -295,25 +295,25 @@ class QAService:
         """The answer to a question that asks several ("从哪天开始实施，有效期多久？"), with each part's own.
 
         The parts after the first seldom repeat what they are about ("有效期多久"): each is asked within
-        the documents named, or else the document the whole question (or an earlier part) is answered from.
-        A part's answer is added where the whole question's answer does not already quote it; when the
-        whole question finds no answer, every part must find its own. None when nothing is added.
+        the documents named, or else the document the whole question is answered from. A part's answer
+        is added where the whole question's answer does not already quote it. A question whose whole
+        finds no answer stays refused: parts asked alone lose what made it unanswerable ("企业如何申报…，
+        需要提交哪些材料"). None when nothing is added.
         """
-        scope = list(doc_ids or named) or ([whole.doc_id] if whole.found else [])
-        answers: list[Extraction] = [whole] if whole.found else []
+        if not whole.found:
+            return None
+        scope = list(doc_ids or named) or [whole.doc_id]
+        answers: list[Extraction] = [whole]
         for part in parts:
             query = self.search_text(part, named, doc_ids)
-            retrieval = self.retriever.search(query, top_k=self.answerer.scope_passages, mode=mode, doc_ids=scope or None)
+            retrieval = self.retriever.search(query, top_k=self.answerer.scope_passages, mode=mode, doc_ids=scope)
             answer = self.answerer.extract(self.analysed(part, named), retrieval, named)
             if not answer.found:
-                if not whole.found:
-                    return None
                 continue
             quoted = [(c.doc_id, c.start, c.end) for a in answers for c in a.citations]
             if not any(d == c.doc_id and a < c.end and c.start < b for c in answer.citations for d, a, b in quoted):
                 answers.append(answer)
-                scope = scope or [answer.doc_id]
-        if len(answers) < 1 + whole.found:
+        if len(answers) < 2:
             return None
         citations = tuple(dict.fromkeys(c for a in answers for c in a.citations))
         return Extraction(

@@ -38,8 +38,19 @@ def test_the_fitted_ranker_puts_the_right_candidate_first() -> None:
     rows = _rows()
     weights = fit(rows)
     answerable = [r for r in rows if r.golden.answerable]
+    assert all(r.y[int(weights.order(r.x)[0])] for r in answerable)
     assert all(r.y[int(np.argmax(weights.score(r.x)))] for r in answerable)
     assert weights.threshold == 0.5  # the answerability probability is calibrated: answer when right is likelier
+
+
+def test_the_ranker_learns_only_what_tells_a_question_s_candidates_apart() -> None:
+    rows = _rows()
+    typed = FEATURES.index("typed_question")
+    for n, r in enumerate(rows):
+        r.x[:, typed] = float(n % 2)  # the same for every candidate of a question
+    weights = fit(rows)
+    assert abs(weights.rank_coef[typed]) < 1e-6
+    assert weights.rank_coef[COVER] > 1.0  # the planted signal
 
 
 def test_answerability_learns_from_rankers_that_never_saw_the_question_s_document() -> None:

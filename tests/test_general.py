@@ -696,6 +696,13 @@ def test_a_second_question_in_one_is_answered_within_the_document_of_the_first(h
     assert all(text[c.start : c.end] == c.text for c in answer.citations)
 
 
+def test_a_question_refused_as_a_whole_stays_refused_whatever_its_parts_find(holiday_library: QAService) -> None:
+    whole = holiday_library.answerer._refusal(analyse("春节放假几天？元旦是哪天放假？"), 0.0)
+    # Asked alone, each part would be answered; the whole question was refused, and stays so.
+    assert holiday_library.ask("春节放假几天").found and holiday_library.ask("元旦是哪天放假").found
+    assert holiday_library.answer_parts(("春节放假几天", "元旦是哪天放假"), whole, [], None, "hybrid") is None
+
+
 def test_which_two_bodies_asks_who_and_names_no_topic() -> None:
     intent = analyse("这个通知是哪两个部门发的？")
     assert intent.kind == "who"

@@ -360,6 +360,7 @@ class Answerer:
             row[_F["number_match"]] = float(bool(intent.numbers & numbers_in(s.text)))
             row[_F["focus_sentence"]] = float(bool(focus) and any(g in s.bigrams for g in focus))
             row[_F["focus_context"]] = float(bool(focus) and any(g in context for g in focus))
+            row[_F["focus_missing"]] = float(bool(focus) and not any(g in context or g in s.bigrams for g in focus))
             row[_F["numbered_item"]] = float(s.group is not None)
             row[_F["length"]] = min(1.0, math.log1p(len(s.text)) / 6.0)
             if intent.kind == "date" and intent.date_role in ("published", "signed") and not self._specific_grams(intent, doc):
@@ -492,9 +493,9 @@ class Answerer:
         candidates, x, probs = self.scored(intent, retrieval, named)
         if not candidates:
             return self._refusal(intent, 0.0)
-        order = np.argsort(-probs, kind="stable")
+        order = self.weights.order(x)
         best = candidates[int(order[0])]
-        evidence = self.weights.answerability(answerability_features(x, probs, retrieval))
+        evidence = self.weights.answerability(answerability_features(x, probs, order, retrieval))
         if self._asks_document_field(intent, best.sentence):
             # "文号是什么", "哪天印发的": the document's own field, present in its text, is the evidence.
             evidence = max(evidence, self.weights.threshold)
@@ -780,9 +781,8 @@ class Answerer:
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
 
 
-def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: RetrievalResult) -> np.ndarray:
-    """ANSWERABILITY_FEATURES of a question from its candidates' features and probabilities."""
-    order = np.argsort(-probs, kind="stable")
+def answerability_features(x: np.ndarray, probs: np.ndarray, order: np.ndarray, retrieval: RetrievalResult) -> np.ndarray:
+    """ANSWERABILITY_FEATURES of a question from its candidates' features, probabilities and ranking."""
     best = x[order[0]]
     second = float(probs[order[1]]) if len(order) > 1 else 0.0
     top_passage = retrieval.passages[0] if retrieval.passages else None
@@ -799,6 +799,7 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, retrieval: Retrieva
             top_passage.dense_score if top_passage else 0.0,
             best[_F["rarest_missing"]],
             best[_F["segment_missing"]],
+            best[_F["focus_missing"]],
         ]
     )
 

@@ -47,6 +47,7 @@ FEATURES = (
     "focus_by_fact",  # the clause holding the fact asked for names the question's focus ("9大领域" for 几个领域)
     "segment_missing",  # share of the question's content phrases of which nothing is in the sentence, its context or title
     "cover_heading",  # coverage by the heading of the sentence's own section (a 解读's question, 五、申请时间)
+    "focus_missing",  # the question has a focus word and neither the sentence nor its context holds it
 )
 
 
@@ -63,6 +64,7 @@ ANSWERABILITY_FEATURES = (
     "passage_dense",  # the top passage's dense score (BM25's scale grows with the library: not a feature)
     "rarest_missing",
     "segment_missing",
+    "focus_missing",
 )
 
 
@@ -72,17 +74,25 @@ def _logistic(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Weights:
-    """Two logistic models: one ranks candidate sentences, one decides whether the best answers at all."""
+    """Three fitted models. A conditional logit ranks one question's candidate sentences against
+    each other; a logistic model gives each candidate's own probability of answering; and a
+    logistic model over the best candidate decides whether it answers at all."""
 
-    coef: tuple[float, ...]
+    coef: tuple[float, ...]  # candidate probability (logistic)
     bias: float
     threshold: float  # answerability probability below which the answer is refused
     answer_coef: tuple[float, ...] = ()
     answer_bias: float = 0.0
+    rank_coef: tuple[float, ...] = ()  # the ranker (conditional logit); the probability model's own weights without it
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Probabilities for a (candidates × features) matrix."""
         return _logistic(features @ np.asarray(self.coef, dtype=np.float64) + self.bias)
+
+    def order(self, features: np.ndarray) -> np.ndarray:
+        """One question's candidates (rows), best first."""
+        coef = self.rank_coef or self.coef
+        return np.argsort(-(features @ np.asarray(coef, dtype=np.float64)), kind="stable")
 
     def answerability(self, features: np.ndarray) -> float:
         """The probability that a question's best candidate answers it (the candidate's own probability without a model)."""
@@ -123,8 +133,11 @@ def load_weights(path: Path = WEIGHTS_PATH) -> Weights:
             raise SettingsError(f"{path} 的特征与程序不一致，请运行 `qa fit` 重新拟合")
         answer_coef = tuple(float(x) for x in answer.get("coef", ()))
         answer_bias = float(answer.get("bias", 0.0))
+        rank_coef = tuple(float(x) for x in data.get("rank_coef", ()))
+        if rank_coef and len(rank_coef) != len(coef):
+            raise ValueError("rank_coef 的长度与特征不一致")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SettingsError(f"无法读取答案权重文件 {path}：{exc}") from None
-    if not all(math.isfinite(x) for x in (*coef, bias, threshold, *answer_coef, answer_bias)):
+    if not all(math.isfinite(x) for x in (*coef, bias, threshold, *answer_coef, answer_bias, *rank_coef)):
         raise SettingsError(f"答案权重文件 {path} 含有无效数值")
-    return Weights(coef, bias, threshold, answer_coef, answer_bias)
+    return Weights(coef, bias, threshold, answer_coef, answer_bias, rank_coef)

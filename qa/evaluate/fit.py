@@ -2,8 +2,11 @@
 
 For every question of the training sets, each eligible candidate sentence is composed into
 the answer it would give; it is a positive example when that answer holds the question's
-expected facts. A logistic regression over the features (qa/answer/scoring.py) is fitted on
-all candidates. A second one, the answerability model, gives the probability that answering
+expected facts. A conditional logit over the features (qa/answer/scoring.py), a softmax over each
+question's own candidates, ranks them: it learns which candidate of a question answers, not how
+likely any candidate is, and on held-out documents it puts the right one first more often than a
+logistic regression over all candidates pooled. That logistic regression is still fitted, for each
+candidate's own probability. A third model, the answerability model, gives the probability that answering
 with a question's best candidate is right rather than refusing: it is fitted on the questions
 where one of the two is right (the best candidate answers, or the documents do not), on the
 classes as they come, so that the probability is calibrated and answering when it is at least
@@ -72,9 +75,9 @@ def _outcomes(rows: Sequence[QuestionRows], ranker: Weights) -> list[tuple[np.nd
         if not len(r.y):
             out.append((None, False, not r.golden.answerable))
             continue
-        p = ranker.score(r.x)
-        top = int(np.argmax(p))
-        out.append((answerability_features(r.x, p, r.retrieval), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
+        order = ranker.order(r.x)
+        top = int(order[0])
+        out.append((answerability_features(r.x, ranker.score(r.x), order, r.retrieval), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
     return out
 
 
@@ -95,13 +98,39 @@ def _document_of(row: QuestionRows) -> str:
 
 
 def _fit_ranker(rows: Sequence[QuestionRows], c: float) -> Weights:
+    """The candidate probability model over every candidate of every question, and the ranker."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.vstack([r.x for r in rows if len(r.y)])
     y = np.concatenate([r.y for r in rows if len(r.y)])
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     model.fit(x, y)
-    return Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5)
+    return Weights(tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]), 0.5, rank_coef=_fit_conditional_logit(rows, c))
+
+
+def _fit_conditional_logit(rows: Sequence[QuestionRows], c: float) -> tuple[float, ...]:
+    """Weights under which each question's right candidates are likeliest among its own candidates
+    (a softmax over the question's candidates), with the L2 penalty of scikit-learn's C. Only which
+    candidate of a question is right is learnt, not how likely any is: questions whose candidates
+    are all right or all wrong teach nothing."""
+    from scipy.optimize import minimize
+
+    questions = [(r.x, r.y > 0) for r in rows if len(r.y) and r.y.any() and not r.y.all()]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.5 / c * float(w @ w), w / c
+        for x, right in questions:
+            z = x @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            p_right = p[right].sum()
+            total -= float(np.log(p_right))
+            grad = grad - (p[right] @ x[right]) / p_right + p @ x
+        return total, grad
+
+    if not questions:
+        return ()
+    return tuple(float(v) for v in minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B").x)
 
 
 def _out_of_fold_outcomes(rows: Sequence[QuestionRows], c: float, folds: int) -> list[tuple[np.ndarray | None, bool, bool]]:
@@ -125,7 +154,7 @@ def fit(rows: Sequence[QuestionRows], c: float = 1.0, folds: int = 5) -> Weights
     documents = {_document_of(r) for r in rows}
     outcomes = _out_of_fold_outcomes(rows, c, folds) if len(documents) >= folds else _outcomes(rows, ranker)
     answer_coef, answer_bias = _fit_answerability(outcomes, c)
-    return Weights(ranker.coef, ranker.bias, 0.5, answer_coef, answer_bias)
+    return Weights(ranker.coef, ranker.bias, 0.5, answer_coef, answer_bias, ranker.rank_coef)
 
 
 def _fit_answerability(outcomes: Sequence[tuple[np.ndarray | None, bool, bool]], c: float) -> tuple[tuple[float, ...], float]:
@@ -190,6 +219,7 @@ def run_fit(sets: Sequence[tuple[Path, Sequence[GoldenQuestion], QAService]], ou
         "features": list(FEATURES),
         "coef": [round(v, 6) for v in weights.coef],
         "bias": round(weights.bias, 6),
+        "rank_coef": [round(v, 6) for v in weights.rank_coef],
         "threshold": round(weights.threshold, 6),
         "answerability": {
             "features": list(ANSWERABILITY_FEATURES),

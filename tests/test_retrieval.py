@@ -98,6 +98,14 @@ def test_homophone_typos_are_corrected_from_the_corpus_vocabulary() -> None:
     assert corrector.correct("今天天气怎么样") == "今天天气怎么样"
 
 
+def test_a_bigram_only_at_the_seam_of_two_library_words_is_no_evidence_for_a_replacement() -> None:
+    # 供租 occurs only across 提供|租赁: 公租房 is an abbreviation the library does not use, not a typo of 供租房.
+    text = "配租单位应当提供租赁合同。申请公共租赁住房应当提供证明。" * 3
+    corrector = HomophoneCorrector([text])
+    assert corrector.correct("深圳公租房租期多久") == "深圳公租房租期多久"
+    assert corrector.correct("申请公共祖赁住房") == "申请公共租赁住房"  # a typo inside a library word still is one
+
+
 def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more() -> None:
     # 文号 and 问号 are both dictionary words; the library writes 文 far more often than 问.
     corrector = HomophoneCorrector(["本文件自印发之日起施行。文件、文本、公文、发文、行文。", "有问题请咨询。"])

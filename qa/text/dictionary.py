@@ -48,6 +48,11 @@ def words() -> Container[str]:
     return _Words()
 
 
+def cut(text: str) -> list[str]:
+    """jieba's words of a text."""
+    return list(_jieba().cut(text))
+
+
 def pos_tokens(text: str) -> list[tuple[str, str]]:
     """jieba's (word, part of speech) pairs for a text."""
     return [(w.word, w.flag) for w in _jieba().posseg.cut(text)]

@@ -232,8 +232,9 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
     return {d.doc_id: document_sentences(d) for d in documents}
 
 
-# Bump when what document_sentences computes changes: saved tables of another version are computed again.
-SENTENCES_VERSION = 16
+# Bump when what document_sentences computes changes: saved tables of another version are computed again
+# (with the library's other derived tables, such as the corrector's, at that build).
+SENTENCES_VERSION = 17
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -4,7 +4,9 @@ Chinese typing errors are mostly homophones picked from an input method's list (
 保障, 闻号 for 文号). A character that forms no known bigram with either neighbour, while
 a character with the same pinyin would, is taken for that character. Known bigrams are
 those of a general Chinese dictionary (jieba's, words and word beginnings) and of the
-library, so a real word is never rewritten, whichever documents are loaded.
+library, so a real word is never rewritten, whichever documents are loaded. A replacement
+must make a bigram inside a word (of the dictionary, or of the library as jieba cuts it):
+"提供|租赁" holds 供租 only at the seam of two words, which is no evidence that 公租房 means 供租房.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from qa.text.dictionary import reading
+from qa.text.dictionary import cut, reading
 from qa.text.dictionary import words as dictionary_words
 from qa.text.normalize import normalize
 
@@ -42,6 +44,7 @@ class CorrectorTables:
     char_counts: dict[str, int]  # CJK character → occurrences
     abbreviations: dict[str, str]  # "XY" → the corpus word "X?Y?" it abbreviates
     readings: dict[str, str]  # each character of the bigrams → its `reading` (a start need not load pinyin)
+    word_bigrams: list[str]  # the CJK bigrams inside the library's words, as jieba cuts its text (sorted)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -53,11 +56,17 @@ class CorrectorTables:
                 raise ValueError("corrector tables: wrong types")
             return table
 
+        def checked_list(items: Any) -> list[str]:
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise ValueError("corrector tables: wrong types")
+            return items
+
         return cls(
             checked(data["bigrams"], int),
             checked(data["char_counts"], int),
             checked(data["abbreviations"], str),
             checked(data["readings"], str),
+            checked_list(data.get("word_bigrams", [])),  # none in an index of an earlier version, rebuilt for its tables
         )
 
 
@@ -84,7 +93,9 @@ def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
         if len(options) == 1 or options[1][0] * 2 < options[0][0]:
             abbreviations[short] = options[0][1]
     readings = {ch: reading(ch) for ch in sorted({ch for gram in bigrams for ch in gram})}
-    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings)
+    in_words = {w[i : i + 2] for norm in pieces for w in cut(norm) if len(w) > 1 for i in range(len(w) - 1)}
+    word_bigrams = sorted(g for g in in_words if _is_cjk(g[0]) and _is_cjk(g[-1]) and len(g) == 2)
+    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings, word_bigrams)
 
 
 class HomophoneCorrector:
@@ -108,6 +119,7 @@ class HomophoneCorrector:
         for word in vocabulary:
             for i in range(len(word) - 1):
                 self.bigrams[word[i : i + 2]] += 1
+        self._word_bigrams = set(self.tables.word_bigrams) | {w[i : i + 2] for w in vocabulary for i in range(len(w) - 1)}
         self._char_counts: Counter[str] = Counter(self.tables.char_counts)
         self._abbreviations = self.tables.abbreviations
         self._chars_by_sound: dict[str, set[str]] = defaultdict(set)
@@ -119,6 +131,9 @@ class HomophoneCorrector:
 
     def _known(self, gram: str) -> bool:
         return gram in self.bigrams or gram in self._dictionary
+
+    def _in_word(self, gram: str) -> bool:
+        return gram in self._word_bigrams or gram in self._dictionary
 
     def known_count(self, norm_question: str) -> int:
         """How many of a question's character bigrams the library's text holds: the evidence a correction must raise."""
@@ -168,7 +183,7 @@ class HomophoneCorrector:
             best, best_key = ch, (0, 0, 0)
             for candidate in sorted(self._chars_by_sound.get(reading(ch), ())):
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]
-                hits = [g for g in fits if self._known(g)]
+                hits = [g for g in fits if self._in_word(g)]
                 # Ties go to the character the library uses more (文号 over 问号 in policy text).
                 key = (len(hits), sum(self.bigrams[g] for g in hits), self._char_counts[candidate])
                 # A character the corpus uses often ("出" in 提出, 突出) is more likely meant

@@ -152,7 +152,8 @@ def ensure_index(
                 except IndexCorruptError:
                     pass  # derived data: a damaged index is rebuilt like a missing one
                 else:
-                    readable = {d.doc_id for d in corpus.documents}
+                    # A document whose metadata no longer reads is not what the index holds either.
+                    readable = {d.doc_id for d in corpus.documents if d.doc_id not in corpus.without_metadata}
                     lost = sorted(set(index.documents) - readable)
                     if fresh and tables_are_current(index):
                         return index, False

@@ -446,8 +446,11 @@ def test_json_overrides_each_field_it_gives_and_the_text_fills_the_rest(tmp_path
 )
 def test_bad_json_metadata_is_one_line_naming_file_and_field(tmp_path: Path, meta: object, reason: str) -> None:
     loaded = _with_json(tmp_path, meta)
-    assert loaded.documents == ()
-    assert [(s.file, s.reason) for s in loaded.skipped] == [("doc.txt", reason)]
+    assert [(s.file, s.reason) for s in loaded.skipped] == [("doc.json", f"{reason}；这份元数据未使用，doc.txt 按正文读取")]
+    # The document is not lost to a slip in its metadata: it is read from its text alone.
+    (doc,) = loaded.documents
+    assert (doc.doc_id, doc.title, doc.date_signed) == ("doc", "水利部关于推进农村供水工程建设的通知", "2024-03-05")
+    assert loaded.without_metadata == ("doc",)
 
 
 def test_json_without_its_document_and_duplicate_ids_are_reported(tmp_path: Path) -> None:
@@ -574,6 +577,19 @@ def test_qa_ask_answers_from_the_last_good_index_when_a_file_is_bad(tmp_path: Pa
     assert answer["found"] and answer["citations"][0]["doc_id"] == "miit-2023-118"
     assert "跳过 miit-2023-118.json：字段 id 应为文字，而不是列表" in captured.err
     assert "索引未更新" in captured.err
+
+
+def test_a_document_with_a_slip_in_its_metadata_is_listed_from_its_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.cli import main
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "water.txt").write_text(GBK_NOTICE, encoding="utf-8")
+    (corpus / "water.json").write_text('{"titel": "错拼的字段"}', encoding="utf-8")
+    assert main(["list", "--model", "hash", "--corpus", str(corpus), "--index", str(tmp_path / "index")]) == 0
+    captured = capsys.readouterr()
+    assert "water" in captured.out and "水利部关于推进农村供水工程建设的通知" in captured.out
+    assert "water.json：字段 titel 不是可识别的字段" in captured.out and "water.txt 按正文读取" in captured.out
 
 
 @pytest.mark.model

@@ -131,6 +131,8 @@ class LoadedCorpus:
 
     documents: tuple[Document, ...]
     skipped: tuple[SkippedFile, ...] = ()
+    # Documents read from their text alone because their JSON file could not be read (it is in `skipped`).
+    without_metadata: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One line for a build: documents by format, text encodings other than UTF-8, files skipped."""
@@ -160,16 +162,20 @@ def _choose(given: str | None, *found: str) -> str:
     return next((value for value in found if value), "")
 
 
-def load_document(path: Path, sidecar_path: Path | None = None, corpus_dir: Path | None = None) -> Document:
+def load_document(
+    path: Path, sidecar_path: Path | None = None, corpus_dir: Path | None = None, sidecar: Sidecar | None = None
+) -> Document:
     """Load one document file, with metadata from its JSON file (if any) over what its text says.
 
+    `sidecar`: that metadata, already read (then no file is read for it).
     Raises UnreadableFile, one Chinese line naming the file, when it cannot be read.
     """
     root = corpus_dir or path.parent
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    if sidecar_path is None and path.with_suffix(".json").is_file():
-        sidecar_path = path.with_suffix(".json")
-    sidecar = read_sidecar(sidecar_path, sidecar_path.name) if sidecar_path is not None else Sidecar()
+    if sidecar is None:
+        if sidecar_path is None and path.with_suffix(".json").is_file():
+            sidecar_path = path.with_suffix(".json")
+        sidecar = read_sidecar(sidecar_path, sidecar_path.name) if sidecar_path is not None else Sidecar()
     extracted = read_document_file(path, name)
     text = clean_text(extracted.text)
     if not text.strip():
@@ -196,7 +202,8 @@ def load_corpus(corpus_dir: Path) -> LoadedCorpus:
     """Load every document file in a folder (not its subfolders), sorted by file name.
 
     Each file that cannot be read is skipped with its reason, as is a document whose id
-    another file already has, and a JSON file with no document beside it. Raises
+    another file already has, and a JSON file with no document beside it. A JSON file that
+    cannot be read is skipped with its reason, and its document read from its text alone. Raises
     CorpusError only when the folder itself cannot be read.
     """
     if not corpus_dir.is_dir():
@@ -208,15 +215,22 @@ def load_corpus(corpus_dir: Path) -> LoadedCorpus:
     sidecars = {p.stem: p for p in files if p.suffix.lower() == ".json"}
     documents: dict[str, Document] = {}
     skipped: list[SkippedFile] = []
+    without_metadata: set[str] = set()
     used_sidecars: set[Path] = set()
     for path in files:
         if path.suffix.lower() == ".json":
             continue
-        sidecar = sidecars.get(path.stem)
-        if sidecar is not None:
-            used_sidecars.add(sidecar)
+        sidecar_path = sidecars.get(path.stem)
+        sidecar, problem = Sidecar(), None
+        if sidecar_path is not None:
+            used_sidecars.add(sidecar_path)
+            try:
+                sidecar = read_sidecar(sidecar_path, sidecar_path.name)
+            except UnreadableFile as exc:
+                # A slip in the metadata does not hide the document: it is read from its text alone.
+                problem = SkippedFile(sidecar_path.name, f"{exc}；这份元数据未使用，{path.name} 按正文读取")
         try:
-            doc = load_document(path, sidecar, corpus_dir)
+            doc = load_document(path, corpus_dir=corpus_dir, sidecar=sidecar)
         except UnreadableFile as exc:
             skipped.append(SkippedFile(path.name, str(exc)))
             continue
@@ -229,10 +243,13 @@ def load_corpus(corpus_dir: Path) -> LoadedCorpus:
                 SkippedFile(path.name, f"{path.name}：文档编号 {doc.doc_id} 与 {other} 重复，已跳过（请改文件名或 JSON 中的 id）")
             )
             continue
+        if problem is not None:
+            skipped.append(problem)
+            without_metadata.add(doc.doc_id)
         documents[doc.doc_id] = doc
-    for stem, sidecar in sidecars.items():
-        if sidecar not in used_sidecars:
+    for stem, sidecar_path in sidecars.items():
+        if sidecar_path not in used_sidecars:
             skipped.append(
-                SkippedFile(sidecar.name, f"{sidecar.name}：没有同名的文档文件（如 {stem}.txt 或 {stem}.docx），这份元数据未使用")
+                SkippedFile(sidecar_path.name, f"{sidecar_path.name}：没有同名的文档文件（如 {stem}.txt 或 {stem}.docx），这份元数据未使用")
             )
-    return LoadedCorpus(tuple(sorted(documents.values(), key=lambda d: d.doc_id)), tuple(skipped))
+    return LoadedCorpus(tuple(sorted(documents.values(), key=lambda d: d.doc_id)), tuple(skipped), tuple(sorted(without_metadata)))

@@ -119,6 +119,14 @@ def test_words_questions_use_about_any_document_are_known_to_the_corrector() -> 
     assert HomophoneCorrector(["有问题请咨询。问答、提问、问询。"]).correct("这份通知的闻号是多少") != "这份通知的文号是多少"
 
 
+def test_a_three_character_abbreviation_expands_to_the_library_s_phrase_of_three_words() -> None:
+    corrector = HomophoneCorrector(["申请公共租赁住房应当提供证明。公共租赁住房租赁合同期满后可以续租。"])
+    assert corrector.expand_abbreviations("深圳公租房租期多久") == "深圳公共租赁住房租期多久"
+    # a phrase the library says once is no abbreviation's meaning; known words stay as they are
+    assert corrector.expand_abbreviations("申证明") == "申证明"
+    assert corrector.expand_abbreviations("租赁合同多久") == "租赁合同多久"
+
+
 def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:
     corrector = HomophoneCorrector(["新制定国家标准和行业标准2000项以上，培育先进团体标准300项以上。参与制定国际标准。"])
     assert corrector.expand_abbreviations("行标和团标各多少") == "行业标准和团体标准各多少"

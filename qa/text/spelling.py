@@ -92,8 +92,26 @@ def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
         options.sort(reverse=True)
         if len(options) == 1 or options[1][0] * 2 < options[0][0]:
             abbreviations[short] = options[0][1]
+    # "X?Y?Z?" phrases of three two-character words, by their abbreviation "XYZ" or "XY?Z"
+    # (公共租赁住房 → 公租房: the last word may give either character).
+    words = [cut(norm) for norm in pieces]
+    phrases: Counter[str] = Counter()
+    for cuts in words:
+        for a, b, c in zip(cuts, cuts[1:], cuts[2:], strict=False):
+            phrase = a + b + c
+            if len(a) == len(b) == len(c) == 2 and all(_is_cjk(ch) for ch in phrase) and not set(phrase) & _PARTICLES:
+                phrases[phrase] += 1
+    readings_of3: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for phrase, count in phrases.items():
+        if count >= 2:
+            for short in dict.fromkeys((phrase[0] + phrase[2] + phrase[4], phrase[0] + phrase[2] + phrase[5])):
+                readings_of3[short].append((count, phrase))
+    for short, options in readings_of3.items():
+        options.sort(reverse=True)
+        if len(options) == 1 or options[1][0] * 2 < options[0][0]:
+            abbreviations[short] = options[0][1]
     readings = {ch: reading(ch) for ch in sorted({ch for gram in bigrams for ch in gram})}
-    in_words = {w[i : i + 2] for norm in pieces for w in cut(norm) if len(w) > 1 for i in range(len(w) - 1)}
+    in_words = {w[i : i + 2] for cuts in words for w in cuts if len(w) > 1 for i in range(len(w) - 1)}
     word_bigrams = sorted(g for g in in_words if _is_cjk(g[0]) and _is_cjk(g[-1]) and len(g) == 2)
     return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings, word_bigrams)
 
@@ -147,6 +165,16 @@ class HomophoneCorrector:
         """
         out, i = [], 0
         while i < len(norm_question):
+            three = norm_question[i : i + 3]
+            if (
+                len(three) == 3
+                and all(_is_cjk(c) and c not in _PARTICLES for c in three)
+                and not self._known(three[:2])
+                and three in self._abbreviations
+            ):
+                out.append(self._abbreviations[three])  # 公租房 → 公共租赁住房
+                i += 3
+                continue
             gram = norm_question[i : i + 2]
             expansion = None
             if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._known(gram):

@@ -42,7 +42,7 @@ class CorrectorTables:
 
     bigrams: dict[str, int]  # CJK character bigram → occurrences
     char_counts: dict[str, int]  # CJK character → occurrences
-    abbreviations: dict[str, str]  # "XY" → the corpus word "X?Y?" it abbreviates
+    abbreviations: dict[str, str]  # "XY" → the corpus word "X?Y?" it abbreviates; "XYZ" → a phrase "X?Y?Z?" or "X?Y??Z"
     readings: dict[str, str]  # each character of the bigrams → its `reading` (a start need not load pinyin)
     word_bigrams: list[str]  # the CJK bigrams inside the library's words, as jieba cuts its text (sorted)
 
@@ -70,50 +70,51 @@ class CorrectorTables:
         )
 
 
+def _clear_readings(readings_of: dict[str, list[tuple[int, str]]]) -> dict[str, str]:
+    """Each abbreviation's most frequent reading, when it is the clear one: an abbreviation with two
+    common readings (国标: 国家标准 or 国际标准?) is left alone."""
+    clear: dict[str, str] = {}
+    for short, options in readings_of.items():
+        options.sort(reverse=True)
+        if len(options) == 1 or options[1][0] * 2 < options[0][0]:
+            clear[short] = options[0][1]
+    return clear
+
+
 def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
-    """Count the library's bigrams and characters and find its abbreviations."""
+    """Count the library's bigrams and characters, its in-word bigrams, and find its abbreviations."""
     bigrams: Counter[str] = Counter()
     char_counts: Counter[str] = Counter()
-    pieces = [normalize(piece) for text in texts for piece in text.split()]
-    for norm in pieces:
-        char_counts.update(ch for ch in norm if _is_cjk(ch))
-        bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
-    # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
     four_grams: Counter[str] = Counter()
-    for norm in pieces:
-        four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
+    phrases: Counter[str] = Counter()  # three two-character words in a row, as jieba cuts them
+    in_words: set[str] = set()
+    for text in texts:
+        for piece in text.split():
+            norm = normalize(piece)
+            char_counts.update(ch for ch in norm if _is_cjk(ch))
+            bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
+            four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
+            cuts = cut(norm)
+            in_words.update(w[i : i + 2] for w in cuts for i in range(len(w) - 1) if _is_cjk(w[i]) and _is_cjk(w[i + 1]))
+            for a, b, c in zip(cuts, cuts[1:], cuts[2:], strict=False):
+                phrase = a + b + c
+                if len(a) == len(b) == len(c) == 2 and all(_is_cjk(ch) for ch in phrase) and not set(phrase) & _PARTICLES:
+                    phrases[phrase] += 1
+    # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
     readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for word, count in four_grams.items():
         if word[:2] in bigrams and word[2:] in bigrams and not set(word) & _PARTICLES:
             readings_of[word[0] + word[2]].append((count, word))
-    # An abbreviation with two common readings (国标: 国家标准 or 国际标准?) is left alone.
-    abbreviations: dict[str, str] = {}
-    for short, options in readings_of.items():
-        options.sort(reverse=True)
-        if len(options) == 1 or options[1][0] * 2 < options[0][0]:
-            abbreviations[short] = options[0][1]
-    # "X?Y?Z?" phrases of three two-character words, by their abbreviation "XYZ" or "XY?Z"
-    # (公共租赁住房 → 公租房: the last word may give either character).
-    words = [cut(norm) for norm in pieces]
-    phrases: Counter[str] = Counter()
-    for cuts in words:
-        for a, b, c in zip(cuts, cuts[1:], cuts[2:], strict=False):
-            phrase = a + b + c
-            if len(a) == len(b) == len(c) == 2 and all(_is_cjk(ch) for ch in phrase) and not set(phrase) & _PARTICLES:
-                phrases[phrase] += 1
+    # Phrases of three words said at least twice, by the first characters of their words, the last
+    # word giving either one: 公共租赁住房 → 公租房.
     readings_of3: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for phrase, count in phrases.items():
         if count >= 2:
             for short in dict.fromkeys((phrase[0] + phrase[2] + phrase[4], phrase[0] + phrase[2] + phrase[5])):
                 readings_of3[short].append((count, phrase))
-    for short, options in readings_of3.items():
-        options.sort(reverse=True)
-        if len(options) == 1 or options[1][0] * 2 < options[0][0]:
-            abbreviations[short] = options[0][1]
+    abbreviations = {**_clear_readings(readings_of), **_clear_readings(readings_of3)}
     readings = {ch: reading(ch) for ch in sorted({ch for gram in bigrams for ch in gram})}
-    in_words = {w[i : i + 2] for cuts in words for w in cuts if len(w) > 1 for i in range(len(w) - 1)}
-    word_bigrams = sorted(g for g in in_words if _is_cjk(g[0]) and _is_cjk(g[-1]) and len(g) == 2)
-    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings, word_bigrams)
+    return CorrectorTables(dict(bigrams), dict(char_counts), abbreviations, readings, sorted(in_words))
 
 
 class HomophoneCorrector:

@@ -618,6 +618,17 @@ def test_a_time_relative_to_an_event_answers_when(tmp_path: Path) -> None:
     assert not service.answerer._type_match(_sentence(service, "不超过3年"), intent)  # a length of time is not a when
 
 
+def test_a_month_or_year_relative_to_an_event_answers_when(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "tax.txt",
+        "关于开展房产税试点的暂行办法\n\n税款自纳税人取得应税住房产权的次月起计算。税率暂定为0.6%。\n",
+    )
+    intent = analyse("房产税税款从什么时候开始计算？")
+    assert service.answerer._type_match(_sentence(service, "次月起计算"), intent)
+    assert not service.answerer._type_match(_sentence(service, "税率暂定"), intent)
+
+
 def test_the_heading_of_a_sentence_s_own_section_is_a_feature_of_its_own(tmp_path: Path) -> None:
     service = _one_document(
         tmp_path,

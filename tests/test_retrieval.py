@@ -106,6 +106,15 @@ def test_a_bigram_only_at_the_seam_of_two_library_words_is_no_evidence_for_a_rep
     assert corrector.correct("申请公共祖赁住房") == "申请公共租赁住房"  # a typo inside a library word still is one
 
 
+def test_a_character_in_a_word_the_segmenter_made_up_is_read_as_a_typo_of_that_word() -> None:
+    # 能伸 is a dictionary word, but the question's words are 才能|伸请, and 伸请 is no word.
+    corrector = HomophoneCorrector(["符合条件的可以提出申请。申请人应当提交申请材料。创业补贴按规定发放。"] * 3)
+    assert corrector.correct("要满多少分才能伸请") == "要满多少分才能申请"
+    # the replacement mends the made-up word itself: 补帖 → 补贴, and 补 is left alone
+    assert corrector.correct("就业补帖总额") == "就业补贴总额"
+    assert corrector.correct("才能申请") == "才能申请"
+
+
 def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more() -> None:
     # 文号 and 问号 are both dictionary words; the library writes 文 far more often than 问.
     corrector = HomophoneCorrector(["本文件自印发之日起施行。文件、文本、公文、发文、行文。", "有问题请咨询。"])

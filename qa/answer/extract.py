@@ -42,7 +42,7 @@ _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自�
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
 _TIME_WORD = re.compile(
-    r"当日|当天|次日|即时|立即|之日起|月底前|年底前|日前|以前|前完成"
+    r"当日|当天|次日|次月|次年|当月|下月|即时|立即|之日起|月底|年底|月末|年末|日前|以前|前完成"
     r"|[前后]\s*(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|小时|日|天|周|月|年)"
     r"|(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|小时|日|天|周|月)(?:内|以内|之内)"
 )

@@ -154,6 +154,15 @@ class HomophoneCorrector:
     def _in_word(self, gram: str) -> bool:
         return gram in self._word_bigrams or gram in self._dictionary
 
+    @staticmethod
+    def _word_spans(text: str) -> list[tuple[int, int]]:
+        """For each character of a text, the [start, end) of the word jieba puts it in."""
+        spans: list[tuple[int, int]] = []
+        for word in cut(text):
+            start = len(spans)
+            spans.extend([(start, start + len(word))] * len(word))
+        return spans
+
     def known_count(self, norm_question: str) -> int:
         """How many of a question's character bigrams the library's text holds: the evidence a correction must raise."""
         return sum(1 for i in range(len(norm_question) - 1) if norm_question[i : i + 2] in self.bigrams)
@@ -199,13 +208,25 @@ class HomophoneCorrector:
                 self._chars_by_sound[reading(ch)].add(ch)
             self._unread = []
         chars = list(norm_question)
+        word_of = self._word_spans(norm_question)
         for j, ch in enumerate(chars):
             if not _is_cjk(ch) or ch in _FUNCTION_CHARS:
                 continue
             left = chars[j - 1] if j > 0 and _is_cjk(chars[j - 1]) else ""
             right = chars[j + 1] if j + 1 < len(chars) and _is_cjk(chars[j + 1]) else ""
-            if not (left or right) or (left and self._known(left + ch)) or (right and self._known(ch + right)):
+            if not (left or right):
                 continue
+            # Inside a word the segmenter made up ("才能|伸请"), only the word's own bigrams vouch
+            # for a character: 能伸 is a dictionary word, but not the one meant here.
+            start, end = word_of[j]
+            inside = [g for g in (norm_question[j - 1 : j + 1] if j > start else "", norm_question[j : j + 2] if j + 1 < end else "") if g]
+            made_up = end - start >= 2 and not any(self._in_word(g) for g in inside)
+            if (left and self._known(left + ch)) or (right and self._known(ch + right)):
+                if not made_up:
+                    continue
+                # Suspect only for its word: the replacement must mend that word (补帖 → 补贴, not 布帖).
+                left = left if j > start else ""
+                right = right if j + 1 < end else ""
             # A replacement must form a known word with a content neighbour: "的问" proves nothing.
             left = "" if left in _FUNCTION_CHARS else left
             right = "" if right in _FUNCTION_CHARS else right

@@ -430,6 +430,31 @@ def test_a_number_after_a_cited_title_is_that_document_s_number() -> None:
     assert not _numbers_of_others(s, analyse("《关于构建充电基础设施体系的指导意见》的文号是多少？"))
 
 
+def test_the_number_of_the_document_a_question_asks_for_is_the_one_cited(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "fares.txt",
+        "市交通委关于印发运价浮动实施规则的通知\n\n沪交规〔2021〕9号\n\n"
+        "根据《国务院办公厅关于深化出租汽车行业健康发展的指导意见》（国办发〔2016〕58号）精神，现制定本规则。\n",
+    )
+    reply = service.ask("运价浮动实施规则是依据国务院办公厅哪份文件的精神制定的？文号是什么？")
+    assert reply.citations and "国办发〔2016〕58号" in reply.answer
+
+
+def test_a_date_asked_of_what_has_already_happened_is_still_said_with_its_year(tmp_path: Path) -> None:
+    # "已经" asks what is the case now: that rules out future targets, not the years a date is said with.
+    service = _one_document(
+        tmp_path,
+        "stations.txt",
+        "关于开展充电示范站申报工作的通知\n\n2020-2022年度已被评为充电示范站的项目参评需重新申报。\n"
+        "申报项目须在2023年6月底之前建成并运营。到2025年建成充电示范站50个。\n",
+    )
+    intent = analyse("已经评上充电示范站的是哪几年评上的？")
+    assert intent.present and intent.kind == "year"
+    assert service.answerer._eligible(_sentence(service, "2020-2022年度"), intent)
+    assert not service.answerer._eligible(_sentence(service, "50个"), analyse("目前已经建成多少个充电示范站？"))
+
+
 def test_a_sentence_that_introduces_items_is_answered_by_the_items_after_it(regulation_library: QAService) -> None:
     sentence = _sentence(regulation_library, "有下列情形之一的项目")
     spans, kind, _ = regulation_library.answerer.compose(sentence, analyse("哪些情形下主管部门可以委托专业机构评估？"))

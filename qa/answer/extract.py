@@ -423,8 +423,9 @@ class Answerer:
             return False
         if intent.kind in TYPED_KINDS and intent.kind != "year" and intent.years and not set(intent.years) & {*s.years, *s.context_years}:
             return False
-        # A target for a future year does not say what is the case now.
-        return not (intent.present and s.years and intent.kind in TYPED_KINDS)
+        # A target for a future year does not say what amount is the case now ("目前已经制定了多少项");
+        # a date or a year asked is said with years whatever the tense.
+        return not (intent.present and s.years and intent.kind in ("quantity", "money", "percent"))
 
     def scored(
         self, intent: QuestionIntent, retrieval: RetrievalResult, named: Collection[str] = ()
@@ -470,8 +471,12 @@ class Answerer:
         elif intent.kind == "docnum":
             # "印发通知的文号是什么": the number the document's own metadata gives it, not one it cites.
             own = [c for c in candidates if self._holds_own_number(c.sentence) and not self._specific_grams(intent, self.docs[c.sentence.doc_id])]
-            # "《……实施意见》的发文字号": not the number of another 《title》 the sentence cites.
-            candidates = own or [c for c in candidates if not _numbers_of_others(c.sentence, intent)]
+            # "《……实施意见》的发文字号": not the number of another 《title》 the sentence cites, unless
+            # another document is what is asked ("依据哪份文件制定的？文号是什么").
+            if not own and not _ASKS_DOCUMENT.search(intent.norm):
+                candidates = [c for c in candidates if not _numbers_of_others(c.sentence, intent)]
+            else:
+                candidates = own or candidates
         elif intent.kind == "date" and intent.date_role == "effective":
             # "自何时起施行": the date its commencement clause states, not the date it was adopted.
             commencing = [c for c in candidates if _COMMENCES.search(c.sentence.text)]

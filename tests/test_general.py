@@ -673,6 +673,13 @@ def test_the_time_of_an_application_is_a_date_asked_even_in_keywords() -> None:
     assert analyse("积分入户报名时间是哪天").kind == "date"
 
 
+def test_a_keyword_query_asks_for_the_field_it_names_last() -> None:
+    assert analyse("广州 低保 金融资产 金额标准 执行时间").kind == "date"
+    assert analyse("广州 低保 执行时间 金额标准").kind == "money"
+    # with a question word, the question word decides as before
+    assert analyse("低保金额标准从什么时候开始执行？").kind == "date"
+
+
 def test_a_date_asked_of_a_named_document_keeps_what_it_is_the_date_of(tmp_path: Path) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()

@@ -32,7 +32,7 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
     ("date", re.compile(
         "什么时候|啥时候|啥时|何时|哪天|哪几天|哪一天|几月几[日号]|几号|日期|哪日|起止时间|时间是|什么时间|哪个时间|几点|(?:哪个|什么|哪些|哪几个)时段"
-        "|(?:发布|印发|公布|成文|签发|施行|生效|实施|开始|截止|结束|发文|申请|报名|申报|受理)时间"
+        "|(?:发布|印发|公布|成文|签发|施行|生效|实施|执行|开始|截止|结束|发文|申请|报名|申报|受理)时间"
     )),
     ("year", re.compile("哪年|哪一年|哪几年|哪些年|什么年份|年份")),
     ("money", re.compile("多少钱|多少元|多少万元|多少亿元|金额|费用是?多少|资金多少|补贴多少|补助多少|奖励多少|罚款多少|标准是多少钱")),
@@ -112,11 +112,16 @@ _COLLECTIVE_END = re.compile("(?:领域|方向|任务|措施|原则|部门|单�
 
 def classify(norm: str) -> AnswerKind:
     """The expected answer kind from the question words of a normalised question."""
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(norm):
-            if kind == "quantity" and re.search("哪些|哪几", norm):
-                return "list"
-            return kind
+    matches = [(kind, pattern.search(norm)) for kind, pattern in _KIND_PATTERNS]
+    found = [(kind, m.start()) for kind, m in matches if m]
+    if found and not _QUESTION_MARK.search(norm):
+        # A search-box query names the field it wants last: "低保 金额标准 执行时间" asks a date.
+        last = max(at for _, at in found)
+        found = [(kind, at) for kind, at in found if at == last]
+    for kind, _ in found:
+        if kind == "quantity" and re.search("哪些|哪几", norm):
+            return "list"
+        return kind
     if not _QUESTION_MARK.search(norm) and _COLLECTIVE_END.search(norm):
         return "list"
     return "text"

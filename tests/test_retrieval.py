@@ -143,3 +143,10 @@ def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:
     assert corrector.expand_abbreviations("国标多少") == "国标多少"
     # words the corpus does not abbreviate, and particles, stay
     assert corrector.expand_abbreviations("有补贴吗") == "有补贴吗"
+
+
+def test_two_characters_across_two_words_are_no_abbreviation() -> None:
+    corrector = HomophoneCorrector(["开展年度评估。年度评估结果向社会公布。年度评估每年一次。"])
+    assert corrector.expand_abbreviations("年评结果何时公布") == "年度评估结果何时公布"
+    # 几年|评上: 年评 is only the seam of two words
+    assert corrector.expand_abbreviations("指的是哪几年评上的") == "指的是哪几年评上的"

@@ -174,6 +174,7 @@ class HomophoneCorrector:
         read as the corpus's most frequent "X?Y?" made of two known words.
         """
         out, i = [], 0
+        word_of = self._word_spans(norm_question)
         while i < len(norm_question):
             three = norm_question[i : i + 3]
             if (
@@ -188,9 +189,12 @@ class HomophoneCorrector:
             gram = norm_question[i : i + 2]
             expansion = None
             if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._known(gram):
-                # An abbreviation stands on its own: "印发通知" holds 发通 only at the seam of two words.
+                # An abbreviation stands on its own: "印发通知" holds 发通 only at the seam of two words,
+                # and "哪几年评上的" holds 年评 only between the words 几年 and 评上.
                 left, right = norm_question[i - 1 : i + 1] if i else "", norm_question[i + 1 : i + 3]
                 seam = (len(left) == 2 and left in self.bigrams) or (len(right) == 2 and right in self.bigrams)
+                first, second = word_of[i], word_of[i + 1]
+                seam = seam or (first != second and first[1] - first[0] >= 2 and second[1] - second[0] >= 2)
                 expansion = None if seam else self._abbreviations.get(gram)
             if expansion:
                 out.append(expansion)

@@ -174,6 +174,19 @@ def test_a_question_names_a_document_by_title_words_only_it_has() -> None:
     assert names.named("登记费多少") == []  # names nothing: asked of the whole library
 
 
+def test_a_name_that_only_ends_like_a_title_names_another_document() -> None:
+    names = DocumentNames(
+        [
+            _doc("carbon", "广东省碳排放管理试行办法", "第一条 为了规范碳排放管理，制定本办法。"),
+            _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS, "国办发明电〔2023〕7号"),
+        ]
+    )
+    assert names.named("碳排放管理试行办法由哪个部门负责实施") == ["carbon"]
+    assert names.named("广东碳排放管理试行办法的配额多久分配一次") == ["carbon"]
+    # 居住证积分…管理试行办法 is another document, which the library does not hold
+    assert names.named("成都 居住证积分管理试行办法 牵头部门") == []
+
+
 @pytest.fixture(scope="module")
 def recombined_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     """The bundled notice plus documents recombining its sentences under other titles and figures."""

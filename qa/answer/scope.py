@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from qa.text.dictionary import pos_tokens
 from qa.text.grammar import DOCNUM
 from qa.text.normalize import normalize, normalized_opening
 from qa.types import Document
@@ -60,9 +61,21 @@ class DocumentNames:
                 norm = norm.replace(number, " ")
         return norm
 
+    def _names_a_document(self, rest: str) -> bool:
+        """Whether the longest phrase some title shares with the start of a text ends in a genre (…试行办法)."""
+        for j in range(len(rest), _MIN_NAME - 1, -1):
+            if rest[:j] in self._all_titles:
+                return bool(_GENRE_END.search(rest[:j]))
+        return False
+
     def _by_unique_title_words(self, norm: str) -> list[str]:
-        """The document whose title shares the longest phrase with the question, if only it holds that phrase."""
+        """The document whose title shares the longest phrase with the question, if only it holds that phrase.
+
+        A phrase that is only the end of a longer name in the question ("居住证积分|管理试行办法")
+        names another document than one whose title ends alike ("碳排放管理试行办法").
+        """
         best: tuple[int, str] | None = None
+        runs = _name_runs(norm)
         for i in range(len(norm)):
             for j in range(len(norm), i + _MIN_NAME - 1, -1):
                 phrase = norm[i:j]
@@ -75,9 +88,49 @@ class DocumentNames:
                     continue
                 if sum(1 for t in self.texts.values() if phrase in t) > 1:
                     continue  # other documents speak of it too: a topic, not a name
+                title = self.titles[owners[0]]
+                if not _spelled_in(norm[runs[i] : i], title[: title.find(phrase)]) and self._names_a_document(norm[i:]):
+                    continue  # the question names a document whose name begins with words this title lacks
                 best = (len(phrase), owners[0])
                 break
         return [best[1]] if best else []
+
+
+# A phrase ending in a genre of official document is the end of a document's name.
+_GENRE_END = re.compile("(?:办法|条例|规定|细则|通知|通告|公告|方案|意见|决定|规划|指南|纲要|规则|法)$")
+# jieba's tags of words no name is made of: prepositions (根据, 按), verbs (印发), pronouns, particles…
+_NOT_NAME_POS = ("p", "c", "u", "r", "d", "v", "y", "x", "w", "m", "q", "e", "o", "zg")
+
+
+def _name_runs(norm: str) -> list[int]:
+    """For each position of a text, where the name that runs up to it begins: the words before it
+    that are nouns, with the part before it of a word it cuts ("公租|房" gives 公租)."""
+    words: list[tuple[int, int, bool]] = []
+    position = 0
+    for word, pos in pos_tokens(norm):
+        is_name = pos == "vn" or not pos.startswith(_NOT_NAME_POS)  # 管理 (vn) is a noun here
+        words.append((position, position + len(word), is_name and not word.isspace()))
+        position += len(word)
+    starts = []
+    for k in range(len(norm) + 1):
+        begin = k
+        for a, b, is_name in reversed([w for w in words if w[0] < k]):
+            if b > k or (b == begin and is_name):
+                begin = a
+            else:
+                break
+        starts.append(begin)
+    return starts
+
+
+def _spelled_in(piece: str, text: str) -> bool:
+    """Whether every character of a piece appears in the text, in order (深圳公租 in 深圳市公共租赁住)."""
+    position = 0
+    for ch in piece:
+        position = text.find(ch, position) + 1
+        if not position:
+            return False
+    return True
 
 
 def names_part(segment: str, title: str, number: str = "") -> bool:
@@ -89,14 +142,7 @@ def names_part(segment: str, title: str, number: str = "") -> bool:
     """
     if len(segment) >= 2 and (segment in title or (number and segment in number)):
         return True
-    if len(segment) < _MIN_NAME:
-        return False
-    position = 0
-    for ch in segment:
-        position = title.find(ch, position) + 1
-        if not position:
-            return False
-    return True
+    return len(segment) >= _MIN_NAME and _spelled_in(segment, title)
 
 
 def naming_years(question: str, name: str) -> set[str]:

@@ -473,10 +473,10 @@ class Answerer:
             own = [c for c in candidates if self._holds_own_number(c.sentence) and not self._specific_grams(intent, self.docs[c.sentence.doc_id])]
             # "《……实施意见》的发文字号": not the number of another 《title》 the sentence cites, unless
             # another document is what is asked ("依据哪份文件制定的？文号是什么").
-            if not own and not _ASKS_DOCUMENT.search(intent.norm):
+            if own:
+                candidates = own
+            elif not _ASKS_DOCUMENT.search(intent.norm):
                 candidates = [c for c in candidates if not _numbers_of_others(c.sentence, intent)]
-            else:
-                candidates = own or candidates
         elif intent.kind == "date" and intent.date_role == "effective":
             # "自何时起施行": the date its commencement clause states, not the date it was adopted.
             commencing = [c for c in candidates if _COMMENCES.search(c.sentence.text)]

@@ -112,16 +112,14 @@ _COLLECTIVE_END = re.compile("(?:领域|方向|任务|措施|原则|部门|单�
 
 def classify(norm: str) -> AnswerKind:
     """The expected answer kind from the question words of a normalised question."""
-    matches = [(kind, pattern.search(norm)) for kind, pattern in _KIND_PATTERNS]
-    found = [(kind, m.start()) for kind, m in matches if m]
+    found = [(kind, m.start()) for kind, pattern in _KIND_PATTERNS if (m := pattern.search(norm))]
     if found and not _QUESTION_MARK.search(norm):
         # A search-box query names the field it wants last: "低保 金额标准 执行时间" asks a date.
         last = max(at for _, at in found)
         found = [(kind, at) for kind, at in found if at == last]
-    for kind, _ in found:
-        if kind == "quantity" and re.search("哪些|哪几", norm):
-            return "list"
-        return kind
+    if found:
+        kind = found[0][0]
+        return "list" if kind == "quantity" and re.search("哪些|哪几", norm) else kind
     if not _QUESTION_MARK.search(norm) and _COLLECTIVE_END.search(norm):
         return "list"
     return "text"

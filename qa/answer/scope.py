@@ -75,7 +75,7 @@ class DocumentNames:
         names another document than one whose title ends alike ("碳排放管理试行办法").
         """
         best: tuple[int, str] | None = None
-        runs = _name_runs(norm)
+        runs: list[int] = []  # the names' beginnings, found with jieba only when a title phrase needs them
         for i in range(len(norm)):
             for j in range(len(norm), i + _MIN_NAME - 1, -1):
                 phrase = norm[i:j]
@@ -89,6 +89,7 @@ class DocumentNames:
                 if sum(1 for t in self.texts.values() if phrase in t) > 1:
                     continue  # other documents speak of it too: a topic, not a name
                 title = self.titles[owners[0]]
+                runs = runs or _name_runs(norm)
                 if not _spelled_in(norm[runs[i] : i], title[: title.find(phrase)]) and self._names_a_document(norm[i:]):
                     continue  # the question names a document whose name begins with words this title lacks
                 best = (len(phrase), owners[0])

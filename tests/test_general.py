@@ -154,6 +154,7 @@ def test_typed_facts_from_a_general_grammar(text: str, facts: list[tuple[str, st
 def test_chinese_numerals_and_dates() -> None:
     assert [cn_to_number(x) for x in ("两千", "十五", "一百二十", "五千", "1,000", "3.5")] == [2000, 15, 120, 5000, 1000, 3.5]
     assert iso_date("二〇二三年八月三日") == "2023-08-03"
+    assert iso_date("二○○四年十一月十五日") == "2004-11-15"  # a circle (○) for the zero, as typed in many offices
     assert iso_date("2023-08-22 15:09") == "2023-08-22"
 
 
@@ -172,6 +173,9 @@ def test_a_question_names_a_document_by_title_words_only_it_has() -> None:
     assert names.named("《某市养犬管理条例》什么时候施行") == ["dogs"]
     assert names.named("国办发明电〔2023〕7号说春节放几天") == ["holidays"]
     assert names.named("登记费多少") == []  # names nothing: asked of the whole library
+    # "…7号文": the 文 after a number is the document it numbers, not a word asked.
+    rest = names.without_own_numbers("根据国办发明电〔2023〕7号文，春节放几天", ["holidays"])
+    assert "文" not in rest and rest.endswith(",春节放几天")
 
 
 def test_a_name_that_only_ends_like_a_title_names_another_document() -> None:
@@ -860,3 +864,49 @@ def test_how_often_is_answered_by_a_frequency_not_by_any_duration(tmp_path: Path
     intent = analyse("租房的多久可以提取一次公积金？")
     assert answerer._type_match(_sentence(service, "每季度提取一次"), intent)
     assert not answerer._type_match(_sentence(service, "满3个月"), intent)
+
+
+def test_a_title_line_that_states_the_document_s_number_answers_what_its_number_is(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "opinions.txt",
+        "关于灵活就业人员参加医疗保险若干问题的处理意见 (武劳社〔2004〕135号)\n各经办机构：\n"
+        "一、关于参保的步骤安排\n从2005年2月1日起，接受灵活就业人员参加基本医疗保险。\n",
+    )
+    title_line = _sentence(service, "135号")
+    assert [f.text for f in title_line.facts if f.kind == "docnum"] == ["武劳社〔2004〕135号"]
+    reply = service.ask("《关于灵活就业人员参加医疗保险若干问题的处理意见》的文号是？")
+    assert reply.found and "武劳社〔2004〕135号" in reply.answer
+
+
+def test_hours_and_months_asked_with_a_measure_word_are_durations_in_that_unit(regulation_library: QAService) -> None:
+    hours = analyse("急救中心每天几个小时受理呼叫？")
+    assert (hours.kind, hours.measure) == ("duration", "个小时")
+    assert analyse("几个月内办结？").measure == "个月"
+    day_and_night = Sentence("d", 0, 0, 12, "每天24小时受理呼叫。", 0, "", (), (0, 12), (), (), tuple(find_facts("每天24小时受理呼叫。")), None, True, frozenset())
+    assert regulation_library.answerer._measure_match(day_and_night, hours)
+
+
+def test_a_note_under_a_title_names_the_document_and_is_not_asked(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "regulation.txt",
+        "某省居住登记条例\n\n（2009年6月3日某省人大常委会通过，2016年3月31日某省人大常委会修订）\n\n"
+        "第一条 为了加强居住登记管理，制定本条例。\n第四十条 本条例自2016年7月1日起施行。\n",
+    )
+    intent = analyse("《某省居住登记条例》修订后从什么时候起施行？")
+    doc = service.answerer.docs["regulation"]
+    assert service.answerer._specific_grams(intent, doc) == []
+    assert "2016年7月1日" in service.ask("《某省居住登记条例》修订后从什么时候起施行？").answer
+
+
+def test_a_line_ending_in_a_colon_is_quoted_with_the_items_it_introduces(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "greening.txt",
+        "某市绿化条例\n\n第十条 其他裸露地面，按照下列规定确定责任人进行绿化：\n（一）单位范围内的，由所在单位负责；\n"
+        "（二）居住区内的，由物业服务人负责；\n（三）其他区域的，由区人民政府指定的部门负责。\n第十一条 绿化费用由责任人承担。\n",
+    )
+    spans, _, _ = service.answerer.compose(_sentence(service, "按照下列规定"), analyse("小区里的裸露地面归谁负责绿化？"))
+    quoted = _quoted(service, spans)
+    assert quoted.startswith("第十条") and "物业服务人" in quoted and "绿化费用" not in quoted

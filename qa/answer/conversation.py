@@ -24,7 +24,7 @@ _OWN_QUESTION = re.compile("什么|啥|哪|多少|几[项个家类种条年月�
 _SHORT = 8  # a phrase this short without question words is read as a follow-up
 
 # A year in the user's text: 2030, 二〇三〇年, 30年; with what usually leads it (到/至/在…).
-_YEAR_TEXT = re.compile(r"(?:(?<!\d)(?:19|20)\d{2}(?!\d)|[二〇零一三四五六七八九]{4}(?=年)|(?<!\d)[2-4]\d(?=年))")
+_YEAR_TEXT = re.compile(r"(?:(?<!\d)(?:19|20)\d{2}(?!\d)|[二〇○零一三四五六七八九]{4}(?=年)|(?<!\d)[2-4]\d(?=年))")
 _YEAR_PHRASE = re.compile(r"(?:到|至|截至|截止到|截止|在|于)?" + _YEAR_TEXT.pattern + r"(?:年底|年末|年前|年)?")
 # Nouns that name the kind of answer: "那发布日期呢？" after "文号是什么？" swaps these, not the topic.
 _KIND_NOUN = re.compile(

@@ -39,6 +39,7 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 _EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
 _CITED_BEFORE = re.compile(r"《([^》]+)》\s*[（(]?\s*$")  # a title right before a number: "《……意见》（国办发〔2023〕19号）"
 _COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
+_NOTE_LINE = re.compile(r"[（(][^（()）]*[)）]")  # a line in brackets under a title: when it was adopted, revised
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
 _TIME_WORD = re.compile(
@@ -51,6 +52,7 @@ _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes 
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _ITEMS_BELOW = 30  # sentences: how far the items a colon introduces are read as its context
+_ITEMS_SHOWN = 8  # sentences: how many of the items a colon introduces are quoted after it
 _ADDRESSEE_LINES = 60  # outline lines from the top in which an addressee line is looked for
 _LABEL_CHARS = 10  # a line ending in a colon this short is a page's label, not an addressee line
 _ASKS_ADDRESSEE = re.compile("主送|(?:发给|发送给|下发给|印发给|收文单位|收文机关)(?:是|有|包括)?(?:哪|谁|什么)")
@@ -314,7 +316,9 @@ class Answerer:
             return "quantity" in units
         if intent.measure in ("天", "日"):
             return bool(units & {"天", "日", "个工作日", "工作日"})
-        return intent.measure in units or any(f.unit.endswith(intent.measure) for f in s.facts)
+        # "几个小时" is answered by 24小时, "几个月" by 6个月.
+        measure = intent.measure[1:] if intent.measure.startswith("个") and len(intent.measure) > 1 else intent.measure
+        return measure in units or any(f.unit.endswith(measure) for f in s.facts)
 
     def features(self, intent: QuestionIntent, grams: Sequence[str], candidates: Sequence[Candidate], query: np.ndarray | None) -> np.ndarray:
         """The feature matrix (candidates × FEATURES)."""
@@ -595,6 +599,12 @@ class Answerer:
         intro = self._introduction(doc, s)
         if intro is not None:  # "（二）出租、出借…的；" means something only after "有下列行为之一的，处……："
             return [(s.doc_id, *intro), (s.doc_id, a, b)], "text", "……"
+        below = self._line_items(doc, s) if text[b - 1] in "：:" else []
+        if below:
+            # "补贴条件：" says nothing by itself: the item the question is about, or the items, follow it.
+            item = self._item_asked(doc, s, intent)
+            shown = [item] if item is not None else below[:_ITEMS_SHOWN]
+            return [(s.doc_id, a, b), *[(s.doc_id, t.start, t.end) for t in shown]], "text", "……" if item is not None else ""
         return [(s.doc_id, a, b)], "list" if intent.kind == "list" else "text", ""
 
     def _asks_document_field(self, intent: QuestionIntent, s: Sentence) -> bool:
@@ -608,7 +618,10 @@ class Answerer:
 
     def _specific_grams(self, intent: QuestionIntent, doc: DocumentSentences) -> list[str]:
         """The question's content bigrams that its document's title (or 文号) does not hold."""
-        title_chars = set(normalize(doc.doc.title + doc.doc.doc_number))
+        # The lines above its body name the document too: "（……通过，2016年3月31日……修订）" under a 条例's title.
+        text = doc.doc.text
+        body = next((ln.start for ln in doc.lines if not ln.is_heading and not _NOTE_LINE.fullmatch(text[ln.start : ln.end].strip())), len(text))
+        title_chars = set(normalize(doc.doc.title + doc.doc.doc_number + text[:body]))
         return [
             g
             for g in self.content_grams(intent)

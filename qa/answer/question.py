@@ -28,7 +28,7 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ordinal", re.compile("第几[次届批期轮]")),
     ("duration", re.compile(
         "什么时间内|多长时间内|多少时间内|多久|多长时间|多长的时间|多少天|(?<![哪月])几天|多少日|(?<![哪月])几日|几个月|多少个月|多少年(?!度)|(?<![这那近前后头哪])几年(?!级)"
-        "|(?:期限|时限|有效期)(?:是|为|多|几|有多|$)|多少个工作日|几个工作日"
+        "|(?:期限|时限|有效期)(?:是|为|多|几|有多|$)|多少个工作日|几个工作日|(?:几|多少)个?(?:小时|钟头)|(?:几|多少)分钟"
     )),
     ("date", re.compile(
         "什么时候|啥时候|啥时|何时|哪天|哪几天|哪一天|几月几[日号]|几号|日期|哪日|起止时间|时间是|什么时间|哪个时间|几点|(?:哪个|什么|哪些|哪几个)时段"
@@ -127,7 +127,8 @@ def classify(norm: str) -> AnswerKind:
 
 def _measure(norm: str, kind: str) -> str | None:
     asked = _ASKED_MEASURE.search(norm)
-    if asked and _is_whole_word(norm, asked.start(1), asked.group(1)):
+    # "几个月", "几个小时": the tagger's 几个 holds the 个 of a time unit, which is a measure all the same.
+    if asked and (asked.group(1).startswith("个") and asked.group(1) in TIME_UNITS or _is_whole_word(norm, asked.start(1), asked.group(1))):
         return "元" if asked.group(1) in ("钱", *CURRENCY) else asked.group(1)
     return {"money": "元", "percent": "%"}.get(kind)
 
@@ -202,7 +203,7 @@ def analyse(question: str) -> QuestionIntent:
     # Years inside a quoted title (《…（2024—2026年）》) name the document, not the year asked.
     untitled = re.sub(r"《[^》]*》", " ", norm)
     years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
-    without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇零一三四五六七八九]{4}年", " ", norm)
+    without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇○零一三四五六七八九]{4}年", " ", norm)
     # "这篇文章", "该通知": a pointer to the document asked about, not a topic ("篇文章" is one word to the tagger).
     without_years = _POINTER.sub(" ", without_years)
     if kind == "date":

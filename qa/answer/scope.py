@@ -58,7 +58,8 @@ class DocumentNames:
         for number in DOCNUM.findall(norm):
             key = normalize(number)
             if any((self.numbers.get(d) and (key in self.numbers[d] or self.numbers[d] in key)) or key in self.texts.get(d, "")[:400] for d in ids):
-                norm = norm.replace(number, " ")
+                # "武劳社〔2004〕135号文": the 文 (文件) that follows a number is the document it numbers.
+                norm = re.sub(re.escape(number) + "(?:文件|文)?", " ", norm)
         return norm
 
     def _names_a_document(self, rest: str) -> bool:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
-_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+_CN_NUM = "零〇○一二两三四五六七八九十百千万亿"
 _NUM = rf"(?:\d+(?:[,，]\d{{3}})*(?:\.\d+)?|[{_CN_NUM}]*[一二两三四五六七八九十][{_CN_NUM}]*|百分之[{_CN_NUM}\d.]+)"
 
 # Measures after a number. Currencies and time units first: they decide the fact's type.
 CURRENCY = ("万亿元", "亿元", "万元", "千元", "百元", "元", "美元", "欧元", "万美元", "亿美元")
-TIME_UNITS = ("个工作日", "工作日", "个月", "个季度", "季度", "小时", "分钟", "周年", "周", "天", "日", "年")
+TIME_UNITS = ("个工作日", "工作日", "个月", "个季度", "季度", "个小时", "小时", "分钟", "周年", "周", "天", "日", "年")
 MEASURES = (
     "项",
     "个",
@@ -144,10 +144,10 @@ DATE = re.compile(
 # A month with or without its year, when no day follows: "2025年6月", "每年11月底前", "3月份".
 MONTH = re.compile(
     rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?<![\d{_CN_NUM}])(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月"
-    r"(?:份|底|初|末|上旬|中旬|下旬)?(?!\s*(?:\d|[一二三四五六七八九十〇零]))"
+    r"(?:份|底|初|末|上旬|中旬|下旬)?(?!\s*(?:\d|[一二三四五六七八九十〇○零]))"
 )
 YEAR = re.compile(r"(?<![\d])(?:19|20)\d{2}(?=\s*年)|(?<![\d])(?:19|20)\d{2}(?=[-—─~～至到]\s*(?:19|20)\d{2})")
-CN_YEAR = re.compile(r"[二〇零一三四五六七八九]{4}(?=年)")
+CN_YEAR = re.compile(r"[二〇○零一三四五六七八九]{4}(?=年)")
 # How often: 每季度, 每年, 每两年, 每月一次, 三年一次: the answer to "多久……一次".
 FREQUENCY = re.compile(
     rf"每\s*(?P<n>\d+|[{_CN_NUM}]{{1,3}})?\s*个?\s*(?P<unit>季度|年度|学年|半年|年|月|周|星期|天|日)(?:\s*(?:\d+|[{_CN_NUM}]{{1,3}})\s*次)?"
@@ -163,7 +163,7 @@ PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6
 # An hour said alone, where a clause or a span ends with it: "开放至二十二时。", "9时至17时", "17时前".
 _HOUR = r"(?:[01]?\d|2[0-4]|[一二两三四五六七八九十]{1,3})\s*时(?:\s*(?:[0-5]?\d\s*分|半))?"
 BARE_HOUR = re.compile(
-    rf"(?<![\d零〇一二两三四五六七八九十]){_HOUR}(?:\s*[至到\-~～—]\s*{_HOUR}|(?=\s*(?:[至到\-~～—前后起止，。、；,;)）]|$)))"
+    rf"(?<![\d零〇○一二两三四五六七八九十]){_HOUR}(?:\s*[至到\-~～—]\s*{_HOUR}|(?=\s*(?:[至到\-~～—前后起止，。、；,;)）]|$)))"
 )
 # Half a year or a month: "满半年", "不超过半个月".
 HALF = re.compile(rf"{_PREFIX}半(?:个)?(?P<unit>年|月)(?!度){_SUFFIX}")
@@ -279,7 +279,7 @@ def find_facts(text: str) -> list[Fact]:
         add("date", m.start(), m.end())
     for m in MONTH.finditer(text):
         add("date", m.start(), m.end())
-    for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
+    for m in re.finditer(r"(?<![\d])(?:19|20)\d{2}\s*年(?!\s*\d{1,2}\s*月)|[二〇○零一三四五六七八九]{4}年(?![一二三四五六七八九十\d]{1,2}月)", text):
         add("year", m.start(), m.end(), cn_to_number(m.group()[:4]))
     for m in CLOCK.finditer(text):
         add("date", m.start(), m.end())

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CN_NUM = "一二三四五六七八九十百千零〇两"
+_CN_NUM = "一二三四五六七八九十百千零〇○两"
 # (style, pattern): the marker at the start of a line. Order matters only where two
 # patterns could match the same text (第X条 before a bare number).
 _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (

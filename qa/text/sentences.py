@@ -121,8 +121,8 @@ def document_sentences(doc: Document) -> DocumentSentences:
     sentences: list[Sentence] = []
     groups: dict[str, list[int]] = defaultdict(list)
     for n, line in enumerate(lines):
-        if line.is_heading:
-            continue
+        if line.is_heading and not any(f.kind == "docnum" for f in find_facts(text[line.text_start : line.end])):
+            continue  # a heading answers nothing, unless it states a document number ("…处理意见 (武劳社〔2004〕135号)")
         spans = sentence_spans(text, line.text_start, line.end)
         if not spans:
             continue
@@ -234,7 +234,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 18
+SENTENCES_VERSION = 21
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

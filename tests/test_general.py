@@ -910,3 +910,10 @@ def test_a_line_ending_in_a_colon_is_quoted_with_the_items_it_introduces(tmp_pat
     spans, _, _ = service.answerer.compose(_sentence(service, "按照下列规定"), analyse("小区里的裸露地面归谁负责绿化？"))
     quoted = _quoted(service, spans)
     assert quoted.startswith("第十条") and "物业服务人" in quoted and "绿化费用" not in quoted
+
+
+def test_the_year_a_document_was_put_out_names_it_and_is_not_asked() -> None:
+    assert analyse("2023年印发的方案的保障措施有哪几条？").years == ()
+    assert analyse("二○二三年发布的通知有哪些任务？").years == ()
+    assert analyse("到2025年制定多少项标准？").years == ("2025",)  # a target's year is asked
+    assert analyse("2023年印发的通知是哪天印发的？").years == ("2023",)

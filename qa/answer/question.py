@@ -202,6 +202,9 @@ def analyse(question: str) -> QuestionIntent:
     # A bare year in a search-box query ("2025 国际标准转化率") is a year too.
     # Years inside a quoted title (《…（2024—2026年）》) name the document, not the year asked.
     untitled = re.sub(r"《[^》]*》", " ", norm)
+    if kind not in ("date", "year"):
+        # "2023年印发的方案的保障措施": the year it was put out says which document, not what is asked of it.
+        untitled = re.sub(r"(?:(?:19|20)\d{2}|[二〇○零一三四五六七八九]{4})年(?=(?:印发|发布|颁布|出台|公布|下发)的)", " ", untitled)
     years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
     without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇○零一三四五六七八九]{4}年", " ", norm)
     # "这篇文章", "该通知": a pointer to the document asked about, not a topic ("篇文章" is one word to the tagger).

@@ -917,3 +917,38 @@ def test_the_year_a_document_was_put_out_names_it_and_is_not_asked() -> None:
     assert analyse("二○二三年发布的通知有哪些任务？").years == ()
     assert analyse("到2025年制定多少项标准？").years == ("2025",)  # a target's year is asked
     assert analyse("2023年印发的通知是哪天印发的？").years == ("2023",)
+
+
+def test_ratios_and_coefficients_are_facts_and_a_day_range_is_one_date() -> None:
+    assert [(f.kind, f.text) for f in find_facts("电脑派位和自主招生比例为2:8，按1比1配套")] == [("percent", "2:8"), ("percent", "1比1")]
+    assert [f.text for f in find_facts("上午8:30至12:00办理")] == ["8:30至12:00"]  # a time of day stays one
+    coefficients = find_facts("换算系数为：平房1.2；多层楼房1.4。")
+    assert [(f.kind, f.value) for f in coefficients] == [("quantity", 1.2), ("quantity", 1.4)]
+    assert not find_facts("第3.2条")
+    assert [f.text for f in find_facts("报名时间为2016年5月21—22日两天")][0] == "2016年5月21—22日"
+
+
+def test_how_to_asked_with_zen_or_za_asks_and_names_no_topic() -> None:
+    intent = analyse("家庭应补贴面积不到15平方米的咋算？")
+    assert not any("咋" in seg for seg in intent.segments) and not intent.keyword_only
+    assert analyse("《某某规定》是以什么文号印发的？").segments == ()
+
+
+def test_looking_something_up_online_is_not_publishing() -> None:
+    assert analyse("派位结果从几号起可以在网上查询？").date_role is None
+    assert analyse("这篇通知是什么时候挂到网上的？").date_role == "published"
+
+
+def test_parenthesised_numeral_characters_number_items_and_parallel_facts_are_quoted_together(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "notice.txt",
+        "某市关于调整投靠入户政策的通知\n\n一、取消下列投靠政策\n㈠取消成年子女投靠父母落户政策。\n㈡取消儿媳投靠公婆落户政策。\n"
+        "二、住房面积\n住房面积以建筑面积除以系数计算。建筑面积换算为使用面积的系数为：平房1.2；多层楼房1.4；高层楼房1.6。\n"
+        "本通知自3月1日起执行。\n",
+    )
+    items = service.ask("取消了哪些投靠落户政策？")
+    assert "成年子女投靠父母" in items.answer and "儿媳投靠公婆" in items.answer
+    coefficients = service.ask("建筑面积换算为使用面积的系数分别是多少？")
+    assert all(v in coefficients.answer for v in ("1.2", "1.4", "1.6"))
+    assert "3月1日" in service.ask("这个通知几号开始执行？").answer

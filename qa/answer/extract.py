@@ -29,7 +29,7 @@ from qa.text.sentences import DocumentSentences, Sentence, document_sentences, s
 from qa.types import AnswerType, Chunk, Citation, Document
 
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
-_MARKER = re.compile(r"^(?:[(（][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d{1,2}[.、．])\s*")
+_MARKER = re.compile(r"^(?:[(（][一二三四五六七八九十\d]+[)）]|[\u3220-\u3229\u2474-\u2487]|[一二三四五六七八九十]+、|\d{1,2}[.、．])\s*")
 _ITEM_HEADING = 16  # an item's opening sentence this short (marker aside) is its heading
 _INTRODUCED_LINE = 400  # characters: a paragraph a colon introduces is quoted with it up to this length
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
@@ -38,7 +38,7 @@ _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # （不含……）, （上述费用不含……）, 除……外
 _EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
 _CITED_BEFORE = re.compile(r"《([^》]+)》\s*[（(]?\s*$")  # a title right before a number: "《……意见》（国办发〔2023〕19号）"
-_COMMENCES = re.compile("施行|生效")  # a commencement clause: 本办法自…起施行
+_COMMENCES = re.compile("施行|生效|起[^，,。；;]{0,8}?(?:执行|实施)(?!方案|意见|细则|办法)|开始(?:执行|实施)")  # a commencement clause: 本办法自…起施行, 自3月1日起按新标准执行
 _NOTE_LINE = re.compile(r"[（(][^（()）]*[)）]")  # a line in brackets under a title: when it was adopted, revised
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
@@ -542,6 +542,18 @@ class Answerer:
             joiner = joiner or "……"
         return spans, answer_type, joiner
 
+    def _parallel_facts(self, doc: DocumentSentences, t: Sentence, intent: QuestionIntent, kinds: Collection[str]) -> list[tuple[int, int]]:
+        """The clauses of the run of parallel sentences after t, each closed by ；, that state the kind
+        asked ("系数为：平房1.2；多层楼房1.4；高层楼房1.6" for 分别是多少)."""
+        spans: list[tuple[int, int]] = []
+        previous = t
+        for u in doc.sentences[t.index + 1 : t.index + _ITEMS_SHOWN]:
+            if u.line != t.line or not previous.text.rstrip().endswith(("；", ";")) or not any(f.kind in kinds for f in u.facts):
+                break
+            spans += self._fact_clauses(u, intent)
+            previous = u
+        return spans
+
     def _compose(self, s: Sentence, intent: QuestionIntent) -> tuple[list[Span], AnswerType, str]:
         doc = self.docs[s.doc_id]
         text = doc.doc.text
@@ -553,6 +565,8 @@ class Answerer:
                 for t in (*doc.sentences[max(0, s.index - 1) : s.index], *doc.sentences[s.index + 1 : s.index + 2]):
                     if t.line == s.line and any(f.kind in kinds for f in t.facts):
                         spans = sorted([*spans, *self._fact_clauses(t, intent)])
+                        if "分别" in intent.norm and t.index > s.index:
+                            spans += self._parallel_facts(doc, t, intent, kinds)
                         break
             item = self._item_asked(doc, s, intent)
             if item is not None:

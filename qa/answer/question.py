@@ -54,7 +54,8 @@ _ASKED_MEASURE = re.compile(
     "(?<![这那近前后头])(?:多少|几)(" + "|".join(sorted({*CURRENCY, *TIME_UNITS, *MEASURES, "钱"}, key=len, reverse=True)) + ")"
 )
 _COUNT_ASKED = re.compile(r"哪([一二两三四五六七八九十\d]+)[类项个条种方面大]")
-_PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:上|站)|挂出|刊登|公开")  # 上网电价 is a tariff
+# 上网电价 is a tariff; "在网上查询" is where a citizen looks something up, "挂到网上的" is publishing.
+_PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:上|站)(?=的|了|呢|吗|[?？]|$)|挂出|刊登|公开")
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
@@ -62,7 +63,7 @@ _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几�
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _FREQUENCY_ASKED = re.compile("(?:多久|多长时间|几[天个月年]|多少天).{0,12}一次|每隔多久|频次|频率是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
-_QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|如何|为何|为什么|是否|能否|可否|[?？]")
+_QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|咋|如何|为何|为什么|是否|能否|可否|[?？]")
 
 # Parts of speech that carry no topic (jieba's tag set): pronouns (什么, 哪些, 谁), particles,
 # modal words, prepositions, conjunctions, adverbs, interjections, onomatopoeia, punctuation.
@@ -154,7 +155,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     words = tokens(norm)
     kept_positions: list[tuple[int, str]] = []
     for n, (word, pos) in enumerate(words):
-        is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match("哪|几|多少|什么|啥|谁", word))
+        is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match("哪|几|多少|什么|啥|谁|咋|怎", word))
         # A measure word before a noun, not after a number or 多少/几, begins that noun: 元宇宙 is a word
         # the tagger split into 元 + 宇宙 ("弄成个啥样" keeps 个 a measure word).
         previous = words[n - 1][0] if n else ""
@@ -171,7 +172,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         content = part_of_word or (
             not word.isspace()
             and not is_question
-            and not re.search("哪|几|多少|什么|啥|谁", word)
+            and not re.search("哪|几|多少|什么|啥|谁|咋|怎", word)
             and word not in _MEASURE_WORDS
             and word not in _FRAME_WORDS
             and not pos.startswith(_FUNCTION_POS)
@@ -215,6 +216,8 @@ def analyse(question: str) -> QuestionIntent:
     elif kind == "docnum":
         # "发文字号是多少": the field asked, not a topic ("发文字号" is 发 + 文字 + 号 to the tagger).
         without_years = dict(_KIND_PATTERNS)["docnum"].sub(" ", without_years)
+        # "以什么文号印发的": putting the document out is how it got its number, not a topic.
+        without_years = _SIGNED.sub(" ", _PUBLISHED.sub(" ", without_years))
     elif kind == "who":
         # "哪几家部委", "哪个单位": the kind of answer asked, not a topic; "一起发的", "联合印发": who put the
         # document out, its issuers.

@@ -18,7 +18,7 @@ CHUNKER_VERSION = 6  # also covers the outline and the candidate sentences
 _SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』)）]*")
 # Enumeration items inside a paragraph: 一是…二是…, (一)…(二)…, 1.…2.…
 _ENUM_MARK = re.compile(
-    r"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))"
+    r"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|[\u3220-\u3229\u2474-\u2487]|\d{1,2}(?:、|\.(?!\d)))"
 )
 
 

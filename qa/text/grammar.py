@@ -137,7 +137,8 @@ _AMOUNT = re.compile(
     rf"(?P<unit>%|％|‰|(?P<magnitude>[十百千万亿]{{1,2}}?)??(?:{_alt(CURRENCY)}|{_alt(TIME_UNITS)}|{_alt(MEASURES)}){_PER})?{_SUFFIX}"
 )
 DATE = re.compile(
-    rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号]"
+    rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})"
+    rf"(?:\s*[至到\-—~～]\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})(?=\s*[日号]))?\s*[日号]"  # 5月21—22日
     rf"(?:\s*[至到\-—~～]\s*(?:(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*[日号])?"
     r"|\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?|\d{4}/\d{1,2}/\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}"
 )
@@ -165,6 +166,10 @@ _HOUR = r"(?:[01]?\d|2[0-4]|[一二两三四五六七八九十]{1,3})\s*时(?:\s
 BARE_HOUR = re.compile(
     rf"(?<![\d零〇○一二两三四五六七八九十]){_HOUR}(?:\s*[至到\-~～—]\s*{_HOUR}|(?=\s*(?:[至到\-~～—前后起止，。、；,;)）]|$)))"
 )
+# A ratio: "按2:8比例", "1∶1配套", "3比7" (a time of day, 8:30, is read first).
+RATIO = re.compile(r"(?<![\d.:：∶])\d+(?:\.\d+)?\s*(?:[:：∶]|比)\s*\d+(?:\.\d+)?(?![\d.:：∶])")
+# A decimal said without a measure, as a coefficient is: "系数为：平房1.2；多层楼房1.4".
+BARE_DECIMAL = re.compile(r"(?<=[\u4e00-\u9fff：:为])(?<!第)\d+\.\d+(?=\s*(?:[；;，,。、）)]|$))")
 # Half a year or a month: "满半年", "不超过半个月".
 HALF = re.compile(rf"{_PREFIX}半(?:个)?(?P<unit>年|月)(?!度){_SUFFIX}")
 DOCNUM = re.compile(
@@ -295,6 +300,8 @@ def find_facts(text: str) -> list[Fact]:
         add("ordinal", m.start(), m.end(), cn_to_number(m.group("n")), m.group("unit"))
     for m in PHONE.finditer(text):
         add("phone", m.start(), m.end())
+    for m in RATIO.finditer(text):
+        add("percent", m.start(), m.end(), None, "比")
     for m in HALF.finditer(text):
         add("duration", m.start(), m.end(), 0.5, "年" if m.group("unit") == "年" else "个月")
     for m in _AMOUNT.finditer(text):
@@ -316,6 +323,8 @@ def find_facts(text: str) -> list[Fact]:
         if num == "一" and token == num + unit and len(unit) == 1 and unit in MEASURES:
             continue  # "一个", "一大", "一站式": an article or a word, not a count
         add(_amount_kind(unit, num), m.start(), m.end(), value, unit)
+    for m in BARE_DECIMAL.finditer(text):
+        add("quantity", m.start(), m.end(), float(m.group()), "")
     facts.sort(key=lambda f: f.start)
     return facts
 

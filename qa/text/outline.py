@@ -4,7 +4,7 @@ One parser for the heading systems these documents use:
 
 - Markdown headings (`#` … `######`);
 - 第X编 / 第X章 / 第X节 / 第X条 / 第X款 articles;
-- 一、 （一） 1. （1） ① numbered items, and `-`/`*` bullets;
+- 一、 （一） ㈠ 1. （1） ⑴ ① numbered items, and `-`/`*` bullets;
 - questions on their own line ending in ？ (the headings of a 解读 in Q&A form);
 - part titles: a short line naming a document genre (…的通知, …实施方案, …解读), which
   starts a new part of a compound document (a notice and the plan it issues).
@@ -29,10 +29,11 @@ _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("markdown", re.compile(r"^(#{1,6})\s*")),
     ("article", re.compile(rf"^第[{_CN_NUM}\d]+(编|章|节|条|款)(?=\s|　|$|[^\s{_CN_NUM}\d])")),
     ("cn-dun", re.compile(rf"^[{_CN_NUM}]+[、．.](?!\d)")),
-    ("cn-paren", re.compile(rf"^[(（][{_CN_NUM}]+[)）]")),
+    # ㈠ and ⑴ are single characters some offices type for （一） and （1）.
+    ("cn-paren", re.compile(rf"^(?:[(（][{_CN_NUM}]+[)）]|[\u3220-\u3229])")),
     # "1." before a year is an item ("1.2025年度积分制入户指标有多少个？"), before another digit a decimal.
     ("num-dot", re.compile(r"^\d{1,3}(?:[、．]|\.(?!\d)|\.(?=(?:19|20)\d{2}年))")),
-    ("num-paren", re.compile(r"^[(（]\d{1,3}[)）]")),
+    ("num-paren", re.compile(r"^(?:[(（]\d{1,3}[)）]|[\u2474-\u2487])")),
     ("circled", re.compile(r"^[\u2460-\u2473\u3251-\u325f]")),
     ("bullet", re.compile(r"^[-*•·]\s+")),
 )

@@ -25,7 +25,7 @@ from qa.text.outline import Line, parse_outline
 from qa.types import Document
 
 _CLAUSE_CUT = re.compile(r"[，,：:；;]")
-_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|\d{1,2}(?:、|\.(?!\d)))")
+_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|[\u3220-\u3229\u2474-\u2487]|\d{1,2}(?:、|\.(?!\d)))")
 _SHI_ITEM = re.compile(r"^[一二三四五六七八九十]+是")  # "一是……", "二是……": items a paragraph each
 _LEAD_YEAR = re.compile(r"^(?:到|至|截至|截止到?|在|从|自)?\s*((?:19|20)\d{2})\s*年")
 Span = tuple[int, int]
@@ -234,7 +234,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 21
+SENTENCES_VERSION = 24
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

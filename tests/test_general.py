@@ -952,3 +952,41 @@ def test_parenthesised_numeral_characters_number_items_and_parallel_facts_are_qu
     coefficients = service.ask("建筑面积换算为使用面积的系数分别是多少？")
     assert all(v in coefficients.answer for v in ("1.2", "1.4", "1.6"))
     assert "3月1日" in service.ask("这个通知几号开始执行？").answer
+
+
+def test_an_age_is_its_own_measure_and_no_count() -> None:
+    assert [(f.kind, f.text) for f in find_facts("男年满60周岁，女年满55岁，满5周年")] == [
+        ("quantity", "60周岁"),
+        ("quantity", "55岁"),
+        ("duration", "5周年"),
+    ]
+    assert analyse("需要年满多少周岁？").measure == "周岁"
+
+
+def test_an_age_does_not_answer_how_many_and_a_count_does_not_answer_how_old(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "meals.txt",
+        "某市长者饭堂管理办法\n\n第三条 长者饭堂为60周岁及以上老年人提供助餐服务。\n第四条 农业农村部门应于2个工作日内作出是否受理的决定。\n",
+    )
+    answerer = service.answerer
+    aged = _sentence(service, "60周岁")
+    assert not answerer._type_match(aged, analyse("每个街道要设置几个长者饭堂？"))
+    assert answerer._type_match(aged, analyse("多少周岁以上的老人可以用餐？"))
+    assert not answerer._type_match(_sentence(service, "2个工作日"), analyse("申请人需要年满多少周岁？"))
+
+
+def test_a_sum_of_money_is_asked_whatever_words_stand_between() -> None:
+    assert analyse("汽车置换更新补贴最高是多少？").kind == "money"
+    assert analyse("奖励一般有多少？").kind == "money"
+    assert analyse("补贴面积多少平方米？").kind == "quantity"
+
+
+def test_what_the_question_itself_leaves_out_is_not_what_it_is_about(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "machines.txt",
+        "某省农机补贴操作要求\n\n对轮式拖拉机，除动力换挡和无级变速等档次外，其他档次的补贴额测算比例总体不超过15%。\n",
+    )
+    reply = service.ask("轮式拖拉机（动力换挡和无级变速档次除外）的补贴额测算比例总体不超过多少？")
+    assert reply.found and "15%" in reply.answer

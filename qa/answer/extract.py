@@ -36,7 +36,7 @@ _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")
 _PURPOSE = re.compile(r"^(?:为了|为)(?!此)")
 # Time words that answer "什么时候" without a calendar date.
 # （不含……）, （上述费用不含……）, 除……外
-_EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
+_EXCLUSION = re.compile(r"[(（][^()（）]{0,8}?(?:不含|不包括|除)[^()（）]*[)）]|[(（][^()（）]{1,30}除外[)）]|除[^，。；]{2,40}?(?:以外|之外|外)")
 _CITED_BEFORE = re.compile(r"《([^》]+)》\s*[（(]?\s*$")  # a title right before a number: "《……意见》（国办发〔2023〕19号）"
 _COMMENCES = re.compile("施行|生效|起[^，,。；;]{0,8}?(?:执行|实施)(?!方案|意见|细则|办法)|开始(?:执行|实施)")  # a commencement clause: 本办法自…起施行, 自3月1日起按新标准执行
 _NOTE_LINE = re.compile(r"[（(][^（()）]*[)）]")  # a line in brackets under a title: when it was adopted, revised
@@ -52,6 +52,7 @@ _LONG_SENTENCE = 120  # characters: a text answer from a longer sentence quotes 
 _SHORT_CLAUSE = 12  # a clause this short is a label: the next clause goes with it
 _SHORT_SENTENCE = 100  # characters: a typed answer quotes a sentence this short whole
 _ITEMS_BELOW = 30  # sentences: how far the items a colon introduces are read as its context
+_AGES = ("岁", "周岁")
 _ITEMS_SHOWN = 8  # sentences: how many of the items a colon introduces are quoted after it
 _ADDRESSEE_LINES = 60  # outline lines from the top in which an addressee line is looked for
 _LABEL_CHARS = 10  # a line ending in a colon this short is a page's label, not an addressee line
@@ -286,7 +287,9 @@ class Answerer:
         if intent.kind == "quantity" and not intent.measure:
             return bool(kinds & {"quantity", "money", "percent", "duration"})  # "多少": an amount of any kind
         if intent.kind == "quantity":
-            return "quantity" in kinds or self._measure_match(s, intent)  # "多少小时" is answered by 400小时
+            # "多少小时" is answered by 400小时; a count in another measure is no age, nor an age a count.
+            counts = any(f.kind == "quantity" and (f.unit in _AGES) == (intent.measure in _AGES) for f in s.facts)
+            return counts or self._measure_match(s, intent)
         if intent.kind == "duration" and intent.asks_frequency:
             return any(f.kind == "duration" and (f.text.startswith("每") or f.text.endswith("一次")) for f in s.facts)
         if intent.kind in ("percent", "duration", "docnum", "year", "phone", "ordinal"):
@@ -312,12 +315,13 @@ class Answerer:
             return "money" in units or "倍" in units  # a fine may be a multiple of the sum
         if intent.measure == "%":
             return "percent" in units
-        if intent.measure == "个":  # the general classifier: any count ("几个领域" → 9大领域)
-            return "quantity" in units
+        if intent.measure == "个":  # the general classifier: any count ("几个领域" → 9大领域), not an age
+            return any(f.kind == "quantity" and f.unit not in _AGES for f in s.facts)
         if intent.measure in ("天", "日"):
             return bool(units & {"天", "日", "个工作日", "工作日"})
         # "几个小时" is answered by 24小时, "几个月" by 6个月.
         measure = intent.measure[1:] if intent.measure.startswith("个") and len(intent.measure) > 1 else intent.measure
+        measure = "岁" if measure in _AGES else measure  # an age: 年满60周岁 or 18岁
         return measure in units or any(f.unit.endswith(measure) for f in s.facts)
 
     def features(self, intent: QuestionIntent, grams: Sequence[str], candidates: Sequence[Candidate], query: np.ndarray | None) -> np.ndarray:
@@ -411,10 +415,13 @@ class Answerer:
         if not excluded:
             return False
         outside = _EXCLUSION.sub(" ", text)
-        if any(len(seg) >= 4 and seg in excluded and seg not in outside for seg in intent.segments):
+        # "轮式拖拉机（动力换挡档次除外）的比例": what the question leaves out itself is not what it is about.
+        asked_out = "".join(m.group() for m in _EXCLUSION.finditer(intent.norm))
+        segments = [seg for seg in intent.segments if seg not in asked_out]
+        if any(len(seg) >= 4 and seg in excluded and seg not in outside for seg in segments):
             return True
         # A word the question shortens: 物业费 is what "（上述费用不含物业管理费）" leaves out.
-        words = [w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 3]
+        words = [w for seg in segments for w, _ in tokens(seg) if len(w) >= 3]
         return any(_spells_out(w, excluded) and not _spells_out(w, outside) for w in words)
 
     def _holds_own_number(self, s: Sentence) -> bool:

@@ -51,6 +51,7 @@ MEASURES = (
     "期",
     "级",
     "岁",
+    "周岁",
     "吨",
     "万吨",
     "千瓦",
@@ -134,7 +135,7 @@ def _alt(words: tuple[str, ...]) -> str:
 _PER = rf"(?:\s*/\s*(?:{_alt(MEASURES)}|{_alt(TIME_UNITS)}|[\u4e00-\u9fff]{{1,2}}))?"
 _AMOUNT = re.compile(
     rf"{_PREFIX}(?P<num>{_NUM})(?:\s*(?:[-~～—至到])\s*{_NUM})?\s*"
-    rf"(?P<unit>%|％|‰|(?P<magnitude>[十百千万亿]{{1,2}}?)??(?:{_alt(CURRENCY)}|{_alt(TIME_UNITS)}|{_alt(MEASURES)}){_PER})?{_SUFFIX}"
+    rf"(?P<unit>%|％|‰|(?P<magnitude>[十百千万亿]{{1,2}}?)??(?:{_alt((*CURRENCY, *TIME_UNITS, *MEASURES))}){_PER})?{_SUFFIX}"
 )
 DATE = re.compile(
     rf"(?:(?:\d{{4}}|[{_CN_NUM}]{{4}})\s*年\s*)?(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月\s*(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})"

@@ -990,3 +990,11 @@ def test_what_the_question_itself_leaves_out_is_not_what_it_is_about(tmp_path: P
     )
     reply = service.ask("轮式拖拉机（动力换挡和无级变速档次除外）的补贴额测算比例总体不超过多少？")
     assert reply.found and "15%" in reply.answer
+
+
+def test_which_order_a_document_was_put_out_by_asks_its_number() -> None:
+    assert analyse("《某某管理办法》是以哪个部门令公布的？").kind == "docnum"
+    assert analyse("最初以哪个省政府令公布？").kind == "docnum"
+    assert analyse("什么时候下令的？").kind == "date"
+    # 最初 and 后来 say when, from where the asker stands; they are no topic
+    assert analyse("最初以哪个省政府令公布，后来依据哪个令修改？").segments == ("修改",)

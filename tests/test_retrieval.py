@@ -150,3 +150,11 @@ def test_two_characters_across_two_words_are_no_abbreviation() -> None:
     assert corrector.expand_abbreviations("年评结果何时公布") == "年度评估结果何时公布"
     # 几年|评上: 年评 is only the seam of two words
     assert corrector.expand_abbreviations("指的是哪几年评上的") == "指的是哪几年评上的"
+
+
+def test_an_abbreviation_the_library_holds_only_across_two_words_still_expands() -> None:
+    # "执行|标准" holds 行标 at the seam of two words: another document saying so changes nothing.
+    texts = ["新制定国家标准和行业标准2000项以上。行业标准加快制定。"]
+    alone = HomophoneCorrector(texts).expand_abbreviations("行标多少项")
+    beside = HomophoneCorrector([*texts, "铭牌标有生产日期、执行标准等信息。"]).expand_abbreviations("行标多少项")
+    assert alone == beside == "行业标准多少项"

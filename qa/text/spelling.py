@@ -180,7 +180,7 @@ class HomophoneCorrector:
             if (
                 len(three) == 3
                 and all(_is_cjk(c) and c not in _PARTICLES for c in three)
-                and not self._known(three[:2])
+                and not self._in_word(three[:2])
                 and three in self._abbreviations
             ):
                 out.append(self._abbreviations[three])  # 公租房 → 公共租赁住房
@@ -188,7 +188,8 @@ class HomophoneCorrector:
                 continue
             gram = norm_question[i : i + 2]
             expansion = None
-            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._known(gram):
+            # A bigram the library holds only across two words ("执行|标准" holds 行标) is no word of it.
+            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._in_word(gram):
                 # An abbreviation stands on its own: "印发通知" holds 发通 only at the seam of two words,
                 # and "哪几年评上的" holds 年评 only between the words 几年 and 评上.
                 left, right = norm_question[i - 1 : i + 1] if i else "", norm_question[i + 1 : i + 3]

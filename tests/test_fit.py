@@ -30,7 +30,7 @@ def _rows(documents: int = 6, per_document: int = 8, seed: int = 0) -> list[Ques
                 y[right] = 1.0
             golden = GoldenQuestion(f"d{d}-q{q}", "问题", "text", "zh-Hans", ("事实",) if answerable else (), (), answerable, doc=f"doc-{d}")
             passage = Passage(Chunk(f"doc-{d}", "", 0, 2, "正文"), 1.0, dense_score=0.9, lexical_score=5.0)
-            rows.append(QuestionRows(golden, x, y, RetrievalResult([passage])))
+            rows.append(QuestionRows(golden, x, y, RetrievalResult([passage]), np.zeros(5)))
     return rows
 
 

@@ -998,3 +998,38 @@ def test_which_order_a_document_was_put_out_by_asks_its_number() -> None:
     assert analyse("什么时候下令的？").kind == "date"
     # 最初 and 后来 say when, from where the asker stands; they are no topic
     assert analyse("最初以哪个省政府令公布，后来依据哪个令修改？").segments == ("修改",)
+
+
+def test_which_day_is_answered_by_a_day_not_by_a_month(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "subsidy.txt",
+        "某市租房补贴管理规定\n\n第十条 租房补贴自通知书开具当月开始计发。\n第十一条 补贴于每月10日前发放。\n",
+    )
+    answerer = service.answerer
+    day = analyse("补贴每个月几号发放？")
+    assert not answerer._type_match(_sentence(service, "开具当月"), day)
+    assert answerer._type_match(_sentence(service, "10日前"), day)
+    assert answerer._type_match(_sentence(service, "开具当月"), analyse("补贴从什么时候开始计发？"))
+
+
+def test_a_document_that_never_writes_a_topic_word_is_missing_it(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "enrollment.txt",
+        "某市义务教育招生问答\n\n随迁子女到民办学校就读，按照民办学校招生办法报名入学。\n",
+    )
+    answerer = service.answerer
+    assert answerer.doc_missing(analyse("随迁子女按积分入学时积分怎么计算？"), "enrollment") > 0
+    assert answerer.doc_missing(analyse("随迁子女怎么报名入学？"), "enrollment") == 0.0
+
+
+def test_a_plan_quoting_its_own_short_title_quotes_no_other_document(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "某产业标准化实施方案\n\n为贯彻落实《国家标准化发展纲要》，制定本方案。\n《实施方案》以新发展理念为指导，全面贯彻落实党的二十大精神。\n",
+    )
+    assert service.answerer._own_title("plan", "实施方案")
+    assert not service.answerer._own_title("plan", "国家标准化发展纲要")
+    assert "国家标准化发展纲要" in service.ask("制定这个方案是为了贯彻落实哪份纲要？").answer

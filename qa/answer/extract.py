@@ -42,6 +42,12 @@ _COMMENCES = re.compile("施行|生效|起[^，,。；;]{0,8}?(?:执行|实施)(
 _NOTE_LINE = re.compile(r"[（(][^（()）]*[)）]")  # a line in brackets under a title: when it was adopted, revised
 # When something happens, said without a calendar date: at once, by a time, or relative to an event
 # ("合同期满前3个月", "收到通知后15个工作日内").
+_DAY_ASKED = re.compile("几号|几月几[日号]|哪一?天|哪日|哪几天")
+_DAY = re.compile(r"[日号]|\d{1,2}\s*[:：]\s*\d{2}|[时点]|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+_DAY_WORD = re.compile(
+    r"当日|当天|次日|之日|月底|月末|日前|[前后内]\s*(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|日|天)"
+    r"|(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|日|天)(?:内|以内|之内)"
+)
 _TIME_WORD = re.compile(
     r"当日|当天|次日|次月|次年|当月|下月|即时|立即|之日起|月底|年底|月末|年末|日前|以前|前完成"
     r"|[前后]\s*(?:\d+|[一二两三四五六七八九十]+)\s*个?(?:工作日|小时|日|天|周|月|年)"
@@ -294,6 +300,9 @@ class Answerer:
             return any(f.kind == "duration" and (f.text.startswith("每") or f.text.endswith("一次")) for f in s.facts)
         if intent.kind in ("percent", "duration", "docnum", "year", "phone", "ordinal"):
             return intent.kind in kinds
+        if intent.kind == "date" and _DAY_ASKED.search(intent.norm):
+            # "每个月几号发放", "哪天报名": a day, not a month ("当月") or a year.
+            return any(f.kind == "date" and _DAY.search(f.text) for f in s.facts) or bool(_DAY_WORD.search(s.text))
         if intent.kind == "date":
             return bool(kinds & {"date", "year"}) or bool(_TIME_WORD.search(s.text))  # "2025年底" answers 什么时候
         if intent.kind == "who":
@@ -323,6 +332,20 @@ class Answerer:
         measure = intent.measure[1:] if intent.measure.startswith("个") and len(intent.measure) > 1 else intent.measure
         measure = "岁" if measure in _AGES else measure  # an age: 年满60周岁 or 18岁
         return measure in units or any(f.unit.endswith(measure) for f in s.facts)
+
+    def _own_title(self, doc_id: str, quoted: str) -> bool:
+        """Whether a 《title》 quoted in a document is that document's own title or its short form."""
+        own = normalize(self.index.documents[doc_id].title)
+        return normalize(quoted) in own
+
+    def doc_missing(self, intent: QuestionIntent, doc_id: str) -> float:
+        """Share of the question's topic words that a document never writes: one that never writes
+        积分 says nothing of "随迁子女按积分入学时各项积分怎么计算"."""
+        words = [w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus]
+        if not words or doc_id not in self.docs:
+            return 0.0
+        present = self.docs[doc_id].bigrams
+        return sum(1 for w in words if not all(g in present for g in char_bigrams(w))) / len(words)
 
     def features(self, intent: QuestionIntent, grams: Sequence[str], candidates: Sequence[Candidate], query: np.ndarray | None) -> np.ndarray:
         """The feature matrix (candidates × FEATURES)."""
@@ -455,7 +478,8 @@ class Answerer:
         candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent)]
         if _ASKS_DOCUMENT.search(intent.norm):
             # …another document than the one the question is about.
-            quoting = [c for c in candidates if any(t not in intent.norm for t in re.findall("《([^》]+)》", c.sentence.text))]
+            # 《实施方案》 in the plan's own text is the plan itself, not another document.
+            quoting = [c for c in candidates if any(t not in intent.norm and not self._own_title(c.sentence.doc_id, t) for t in re.findall("《([^》]+)》", c.sentence.text))]
             candidates = quoting or candidates
         # The addressee line answers whom a document is sent to (主送), and nothing else.
         addressed = [c for c in candidates if c.sentence.index in self._addressee_line(c.sentence.doc_id)]
@@ -511,7 +535,8 @@ class Answerer:
             return self._refusal(intent, 0.0)
         order = self.weights.order(x)
         best = candidates[int(order[0])]
-        evidence = self.weights.answerability(answerability_features(x, probs, order, retrieval))
+        missing = self.doc_missing(intent, best.sentence.doc_id)
+        evidence = self.weights.answerability(answerability_features(x, probs, order, retrieval, missing))
         if self._asks_document_field(intent, best.sentence):
             # "文号是什么", "哪天印发的": the document's own field, present in its text, is the evidence.
             evidence = max(evidence, self.weights.threshold)
@@ -820,8 +845,11 @@ class Answerer:
         return Citation(doc_id, doc.title, section, doc.text[start:end], start, end, round(score, 4), p_start, p_end)
 
 
-def answerability_features(x: np.ndarray, probs: np.ndarray, order: np.ndarray, retrieval: RetrievalResult) -> np.ndarray:
-    """ANSWERABILITY_FEATURES of a question from its candidates' features, probabilities and ranking."""
+def answerability_features(
+    x: np.ndarray, probs: np.ndarray, order: np.ndarray, retrieval: RetrievalResult, doc_missing: float = 0.0
+) -> np.ndarray:
+    """ANSWERABILITY_FEATURES of a question from its candidates' features, probabilities and ranking,
+    and the share of its topic words that the best candidate's document never writes."""
     best = x[order[0]]
     second = float(probs[order[1]]) if len(order) > 1 else 0.0
     top_passage = retrieval.passages[0] if retrieval.passages else None
@@ -839,6 +867,7 @@ def answerability_features(x: np.ndarray, probs: np.ndarray, order: np.ndarray, 
             best[_F["rarest_missing"]],
             best[_F["segment_missing"]],
             best[_F["focus_missing"]],
+            doc_missing,
         ]
     )
 

@@ -65,6 +65,7 @@ ANSWERABILITY_FEATURES = (
     "rarest_missing",
     "segment_missing",
     "focus_missing",
+    "doc_missing",  # share of the question's topic words that the best sentence's whole document never writes
 )
 
 

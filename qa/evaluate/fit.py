@@ -52,6 +52,7 @@ class QuestionRows:
     x: np.ndarray
     y: np.ndarray
     retrieval: RetrievalResult
+    doc_missing: np.ndarray  # per candidate: the share of the question's topic words its document never writes
 
 
 def question_rows(service: QAService, golden: GoldenQuestion, mode: str = "hybrid") -> QuestionRows:
@@ -65,7 +66,8 @@ def question_rows(service: QAService, golden: GoldenQuestion, mode: str = "hybri
             spans, _, joiner = answerer.compose(c.sentence, intent)
             text = joiner.join(service.index.documents[d].text[a:b] for d, a, b in spans)
             labels[n] = float(holds_facts(text, golden.all_of, golden.any_of))
-    return QuestionRows(golden, x, labels, retrieval)
+    missing = np.array([answerer.doc_missing(intent, c.sentence.doc_id) for c in candidates])
+    return QuestionRows(golden, x, labels, retrieval, missing)
 
 
 def _outcomes(rows: Sequence[QuestionRows], ranker: Weights) -> list[tuple[np.ndarray | None, bool, bool]]:
@@ -77,7 +79,7 @@ def _outcomes(rows: Sequence[QuestionRows], ranker: Weights) -> list[tuple[np.nd
             continue
         order = ranker.order(r.x)
         top = int(order[0])
-        out.append((answerability_features(r.x, ranker.score(r.x), order, r.retrieval), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
+        out.append((answerability_features(r.x, ranker.score(r.x), order, r.retrieval, float(r.doc_missing[top])), bool(r.y[top]) and r.golden.answerable, not r.golden.answerable))
     return out
 
 

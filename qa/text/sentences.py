@@ -67,6 +67,11 @@ class DocumentSentences:
         return clause_spans(self.doc.text, sentence.start, sentence.end)
 
     @cached_property
+    def bigrams(self) -> frozenset[str]:
+        """Every character bigram of the document's sentences and title."""
+        return frozenset().union(self.title_bigrams, *(s.bigrams for s in self.sentences))
+
+    @cached_property
     def _starts(self) -> list[int]:
         return [s.start for s in self.sentences]
 

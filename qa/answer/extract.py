@@ -25,11 +25,12 @@ from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
 from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
+from qa.text.outline import PAREN_NUMERALS
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation, Document
 
 _CONTINUES = re.compile(r"^(?:其中|具体|包括|主要包括|分别|即)")
-_MARKER = re.compile(r"^(?:[(（][一二三四五六七八九十\d]+[)）]|[\u3220-\u3229\u2474-\u2487]|[一二三四五六七八九十]+、|\d{1,2}[.、．])\s*")
+_MARKER = re.compile(rf"^(?:[(（][一二三四五六七八九十\d]+[)）]|{PAREN_NUMERALS}|[一二三四五六七八九十]+、|\d{{1,2}}[.、．])\s*")
 _ITEM_HEADING = 16  # an item's opening sentence this short (marker aside) is its heading
 _INTRODUCED_LINE = 400  # characters: a paragraph a colon introduces is quoted with it up to this length
 _DEFINES = re.compile(r"是指|指的是|^指|即|是一种|所称")

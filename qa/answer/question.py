@@ -67,6 +67,7 @@ _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几�
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _FREQUENCY_ASKED = re.compile("(?:多久|多长时间|几[天个月年]|多少天).{0,12}一次|每隔多久|频次|频率是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
+_ASKING = "哪|几|多少|什么|啥|谁|咋|怎"  # a word that starts with one of these asks
 _QUESTION_MARK = re.compile("什么|啥|哪|多少|几|吗|呢|谁|怎|咋|如何|为何|为什么|是否|能否|可否|[?？]")
 
 # Parts of speech that carry no topic (jieba's tag set): pronouns (什么, 哪些, 谁), particles,
@@ -159,7 +160,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     words = tokens(norm)
     kept_positions: list[tuple[int, str]] = []
     for n, (word, pos) in enumerate(words):
-        is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match("哪|几|多少|什么|啥|谁|咋|怎", word))
+        is_question = bool(_QUESTION_MARK.fullmatch(word) or re.match(_ASKING, word))
         # A measure word before a noun, not after a number or 多少/几, begins that noun: 元宇宙 is a word
         # the tagger split into 元 + 宇宙 ("弄成个啥样" keeps 个 a measure word).
         previous = words[n - 1][0] if n else ""
@@ -176,7 +177,7 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         content = part_of_word or (
             not word.isspace()
             and not is_question
-            and not re.search("哪|几|多少|什么|啥|谁|咋|怎", word)
+            and not re.search(_ASKING, word)
             and word not in _MEASURE_WORDS
             and word not in _FRAME_WORDS
             and not pos.startswith(_FUNCTION_POS)

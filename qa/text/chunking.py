@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.text.outline import parse_outline
+from qa.text.outline import PAREN_NUMERALS, parse_outline
 from qa.types import Chunk, Document
 
 # Bump when chunk boundaries change for the same text: indexes built before are then stale.
@@ -18,7 +18,7 @@ CHUNKER_VERSION = 6  # also covers the outline and the candidate sentences
 _SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』)）]*")
 # Enumeration items inside a paragraph: 一是…二是…, (一)…(二)…, 1.…2.…
 _ENUM_MARK = re.compile(
-    r"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|[\u3220-\u3229\u2474-\u2487]|\d{1,2}(?:、|\.(?!\d)))"
+    rf"(?<=[。；;：:，,])(?=[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|{PAREN_NUMERALS}|\d{{1,2}}(?:、|\.(?!\d)))"
 )
 
 

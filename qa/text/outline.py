@@ -23,17 +23,20 @@ import re
 from dataclasses import dataclass
 
 _CN_NUM = "一二三四五六七八九十百千零〇○两"
+# Single characters some offices type for a numbered item: ㈠…㈩ for （一）…（十）, ⑴…⒇ for （1）…（20）.
+CN_PAREN_CHARS = "\u3220-\u3229"
+NUM_PAREN_CHARS = "\u2474-\u2487"
+PAREN_NUMERALS = f"[{CN_PAREN_CHARS}{NUM_PAREN_CHARS}]"
 # (style, pattern): the marker at the start of a line. Order matters only where two
 # patterns could match the same text (第X条 before a bare number).
 _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("markdown", re.compile(r"^(#{1,6})\s*")),
     ("article", re.compile(rf"^第[{_CN_NUM}\d]+(编|章|节|条|款)(?=\s|　|$|[^\s{_CN_NUM}\d])")),
     ("cn-dun", re.compile(rf"^[{_CN_NUM}]+[、．.](?!\d)")),
-    # ㈠ and ⑴ are single characters some offices type for （一） and （1）.
-    ("cn-paren", re.compile(rf"^(?:[(（][{_CN_NUM}]+[)）]|[\u3220-\u3229])")),
+    ("cn-paren", re.compile(rf"^(?:[(（][{_CN_NUM}]+[)）]|[{CN_PAREN_CHARS}])")),
     # "1." before a year is an item ("1.2025年度积分制入户指标有多少个？"), before another digit a decimal.
     ("num-dot", re.compile(r"^\d{1,3}(?:[、．]|\.(?!\d)|\.(?=(?:19|20)\d{2}年))")),
-    ("num-paren", re.compile(r"^(?:[(（]\d{1,3}[)）]|[\u2474-\u2487])")),
+    ("num-paren", re.compile(rf"^(?:[(（]\d{{1,3}}[)）]|[{NUM_PAREN_CHARS}])")),
     ("circled", re.compile(r"^[\u2460-\u2473\u3251-\u325f]")),
     ("bullet", re.compile(r"^[-*•·]\s+")),
 )

@@ -21,11 +21,11 @@ from typing import Any
 from qa.text.chunking import sentence_spans
 from qa.text.grammar import Fact, find_facts, iso_date, years_in
 from qa.text.normalize import char_bigrams
-from qa.text.outline import Line, parse_outline
+from qa.text.outline import PAREN_NUMERALS, Line, parse_outline
 from qa.types import Document
 
 _CLAUSE_CUT = re.compile(r"[，,：:；;]")
-_ENUM_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|[\u3220-\u3229\u2474-\u2487]|\d{1,2}(?:、|\.(?!\d)))")
+_ENUM_ITEM = re.compile(rf"^(?:[一二三四五六七八九十]+是|[(（][一二三四五六七八九十]+[)）]|{PAREN_NUMERALS}|\d{{1,2}}(?:、|\.(?!\d)))")
 _SHI_ITEM = re.compile(r"^[一二三四五六七八九十]+是")  # "一是……", "二是……": items a paragraph each
 _LEAD_YEAR = re.compile(r"^(?:到|至|截至|截止到?|在|从|自)?\s*((?:19|20)\d{2})\s*年")
 Span = tuple[int, int]

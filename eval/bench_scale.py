@@ -56,7 +56,7 @@ from qa.service import QAService, ensure_index  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 SECTIONS = ("build", "startup", "ask", "search", "batching", "load", "workers")
-BUILD_BATCH, NAIVE_SLICE = 64, 16
+NAIVE_SLICE = embed_backends.NAIVE_SLICE
 SCALE_QUESTION = "第3号示例管理办法的第5条是什么"
 
 
@@ -145,59 +145,55 @@ def child_env(settings: Settings, library: Settings | None = None) -> dict[str, 
 
 
 def build_rows(embedder: Embedder, settings: Settings, count: int, onnx: bool, runs: int = 3) -> list[Row]:
-    """Passages/s of the original pipeline (PyTorch, fixed slices of 16), length-sorted batches and ONNX Runtime, paired.
+    """Passages/s of the original pipeline (PyTorch, fixed slices of 16) and of each build backend, paired.
 
-    The ways take turns within each of `runs` rounds (embed_backends.paired_rates), so a shared
-    machine's load falls on them alike; medians are shown.
+    Every backend gets the length-sorted batches of `qa build` (Settings.embed_batch_size). The ways
+    take turns within each of `runs` rounds (embed_backends.paired_rates), so a shared machine's
+    load falls on them alike; medians are shown.
     """
     texts = embed_backends.bundled_passages(count)
+    batch = settings.embed_batch_size
     ways: dict[str, Callable[[], np.ndarray]] = {
         "naive": lambda: embed_backends.naive_vectors(embedder, texts),
-        "sorted": lambda: embed_sorted(embedder, texts, BUILD_BATCH),
+        "torch": lambda: embed_sorted(embedder, texts, batch),
     }
-    ready_s, failure = 0.0, ""
-    if onnx and not isinstance(embedder, HashEmbedder):
-        try:
-            from qa.retrieve.onnx_embedder import OnnxEmbedder
-
-            started = time.perf_counter()
-            runtime = OnnxEmbedder(Path(embedder.name), settings.cache_dir, BUILD_BATCH, query_threads=1)
-            ready_s = time.perf_counter() - started
-            int8 = OnnxEmbedder(Path(embedder.name), settings.cache_dir, BUILD_BATCH, query_threads=1, int8=True)
-            ways["onnx"] = lambda: embed_sorted(runtime, texts, BUILD_BATCH)
-            ways["onnx-int8"] = lambda: embed_sorted(int8, texts, BUILD_BATCH)
-        except Exception as exc:  # a backend that cannot run here is a figure too
-            failure = str(exc).splitlines()[0][:120]
+    failures: dict[str, str] = {}
+    ready: dict[str, float] = {}
+    if not isinstance(embedder, HashEmbedder):
+        for backend in ("torch-bf16", *(("onnx", "onnx-int8") if onnx else ())):
+            try:
+                started = time.perf_counter()
+                other = load_embedder(settings.with_(embed_backend=backend))
+                ready[backend] = time.perf_counter() - started
+            except Exception as exc:  # a backend that cannot run here is a figure too
+                failures[backend] = str(exc).splitlines()[0][:120]
+                continue
+            ways[backend] = lambda other=other: embed_sorted(other, texts, batch)  # type: ignore[misc]
     with all_cores():
         for embed in ways.values():
-            embed()  # warm-up, and the ONNX session for passages is made
+            embed()  # warm-up: ONNX Runtime's passage session or worker processes are made
         rates, vectors = embed_backends.paired_rates(ways, len(texts), runs)
-    where = f"{len(texts)} passages of the bundled text, {os.cpu_count()} threads, median of {runs} paired runs"
-    naive = f"fixed slices of {NAIVE_SLICE}, PyTorch ({rates['naive']:.1f}/s)"
-    rows = [
-        Row(
-            "build",
-            f"passages/s, PyTorch, length-sorted batches of {BUILD_BATCH} ({where})",
-            f"{rates['sorted']:.1f}",
-            f"{rates['sorted'] / rates['naive']:.2f}× {naive}; cosine min {cosine_min(vectors['sorted'], vectors['naive']):.6f}",
-        ),
-    ]
+    where = f"{len(texts)} passages of the bundled text, {os.cpu_count()} cores, median of {runs} paired runs"
+    naive = f"fixed slices of {NAIVE_SLICE}, PyTorch float32 ({rates['naive']:.1f}/s)"
     labels = {
-        "onnx": f"ONNX Runtime, fused graph (what `qa build` uses), same batches; export/load {ready_s:.0f} s",
-        "onnx-int8": "ONNX Runtime, 4-bit matrices in int8 arithmetic (QA_BUILD_BACKEND=onnx-int8), same batches",
+        "torch": f"PyTorch float32, length-sorted batches of {batch} ({where})",
+        "torch-bf16": "PyTorch, bfloat16 products (QA_BUILD_BACKEND=torch-bf16), same batches",
+        "onnx": "ONNX Runtime, fused graph, one single-threaded process per core (QA_BUILD_BACKEND=onnx)",
+        "onnx-int8": "ONNX Runtime, 4-bit matrices in int8 arithmetic (QA_BUILD_BACKEND=onnx-int8), same processes",
     }
+    rows = []
     for way in (w for w in labels if w in rates):
+        used = " (what `qa build` uses)" if way == settings.build_backend else ""
+        load = f"; load {ready[way]:.0f} s" if way in ready else ""
         rows.append(
             Row(
                 "build",
-                f"passages/s, {labels[way]}",
+                f"passages/s, {labels[way]}{used}",
                 f"{rates[way]:.1f}",
-                f"{rates[way] / rates['naive']:.2f}× {naive}, {rates[way] / rates['sorted']:.2f}× PyTorch sorted; "
-                f"cosine min {cosine_min(vectors[way], vectors['naive']):.6f}",
+                f"{rates[way] / rates['naive']:.2f}× {naive}; cosine min {cosine_min(vectors[way], vectors['naive']):.6f}{load}",
             )
         )
-    if failure:
-        rows.append(Row("build", "ONNX Runtime", "unavailable", failure))
+    rows += [Row("build", backend, "unavailable", reason) for backend, reason in failures.items()]
     return rows
 
 

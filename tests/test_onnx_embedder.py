@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from qa.errors import ModelLoadError, SettingsError
 from qa.retrieve import onnx_embedder
-from qa.retrieve.embedder import SentenceTransformerEmbedder, load_embedder
+from qa.retrieve.embedder import SentenceTransformerEmbedder, bf16_is_native, load_embedder
 from qa.retrieve.onnx_embedder import OnnxEmbedder
 from qa.settings import Settings
 
@@ -174,26 +175,45 @@ def test_the_backend_setting_is_checked_and_chooses_the_embedder(tiny_model: Pat
     assert isinstance(load_embedder(settings), OnnxEmbedder)
 
 
-def test_a_build_embeds_with_onnx_runtime_by_default_and_with_pytorch_when_the_model_cannot_run_there(
-    tiny_model: Path, tmp_path: Path
-) -> None:
+def test_a_build_embeds_with_the_fastest_backend_that_runs_here(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.retrieve import embedder as embedder_module
     from qa.retrieve.embedder import load_build_embedder
 
     with pytest.raises(SettingsError, match="QA_BUILD_BACKEND"):
         Settings.from_env({"QA_BUILD_BACKEND": "gpu"})
     settings = Settings.from_env({"QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
-    assert settings.embed_backend == "torch" and isinstance(load_build_embedder(settings), OnnxEmbedder)
-    assert isinstance(load_build_embedder(settings.with_(build_backend="torch")), SentenceTransformerEmbedder)
+    assert settings.embed_backend == "torch" and settings.build_backend == "torch-bf16"
+    monkeypatch.setattr(embedder_module, "bf16_is_native", lambda: True)
+    native = load_build_embedder(settings)
+    assert isinstance(native, SentenceTransformerEmbedder) and native.bf16
+    monkeypatch.setattr(embedder_module, "bf16_is_native", lambda: False)  # a processor without bfloat16: ONNX Runtime
+    notices: list[str] = []
+    assert isinstance(load_build_embedder(settings, report=notices.append), OnnxEmbedder)
+    assert len(notices) == 1 and "bfloat16" in notices[0] and "改用 ONNX Runtime" in notices[0]
+    plain = load_build_embedder(settings.with_(build_backend="torch"))
+    assert isinstance(plain, SentenceTransformerEmbedder) and not plain.bf16
     cls_model = tmp_path / "cls-model"
     shutil.copytree(tiny_model, cls_model)
     pooling = next(cls_model.glob("*Pooling*/config.json"))
     pooling.write_text(json.dumps({**json.loads(pooling.read_text(encoding="utf-8")), "pooling_mode": "cls"}), encoding="utf-8")
-    notices: list[str] = []
+    notices.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fallback = load_build_embedder(settings.with_(model=str(cls_model)), report=notices.append)
+        fallback = load_build_embedder(settings.with_(model=str(cls_model), build_backend="onnx"), report=notices.append)
     assert isinstance(fallback, SentenceTransformerEmbedder)
     assert len(notices) == 1 and "改用 PyTorch" in notices[0]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="worker processes are used with two cores or more")
+def test_passages_split_over_worker_processes_keep_their_order_and_vectors(tiny_model: Path, tmp_path: Path) -> None:
+    onnx = OnnxEmbedder(tiny_model, tmp_path, batch_size=4, query_threads=1)
+    passages = [f"{text}{i}" for i in range(4) for text in TEXTS]
+    in_process = onnx._encode(passages, onnx._doc_prompt, onnx._query_session)
+    split = onnx.embed_documents(passages)
+    assert onnx._pool is not None, "enough passages for the worker processes"
+    assert split.shape == in_process.shape and np.sum(split * in_process, axis=1).min() >= 0.99999
+    few = onnx.embed_documents(passages[:3])  # too few to hand out: encoded here
+    assert np.sum(few * in_process[:3], axis=1).min() >= 0.99999
 
 
 @pytest.mark.model
@@ -209,4 +229,9 @@ def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
     questions = [json_lib.loads(line)["question"] for line in lines if line.strip()][:40]
     assert np.sum(onnx.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1).min() >= 0.99999  # the fused graph: same arithmetic
     passages = [q * 20 for q in questions[:8]]
-    assert np.sum(onnx.embed_documents(passages) * torch_embedder.embed_documents(passages), axis=1).min() >= 0.99999
+    float32 = torch_embedder.embed_documents(passages)
+    assert np.sum(onnx.embed_documents(passages) * float32, axis=1).min() >= 0.99999
+    if bf16_is_native():  # the build's default where the processor has bfloat16: the bar for the same vectors
+        bf16 = load_embedder(real_settings.with_(embed_backend="torch-bf16"))
+        assert bf16.fingerprint == torch_embedder.fingerprint
+        assert np.sum(bf16.embed_documents(passages) * float32, axis=1).min() >= 0.999

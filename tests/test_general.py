@@ -425,7 +425,8 @@ def test_pointers_to_the_document_and_the_field_asked_are_not_topics() -> None:
 
 def test_the_kind_of_body_asked_for_and_the_issuing_verb_are_not_topics() -> None:
     assert analyse("这个文件是哪几家部委一起发的啊？").segments == ()  # who put the document out: its issuers
-    assert analyse("这份通知是哪几个部门联合印发的？").segments == ("通知", "联合")
+    assert analyse("这份通知是哪几个部门联合印发的？").segments == ("通知",)  # 联合印发: issued together
+    assert analyse("《某暂行规定》由哪幾個部門聯合印發？").kind == "who"
     assert analyse("高层次人才的申请由哪个部门受理？").segments == ("高层次人才", "申请", "受理")
 
 
@@ -1033,3 +1034,32 @@ def test_a_plan_quoting_its_own_short_title_quotes_no_other_document(tmp_path: P
     assert service.answerer._own_title("plan", "实施方案")
     assert not service.answerer._own_title("plan", "国家标准化发展纲要")
     assert "国家标准化发展纲要" in service.ask("制定这个方案是为了贯彻落实哪份纲要？").answer
+
+
+def test_a_number_with_its_unit_is_an_amount_not_a_year_said_without_nian() -> None:
+    amount = analyse("我月收入不到2000块，租金能补多少比例？")
+    assert amount.years == () and 2000.0 in amount.numbers
+    assert analyse("收入2000元以下的补贴比例").years == ()
+    assert analyse("补贴最高20000元吗").numbers == {20000.0}  # no year inside a longer number
+    assert analyse("2025 国际标准转化率").years == ("2025",)  # a bare year in a search-box query is still a year
+
+
+def _two_cities(tmp_path: Path) -> QAService:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "sz.md").write_text(
+        "# 深圳市公共租赁住房轮候办法\n\n第九条 申请轮候公共租赁住房，应当提交以下材料：身份证、户口簿和收入证明。\n", encoding="utf-8"
+    )
+    (folder / "wh.md").write_text(
+        "# 武汉市公共租赁住房租金管理规定\n\n武汉市住房保障和房屋管理局\n\n第十条 租金补贴按季度发放，由委托银行划入补贴账户。\n", encoding="utf-8"
+    )
+    (folder / "wh.json").write_text('{"issuers": ["武汉市住房保障和房屋管理局"]}', encoding="utf-8")
+    return QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+
+def test_an_issuer_said_beside_the_title_names_the_document_and_is_no_topic(tmp_path: Path) -> None:
+    service = _two_cities(tmp_path)
+    named = ["wh"]
+    intent = service.analysed("武汉市住房保障和房屋管理局《武汉市公共租赁住房租金管理规定》规定租金补贴怎么发放？", named)
+    assert "武汉市住房保障和房屋管理局" not in intent.segments and intent.segments
+    asked_who = service.analysed("《武汉市公共租赁住房租金管理规定》是武汉市住房保障和房屋管理局发的吗？", named)
+    assert any("住房保障" in seg for seg in asked_who.segments)  # who issued it is what is asked: kept

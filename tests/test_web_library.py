@@ -151,7 +151,7 @@ def test_upload_with_the_token_adds_the_file_and_the_server_answers_from_it(sett
         app.state.builder.wait()
         assert app.state.builder.status.state == "done" and "新增 1 份（library）" in app.state.builder.status.message
         assert "library" in [d["doc_id"] for d in client.get("/api/documents").json()["documents"]]  # no restart
-        answer = client.post("/api/ask", json={"question": "图书馆夜间开放到几点？", "doc_ids": ["library"]}).json()
+        answer = client.post("/api/ask", json={"question": "图书馆周五和周六晚上开放到几点？", "doc_ids": ["library"]}).json()
         assert answer["found"] and answer["citations"][0]["doc_id"] == "library"
         # The CLI's refusals, in the same words.
         bad = client.post("/api/documents", files={"file": ("scan.doc", b"\xd0\xcf\x11\xe0")}, headers=auth)

@@ -64,6 +64,10 @@ _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开�
 _EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
 _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几个些家级]{0,3}(?:部门|部委|单位|机构|机关|组织)")
+# "联合印发", "共同发布": several bodies putting a document out together, a way of issuing, not a topic.
+_JOINTLY = re.compile("(?:联合|共同|一起|一同|会同)(?=(?:印发|发布|下发|签发|制定|出台|公布|发文|发的))")
+# "2000元", "2000块": a number with its unit is an amount, not a year said without 年.
+_NOT_AN_AMOUNT = "(?!\\s*(?:" + "|".join(sorted({*CURRENCY, *MEASURES, *TIME_UNITS, "块", "多", "余", "万", "千", "百", "%", "％"} - {"年"}, key=len, reverse=True)) + "))"
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _FREQUENCY_ASKED = re.compile("(?:多久|多长时间|几[天个月年]|多少天).{0,12}一次|每隔多久|频次|频率是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
@@ -211,8 +215,8 @@ def analyse(question: str) -> QuestionIntent:
     if kind not in ("date", "year"):
         # "2023年印发的方案的保障措施": the year it was put out says which document, not what is asked of it.
         untitled = re.sub(r"(?:(?:19|20)\d{2}|[二〇○零一三四五六七八九]{4})年(?=(?:印发|发布|颁布|出台|公布|下发)的)", " ", untitled)
-    years = years_in(re.sub(r"(?<!\d)((?:19|20)\d{2})(?![\d年])", r"\1年", untitled))
-    without_years = re.sub(r"(?:19|20)\d{2}\s*年?|[二〇○零一三四五六七八九]{4}年", " ", norm)
+    years = years_in(re.sub(rf"(?<!\d)((?:19|20)\d{{2}})(?![\d年]){_NOT_AN_AMOUNT}", r"\1年", untitled))
+    without_years = re.sub(rf"(?<!\d)(?:19|20)\d{{2}}(?:\s*年|(?!\d){_NOT_AN_AMOUNT})|[二〇○零一三四五六七八九]{{4}}年", " ", norm)
     # "这篇文章", "该通知": a pointer to the document asked about, not a topic ("篇文章" is one word to the tagger).
     without_years = _POINTER.sub(" ", without_years)
     if kind == "date":
@@ -226,7 +230,7 @@ def analyse(question: str) -> QuestionIntent:
     elif kind == "who":
         # "哪几家部委", "哪个单位": the kind of answer asked, not a topic; "一起发的", "联合印发": who put the
         # document out, its issuers.
-        without_years = _WHO_FIELD.sub(" ", without_years)
+        without_years = _WHO_FIELD.sub(" ", _JOINTLY.sub(" ", without_years))
         without_years = _SIGNED.sub(" ", _PUBLISHED.sub(" ", without_years))
     segments, focus = content_segments(without_years)
     count = _COUNT_ASKED.search(norm)

@@ -1063,3 +1063,11 @@ def test_an_issuer_said_beside_the_title_names_the_document_and_is_no_topic(tmp_
     assert "武汉市住房保障和房屋管理局" not in intent.segments and intent.segments
     asked_who = service.analysed("《武汉市公共租赁住房租金管理规定》是武汉市住房保障和房屋管理局发的吗？", named)
     assert any("住房保障" in seg for seg in asked_who.segments)  # who issued it is what is asked: kept
+
+
+def test_a_term_the_question_quotes_is_one_topic_as_written() -> None:
+    intent = analyse("“两免一补”具体是指哪三项？")  # its numerals belong to it
+    assert "两免一补" in intent.segments and intent.focus == ("两免一补",)
+    assert analyse("什么是“以县为主”").segments == ("以县为主",)  # 以 is no function word inside it
+    assert analyse("文件里的「家庭经济困难寄宿生」指哪些人").segments[0] == "家庭经济困难寄宿生"
+    assert analyse("“十四五”期间的目标是什么").segments == ("十四五", "期间", "目标")  # in the order asked

@@ -68,6 +68,7 @@ _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几�
 _JOINTLY = re.compile("(?:联合|共同|一起|一同|会同)(?=(?:印发|发布|下发|签发|制定|出台|公布|发文|发的))")
 # "2000元", "2000块": a number with its unit is an amount, not a year said without 年.
 _NOT_AN_AMOUNT = "(?!\\s*(?:" + "|".join(sorted({*CURRENCY, *MEASURES, *TIME_UNITS, "块", "多", "余", "万", "千", "百", "%", "％"} - {"年"}, key=len, reverse=True)) + "))"
+_QUOTED = re.compile("[“\"「『‘]([^“”\"「」『』‘’,，。?？!！、；;：:\\s]{2,15})[”\"」』’]")
 _MEMBERSHIP = re.compile("属于|归于|归在|归属|算哪|是哪一|哪一类|哪一项|哪个方面|哪一方面|哪一部分|还是")
 _FREQUENCY_ASKED = re.compile("(?:多久|多长时间|几[天个月年]|多少天).{0,12}一次|每隔多久|频次|频率是")
 _PRESENT = re.compile("目前|现在|当前|现阶段|已经|至今|截至目前|迄今")
@@ -156,9 +157,16 @@ def _is_whole_word(norm: str, at: int, measure: str) -> bool:
 
 
 def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(content segments, focus): runs of topic words, and the topic word next to the question word."""
-    pieces: list[str] = []
+    """(content segments, focus): runs of topic words, and the topic word next to the question word.
+
+    A term the question quotes ("“两免一补”是指什么", "以县为主") is one segment as written: its
+    numerals and function words belong to it.
+    """
+    quoted = [(m.start(1), m.group(1)) for m in _QUOTED.finditer(norm)]
+    norm = _QUOTED.sub(lambda m: " " * len(m.group()), norm)
+    pieces: list[tuple[int, str]] = []
     run = ""
+    run_at = 0
     question_at = -1
     position = 0
     words = tokens(norm)
@@ -189,20 +197,22 @@ def content_segments(norm: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             and not re.fullmatch(r"(?:19|20)\d{2}|\W+", word)
         )
         if content:
+            run_at = position if not run else run_at
             run += word
             kept_positions.append((position, word))
         elif run:
-            pieces.append(run)
+            pieces.append((run_at, run))
             run = ""
         position += len(word)
     if run:
-        pieces.append(run)
+        pieces.append((run_at, run))
+    kept_positions = sorted(kept_positions + quoted)
     focus: tuple[str, ...] = ()
     if question_at >= 0:
         after = [w for p, w in kept_positions if p > question_at and len(w) >= 2]
         before = [w for p, w in kept_positions if p < question_at and len(w) >= 2]
         focus = (after[0],) if after else (before[-1],) if before else ()
-    return tuple(pieces), focus
+    return tuple(piece for _, piece in sorted(pieces + quoted)), focus
 
 
 def analyse(question: str) -> QuestionIntent:

@@ -222,3 +222,17 @@ def test_joint_issuers_set_on_one_line_are_the_sign_off() -> None:
     )
     table = document_sentences(Document("d", "关于加强药事管理的意见", text))
     assert [text[a:b] for a, b in table.issuers] == ["卫生健康委 教 育 部", "财 政 部    人力资源社会保障部", "医 保 局 药 监 局"]
+
+
+def test_a_year_stated_earlier_in_a_run_of_clauses_governs_the_clauses_after_it() -> None:
+    text = (
+        "关于经费的通知\n"
+        "中央确定2016年基准定额为：中西部地区每生每年600元；东部地区每生每年650元。此后逐年调整。\n"
+        "2030年目标另行制定。\n"
+    )
+    table = document_sentences(Document("d", "关于经费的通知", text))
+    by_text = {s.text: s for s in table.sentences}
+    east = by_text["东部地区每生每年650元。"]
+    assert east.years == () and east.context_years == ("2016",)
+    assert by_text["此后逐年调整。"].context_years == ()  # the run ended with 。
+    assert by_text["2030年目标另行制定。"].context_years == ()  # another line

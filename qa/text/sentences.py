@@ -135,6 +135,7 @@ def document_sentences(doc: Document) -> DocumentSentences:
         lead = lead_clauses[0] if lead_clauses else spans[0]
         lead_year = _LEAD_YEAR.match(text[line.text_start : line.end])
         inline_items = [i for i, (a, b) in enumerate(spans) if _ENUM_ITEM.match(text[a:b])]
+        run_years: set[str] = set()  # years of the sentences before this one in its run of ；-closed clauses
         for i, (a, b) in enumerate(spans):
             sentence_text = text[a:b]
             years = set(years_in(re.sub(r"《[^》]*》", "", sentence_text)))
@@ -151,7 +152,10 @@ def document_sentences(doc: Document) -> DocumentSentences:
                 # 一是/二是 items that open paragraphs of one section form a group, as numbered lines do.
                 key = f"shi|{' › '.join(line.path)}"
                 group = (key, len(groups[key]))
-            context_years = tuple(sorted(set(years_in(re.sub(r"《[^》]*》", "", " ".join((doc.title, *line.path))))) - years))
+            # "2016年基准定额为：中西部…800元；东部…850元。": a year stated earlier in the clauses governs the rest.
+            headed = set(years_in(re.sub(r"《[^》]*》", "", " ".join((doc.title, *line.path)))))
+            context_years = tuple(sorted((headed | run_years) - years))
+            run_years = run_years | years if sentence_text.rstrip().endswith(("；", ";")) else set()
             index = len(sentences)
             if group:
                 groups[group[0]].append(index)
@@ -239,7 +243,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 26
+SENTENCES_VERSION = 27
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -940,6 +940,11 @@ def test_looking_something_up_online_is_not_publishing() -> None:
     assert analyse("这篇通知是什么时候挂到网上的？").date_role == "published"
 
 
+def test_implementing_before_a_genre_names_a_document_not_when_it_takes_effect() -> None:
+    assert analyse("各省要在什么时间前把实施方案报财政部？").date_role is None
+    assert analyse("这个办法什么时候开始实施？").date_role == "effective"
+
+
 def test_parenthesised_numeral_characters_number_items_and_parallel_facts_are_quoted_together(tmp_path: Path) -> None:
     service = _one_document(
         tmp_path,

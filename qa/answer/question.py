@@ -61,7 +61,8 @@ _COUNT_ASKED = re.compile(r"哪([一二两三四五六七八九十\d]+)[类项�
 # 上网电价 is a tariff; "在网上查询" is where a citizen looks something up, "挂到网上的" is publishing.
 _PUBLISHED = re.compile("发布|公布|发表|上网(?!电)|(?<=[到在])网(?:上|站)(?=的|了|呢|吗|[?？]|$)|挂出|刊登|公开")
 _SIGNED = re.compile("落款|成文|签发|签署|印发|下发|发文|(?<![开出])发的")
-_EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施|执行)|起效")
+# 实施 before a genre or a part ("实施方案", "实施细则", "实施主体") names a thing, not when it takes effect.
+_EFFECTIVE = re.compile("(?:开始|起)?(?:施行|生效|实施(?!方案|意见|细则|办法|计划|规划|步骤|主体|范围|对象)|执行)|起效")
 _POINTER = re.compile("(?:这|那|本|该|此)(?:一)?(?:份|篇|个|部|则)?(?:文章|文件|稿子)|(?:这|那|该)(?:份|篇|部|则)")
 _WHO_FIELD = re.compile("(?<=[哪啥么])[一二两三四五六七八九十几个些家级]{0,3}(?:部门|部委|单位|机构|机关|组织)")
 # "联合印发", "共同发布": several bodies putting a document out together, a way of issuing, not a topic.

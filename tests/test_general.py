@@ -746,6 +746,9 @@ def test_each_clause_with_its_own_question_word_is_a_question_of_its_own() -> No
         "我是低保户，新标准出来前几个月按旧标准发的，差额会不会补给我",
     )
     assert question_parts("2024年春节放假是从哪天到哪天") == ("2024年春节放假是从哪天到哪天",)
+    # 、 between two asking pieces separates questions; between two names it joins one question.
+    assert question_parts("通知是哪天成文、哪天发布的") == ("通知是哪天成文", "哪天发布的")
+    assert question_parts("方案要报财政部、教育部吗") == ("方案要报财政部、教育部吗",)
 
 
 def test_a_second_question_in_one_is_answered_within_the_document_of_the_first(holiday_library: QAService) -> None:

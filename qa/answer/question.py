@@ -284,12 +284,19 @@ _ASKS = re.compile(
 _CLAUSE_END = re.compile(r"[，,；;？?。！!]+")
 
 
+def _asking_pieces(clause: str) -> list[str]:
+    """A clause split at its 、 when every piece asks ("是哪天成文、哪天发布的"), else whole: the 、 of
+    "报财政部、教育部" joins what one question is about."""
+    pieces = clause.split("、")
+    return pieces if len(pieces) > 1 and all(_ASKS.search(p) for p in pieces) else [clause]
+
+
 def question_parts(norm: str) -> tuple[str, ...]:
     """The questions a question asks, one per clause with its own question word: "从哪天开始实施，有效期多久？"
     asks two. Clauses that ask nothing ("我是广州低保户，") stay with the question after them."""
     parts: list[str] = []
     pending = ""
-    for clause in (c for c in _CLAUSE_END.split(norm) if c.strip()):
+    for clause in (c for whole in _CLAUSE_END.split(norm) for c in _asking_pieces(whole) if c.strip()):
         pending = f"{pending}，{clause}" if pending else clause
         if _ASKS.search(clause):
             parts.append(pending)

@@ -115,6 +115,13 @@ def test_a_character_in_a_word_the_segmenter_made_up_is_read_as_a_typo_of_that_w
     assert corrector.correct("才能申请") == "才能申请"
 
 
+def test_a_neighbour_inside_another_real_word_does_not_vouch_for_a_replacement() -> None:
+    # 体制 is a library word, but 体 belongs to 具体 here: "具体指" is not a typo of 具体制.
+    corrector = HomophoneCorrector(["深化管理体制改革，完善体制机制。体制创新。"] * 3)
+    assert corrector.correct("流动人口具体指什么样的人") == "流动人口具体指什么样的人"
+    assert corrector.correct("管理体治改革") == "管理体制改革"  # a typo inside the word still is one
+
+
 def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more() -> None:
     # 文号 and 问号 are both dictionary words; the library writes 文 far more often than 问.
     corrector = HomophoneCorrector(["本文件自印发之日起施行。文件、文本、公文、发文、行文。", "有问题请咨询。"])

@@ -163,6 +163,11 @@ class HomophoneCorrector:
             spans.extend([(start, start + len(word))] * len(word))
         return spans
 
+    def _locked(self, span: tuple[int, int], text: str) -> bool:
+        """Whether a word of several characters is a real one: a bigram of it is inside a known word."""
+        start, end = span
+        return end - start >= 2 and any(self._in_word(text[k : k + 2]) for k in range(start, end - 1))
+
     def known_count(self, norm_question: str) -> int:
         """How many of a question's character bigrams the library's text holds: the evidence a correction must raise."""
         return sum(1 for i in range(len(norm_question) - 1) if norm_question[i : i + 2] in self.bigrams)
@@ -232,6 +237,10 @@ class HomophoneCorrector:
                 # Suspect only for its word: the replacement must mend that word (补帖 → 补贴, not 布帖).
                 left = left if j > start else ""
                 right = right if j + 1 < end else ""
+            # A neighbour inside another real word is that word's, not a half of this one's: "具体|指"
+            # gives no 体 to make 指 into 制 (体制), while "就|叶有" lends 就 to make 就业.
+            left = "" if left and j == start and self._locked(word_of[j - 1], norm_question) else left
+            right = "" if right and j + 1 == end and self._locked(word_of[j + 1], norm_question) else right
             # A replacement must form a known word with a content neighbour: "的问" proves nothing.
             left = "" if left in _FUNCTION_CHARS else left
             right = "" if right in _FUNCTION_CHARS else right

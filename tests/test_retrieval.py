@@ -144,12 +144,22 @@ def test_a_three_character_abbreviation_expands_to_the_library_s_phrase_of_three
 
 
 def test_abbreviations_expand_to_the_corpus_words_they_shorten() -> None:
-    corrector = HomophoneCorrector(["新制定国家标准和行业标准2000项以上，培育先进团体标准300项以上。参与制定国际标准。"])
+    corrector = HomophoneCorrector(["新制定国家标准和行业标准2000项以上，培育先进团体标准300项以上。参与制定国际标准。"] * 2)
     assert corrector.expand_abbreviations("行标和团标各多少") == "行业标准和团体标准各多少"
     # 国标 could be 国家标准 or 国际标准 here: an ambiguous abbreviation is left as it is
     assert corrector.expand_abbreviations("国标多少") == "国标多少"
     # words the corpus does not abbreviate, and particles, stay
     assert corrector.expand_abbreviations("有补贴吗") == "有补贴吗"
+
+
+def test_words_written_together_once_or_across_other_words_are_no_abbreviation() -> None:
+    # 本市|新购 is written once; 新能源|出租车 holds 能源出租 only across its words.
+    corrector = HomophoneCorrector(["本市新购车辆。", "新能源出租车、新能源出租车。", "公共租赁住房、公共租赁住房。"])
+    assert corrector.expand_abbreviations("换发一本新护照") == "换发一本新护照"
+    assert corrector.expand_abbreviations("几天能出结果") == "几天能出结果"
+    # an abbreviation does not begin inside a real word: 天津市|租房 is no 市场租赁住房
+    assert HomophoneCorrector(["市场租赁住房、市场租赁住房。"]).expand_abbreviations("天津市租房补贴") == "天津市租房补贴"
+    assert corrector.expand_abbreviations("深圳公租房") == "深圳公共租赁住房"
 
 
 def test_two_characters_across_two_words_are_no_abbreviation() -> None:

@@ -93,17 +93,21 @@ def corrector_tables(texts: Iterable[str]) -> CorrectorTables:
             norm = normalize(piece)
             char_counts.update(ch for ch in norm if _is_cjk(ch))
             bigrams.update(norm[i : i + 2] for i in range(len(norm) - 1) if _is_cjk(norm[i]) and _is_cjk(norm[i + 1]))
-            four_grams.update(norm[i : i + 4] for i in range(len(norm) - 3) if all(_is_cjk(c) for c in norm[i : i + 4]))
             cuts = cut(norm)
+            # Four-character words and two two-character words in a row, as jieba cuts them: "新能源|出租车"
+            # holds 能源出租 only across its words, and that is no word 能出 could stand for.
+            four_grams.update(w for w in cuts if len(w) == 4 and all(_is_cjk(c) for c in w))
+            four_grams.update(a + b for a, b in zip(cuts, cuts[1:], strict=False) if len(a) == len(b) == 2 and all(_is_cjk(c) for c in a + b))
             in_words.update(w[i : i + 2] for w in cuts for i in range(len(w) - 1) if _is_cjk(w[i]) and _is_cjk(w[i + 1]))
             for a, b, c in zip(cuts, cuts[1:], cuts[2:], strict=False):
                 phrase = a + b + c
                 if len(a) == len(b) == len(c) == 2 and all(_is_cjk(ch) for ch in phrase) and not set(phrase) & _PARTICLES:
                     phrases[phrase] += 1
-    # "X?Y?" four-character words made of two known bigrams, by their abbreviation "XY".
+    # "X?Y?" four-character words said at least twice, by their abbreviation "XY": a pair of words
+    # written once ("本市|新购") is no term a reader would shorten.
     readings_of: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for word, count in four_grams.items():
-        if word[:2] in bigrams and word[2:] in bigrams and not set(word) & _PARTICLES:
+        if count >= 2 and not set(word) & _PARTICLES:
             readings_of[word[0] + word[2]].append((count, word))
     # Phrases of three words said at least twice, by the first characters of their words, the last
     # word giving either one: 公共租赁住房 → 公租房.
@@ -182,8 +186,12 @@ class HomophoneCorrector:
         word_of = self._word_spans(norm_question)
         while i < len(norm_question):
             three = norm_question[i : i + 3]
+            # An abbreviation does not begin inside a real word: "天津市|租房" holds 市租房 inside 天津市,
+            # which is no 市场租赁住房.
+            starts_word = word_of[i][0] == i or not self._in_word(norm_question[i - 1 : i + 1])
             if (
-                len(three) == 3
+                starts_word
+                and len(three) == 3
                 and all(_is_cjk(c) and c not in _PARTICLES for c in three)
                 and not self._in_word(three[:2])
                 and three in self._abbreviations
@@ -194,7 +202,7 @@ class HomophoneCorrector:
             gram = norm_question[i : i + 2]
             expansion = None
             # A bigram the library holds only across two words ("执行|标准" holds 行标) is no word of it.
-            if len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._in_word(gram):
+            if starts_word and len(gram) == 2 and all(_is_cjk(c) and c not in _PARTICLES for c in gram) and not self._in_word(gram):
                 # An abbreviation stands on its own: "印发通知" holds 发通 only at the seam of two words,
                 # and "哪几年评上的" holds 年评 only between the words 几年 and 评上.
                 left, right = norm_question[i - 1 : i + 1] if i else "", norm_question[i + 1 : i + 3]

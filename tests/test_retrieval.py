@@ -122,6 +122,13 @@ def test_a_neighbour_inside_another_real_word_does_not_vouch_for_a_replacement()
     assert corrector.correct("管理体治改革") == "管理体制改革"  # a typo inside the word still is one
 
 
+def test_negations_and_adverbs_are_never_typos() -> None:
+    # 奖补 and 车载 are library words; "能评啥奖不" asks yes or no, "再买" is buying again.
+    corrector = HomophoneCorrector(["给予奖补资金。奖补标准。车载设备、车载终端。"] * 3)
+    assert corrector.correct("能评啥奖不") == "能评啥奖不"
+    assert corrector.correct("报废旧车再买新车") == "报废旧车再买新车"
+
+
 def test_a_typo_with_two_dictionary_readings_takes_the_one_the_library_uses_more() -> None:
     # 文号 and 问号 are both dictionary words; the library writes 文 far more often than 问.
     corrector = HomophoneCorrector(["本文件自印发之日起施行。文件、文本、公文、发文、行文。", "有问题请咨询。"])

@@ -22,7 +22,7 @@ from qa.text.normalize import normalize
 
 # Function characters are never typos of content words; leave them alone.
 _FUNCTION_CHARS = set(
-    "的了是有在和与及都也就又吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下由得地着过"
+    "的了是有在和与及都也就又吗呢吧啊呀么什哪多少几谁怎如何为这那个些要我你他她它们把被给让对从到向里中上下由得地着过不再还才没"
     "项家件类种条名位次"  # measure words
 )
 

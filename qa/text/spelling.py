@@ -246,7 +246,7 @@ class HomophoneCorrector:
                 left = left if j > start else ""
                 right = right if j + 1 < end else ""
             # A neighbour inside another real word is that word's, not a half of this one's: "具体|指"
-            # gives no 体 to make 指 into 制 (体制), while "就|叶有" lends 就 to make 就业.
+            # gives no 体 to make 指 into 制 (体制).
             left = "" if left and j == start and self._locked(word_of[j - 1], norm_question) else left
             right = "" if right and j + 1 == end and self._locked(word_of[j + 1], norm_question) else right
             # A replacement must form a known word with a content neighbour: "的问" proves nothing.

@@ -134,7 +134,8 @@ def format_answer(answer: Answer) -> str:
     lines.append(f"答：{answer.answer}")
     for n, c in enumerate(answer.citations, start=1):
         number = f"（{c.doc_number}）" if c.doc_number else ""
-        lines.append(f"  [{n}] {c.title}{number} › {c.section.split(' › ', 1)[-1]}  (字符 {c.start}–{c.end})")
+        where = c.section.split(" › ", 1)[-1]
+        lines.append(f"  [{n}] {c.title}{number}{f' › {where}' if where else ''}  (字符 {c.start}–{c.end})")
         lines.append(f"      “{c.text}”")
     lines.append(f"（用时 {answer.latency_ms:.0f} 毫秒）")
     return "\n".join(lines)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
-from qa.cli import main
+from qa.cli import format_answer, main
 from qa.errors import QuestionError, SettingsError
 from qa.service import QAService
 from qa.settings import Settings
+from qa.types import Answer, Citation
 
 
 def _assert_grounded(service: QAService, question: str) -> dict:
@@ -168,3 +170,11 @@ def test_answer_kinds_on_the_bundled_policy(hash_service: QAService, question: s
     assert data["found"] and data["answer_type"] == kind, data["answer"]
     for fact in facts:
         assert fact in data["answer"]
+
+
+def test_cli_quotes_a_passage_outside_any_section_under_its_title_alone() -> None:
+    quote = Citation("d", "某某通知", "", "发文机关：国务院", 0, 8, 1.0, 0, 8, doc_number="国发〔2015〕67号")
+    shown = format_answer(Answer("谁发的", True, "国务院", "who", citations=(quote,), latency_ms=5.0))
+    assert "[1] 某某通知（国发〔2015〕67号）  (字符 0–8)" in shown
+    nested = format_answer(Answer("谁发的", True, "国务院", "who", citations=(replace(quote, section="通知 › 一、总则"),), latency_ms=5.0))
+    assert "[1] 某某通知（国发〔2015〕67号） › 一、总则  (字符 0–8)" in nested

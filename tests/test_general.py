@@ -98,6 +98,27 @@ def test_short_numbered_lines_of_a_notice_are_content_not_headings() -> None:
     assert by_text["国办发明电〔2023〕7号"][0] is False
 
 
+def test_a_title_broken_over_two_lines_names_its_part_whole() -> None:
+    text = (
+        "国务院关于进一步完善城乡义务教育\n\n经费保障机制的通知\n\n国发〔2015〕67号\n\n一、重要意义\n\n"
+        "义务教育是教育工作的重中之重。\n\n2015年11月25日\n\n城乡义务教育经费保障实施方案\n\n一、范围\n\n适用于全省。\n"
+    )
+    by_text = {t: (h, s) for t, h, s in _lines(text)}
+    whole = "国务院关于进一步完善城乡义务教育经费保障机制的通知"
+    assert by_text["国务院关于进一步完善城乡义务教育"] == (True, whole)
+    assert by_text["义务教育是教育工作的重中之重。"][1] == f"{whole} › 一、重要意义"
+    # a date line above a part title is the sign-off of the part before, not half of the next title
+    assert by_text["2015年11月25日"] == (False, f"{whole} › 一、重要意义")
+    assert by_text["适用于全省。"][1] == "城乡义务教育经费保障实施方案 › 一、范围"
+
+
+def test_a_labelled_field_of_a_page_header_is_not_a_title() -> None:
+    text = "标  题： \t国务院关于进一步完善城乡义务教育经费保障机制的通知\n\n发文字号： \t国发〔2015〕67号\n\n国务院关于进一步完善城乡义务教育经费保障机制的通知\n\n一、重要意义\n\n义务教育是重中之重。\n"
+    by_text = {t: (h, s) for t, h, s in _lines(text)}
+    assert by_text["标  题： \t国务院关于进一步完善城乡义务教育经费保障机制的通知"] == (False, "")
+    assert by_text["义务教育是重中之重。"][1] == "国务院关于进一步完善城乡义务教育经费保障机制的通知 › 一、重要意义"
+
+
 def test_a_one_paragraph_document_is_text_not_a_title() -> None:
     text = "本市自2025年1月1日起对新能源汽车给予补贴，每辆补贴五千元，申请人应在购车后六个月内提出申请。" * 3
     lines = parse_outline(text)

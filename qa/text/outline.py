@@ -75,6 +75,12 @@ GENRE_WORDS = (
 )
 _PART_TITLE = re.compile(rf"^[^。；;！!？?]{{4,80}}?(?:{'|'.join(GENRE_WORDS)})(?:[(（][^)）]{{1,30}}[)）])?$")
 _HEADING_MAX = 60  # a heading without sentence punctuation is at most this long
+# A labelled field of a page's header table ("标  题： \t国务院关于……的通知", "发文字号：国发〔2015〕67号"): not a title.
+_FIELD_LINE = re.compile(r"^[^：:]{1,10}[：:]\s")
+# A line that cannot be the first half of a title broken over two lines: a date ("2023年8月22日",
+# "二○一一年一月二十七日"), an attachment's label, a note in brackets, a document number, a file
+# name, bodies separated by spaces (a sign-off), or a sentence.
+_NOT_TITLE_HEAD = re.compile(r"^(?:\d{4}|[〇○零一二三四五六七八九]{4})年|^附件|^[（(]|号$|\.|\s|[。；;！!？?，,：:]")
 _LABEL_MAX = 16  # the short title kept after a marker in a content line's label
 
 
@@ -122,8 +128,22 @@ def _marker(text: str) -> tuple[str, str]:
 
 
 def is_part_title(text: str) -> bool:
-    """A short line without sentence punctuation naming a document genre."""
-    return len(text) <= 80 and bool(_PART_TITLE.match(text.strip()))
+    """A short line without sentence punctuation naming a document genre (not a labelled field)."""
+    return len(text) <= 80 and bool(_PART_TITLE.match(text.strip())) and not _FIELD_LINE.match(text.strip())
+
+
+def _title_head(previous: Line | None, text: str, title: str) -> str:
+    """The first half of a title broken over two lines ("国务院关于进一步完善城乡义务教育" above
+    "经费保障机制的通知"): the line before, when it is a short line that is not a title itself
+    and the two together make one; "" otherwise."""
+    if previous is None or previous.style not in ("", "part") or previous.is_heading != (previous.style == "part"):
+        return ""
+    head = text[previous.start : previous.end]
+    if previous.style == "part" and previous.path != (head,):
+        return ""
+    if not 6 <= len(head) <= 40 or _NOT_TITLE_HEAD.search(head) or is_part_title(head):
+        return ""
+    return head if len(head) + len(title) <= _HEADING_MAX and is_part_title(head + title) else ""
 
 
 def _is_title_line(text: str) -> bool:
@@ -156,7 +176,11 @@ def parse_outline(text: str) -> list[Line]:
                 lines.append(Line(start, end, "part", 0, marker, True, (part,), text_start))
                 continue
         elif not style and (is_part_title(stripped) or (not lines and _is_title_line(stripped))):
-            part, stack = stripped, []
+            head = _title_head(lines[-1] if lines else None, text, stripped)
+            part, stack = head + stripped, []
+            if head:
+                before = lines.pop()
+                lines.append(Line(before.start, before.end, "part", 0, "", True, (part,), before.text_start))
             lines.append(Line(start, end, "part", 0, "", True, (part,), text_start))
             continue
         elif not style and len(stripped) <= 80 and _QUESTION_END.search(stripped):

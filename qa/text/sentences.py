@@ -243,7 +243,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 29
+SENTENCES_VERSION = 30
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qa.answer.extract import Answerer, Extraction
 from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse, question_parts
-from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
+from qa.answer.scope import DocumentNames, names_part, naming_years, quoted_terms, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
@@ -336,7 +336,7 @@ class QAService:
         Passages come from the given documents, else from the documents the question names.
         """
         understood = self.understand(text) if correct else question_norm(text)
-        named = self.names.named(understood)
+        named = self.names.named(understood) or self.names.placed(understood)
         scope = list(doc_ids) if doc_ids else named or None
         intent = self.analysed(understood, named)
         query = self.search_text(understood, named, doc_ids)
@@ -366,10 +366,14 @@ class QAService:
                 for issuer in (normalize(i) for d in docs for i in d.issuers)
                 if issuer and re.search(re.escape(issuer) + r"\s*(?:《|关于|印发的)", asked)
             ]
+            # A term the question puts in quotation marks is what it asks about, even when the title holds it too
+            # ("浙江所说的“流动人口”具体指什么").
+            quoted = quoted_terms(asked)
             kept = tuple(
                 seg
                 for seg in intent.segments
-                if not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
+                if any(seg in term for term in quoted)
+                or not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
                 and not (len(seg) >= 2 and any(seg in issuer for issuer in issuers))
             )
             intent = replace(

@@ -9,7 +9,7 @@ import pytest
 
 from qa.answer.extract import Answerer, Candidate, _numbers_of_others
 from qa.answer.question import analyse, question_parts
-from qa.answer.scope import DocumentNames, names_part, naming_years
+from qa.answer.scope import DocumentNames, names_part, naming_years, quoted_terms, without_title
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService, question_norm
@@ -210,6 +210,28 @@ def test_a_name_that_only_ends_like_a_title_names_another_document() -> None:
     assert names.named("广东碳排放管理试行办法的配额多久分配一次") == ["carbon"]
     # 居住证积分…管理试行办法 is another document, which the library does not hold
     assert names.named("成都 居住证积分管理试行办法 牵头部门") == []
+
+
+def test_a_place_and_a_shared_title_phrase_name_the_one_document_of_that_place() -> None:
+    names = DocumentNames(
+        [
+            _doc("wuhan", "武汉市公共租赁住房租金和补贴管理暂行规定", "第一条 为规范公共租赁住房租金管理，制定本规定。"),
+            _doc("shenzhen", "深圳市公共租赁住房轮候与配租暂行办法", "第一条 为规范公共租赁住房轮候，制定本办法。"),
+            _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS, "国办发明电〔2023〕7号"),
+        ]
+    )
+    # 公共租赁住房 is in two titles and both texts: a topic, naming neither…
+    assert names.named("在武汉申请公共租赁住房需要什么材料") == []
+    # …but only one of those titles holds the city the question names.
+    assert names.placed("在武汉申请公共租赁住房需要什么材料") == ["wuhan"]
+    assert names.placed("在广州申请公共租赁住房需要什么材料") == []  # no title holds 广州
+    assert names.placed("申请公共租赁住房需要什么材料") == []  # no place named
+
+
+def test_a_quoted_term_of_a_named_title_is_still_asked() -> None:
+    assert quoted_terms("浙江所说的“流动人口”具体指什么样的人?") == ["流动人口"]
+    # the title's words name the document, except the term the question quotes
+    assert without_title("浙江省流动人口居住登记条例中的“流动人口”指什么", "浙江省流动人口居住登记条例") == "中的“流动人口”指什么"
 
 
 @pytest.fixture(scope="module")

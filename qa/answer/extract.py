@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who, tokens
+from qa.answer.scope import quoted_terms
 from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
@@ -473,7 +474,8 @@ class Answerer:
         grams = self.content_grams(intent)
         if named:
             title = frozenset().union(*(self.docs[d].title_bigrams for d in named if d in self.docs))
-            grams = [g for g in grams if g not in title] or grams
+            quoted = {g for term in quoted_terms(intent.norm) for g in char_bigrams(term)}
+            grams = [g for g in grams if g not in title or g in quoted] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
         # "甘孜州……项目的机制电价是多少" is not answered by "存量项目（不含甘孜州……项目）机制电价按……执行".
         candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent)]

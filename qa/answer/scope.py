@@ -16,6 +16,7 @@ from qa.text.normalize import normalize, normalized_opening
 from qa.types import Document
 
 _MIN_NAME = 4  # characters of a title a question must repeat to name a document by it
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,30})[”\"」』]")
 _YEARS_IN_BRACKETS = re.compile(r"[(（][^)）]*[)）]")
 
 
@@ -62,6 +63,21 @@ class DocumentNames:
                 norm = re.sub(re.escape(number) + "(?:文件|文)?", " ", norm)
         return norm
 
+    def placed(self, question: str) -> list[str]:
+        """The one document whose title shares a phrase with the question and also holds a place the
+        question names: "在武汉申请公共租赁住房…" is about 武汉市公共租赁住房…规定 although another
+        city's title also holds 公共租赁住房. The shared phrase is a topic, not a name (other titles
+        or texts hold it): the question is asked within that document, its words all kept."""
+        if len(self.titles) < 2:
+            return []
+        norm = normalize(question)
+        places = {re.sub(r"(?<=..)[省市区县]$", "", w) for w, pos in pos_tokens(norm) if pos == "ns" and len(w) >= 2}
+        if not places:
+            return []
+        sharing = [d for d, t in self.titles.items() if _shares_phrase(norm, t)]
+        owners = [d for d in sharing if any(p in self.titles[d] for p in places)]
+        return owners if len(owners) == 1 and len(sharing) < len(self.titles) else []
+
     def _names_a_document(self, rest: str) -> bool:
         """Whether the longest phrase some title shares with the start of a text ends in a genre (…试行办法)."""
         for j in range(len(rest), _MIN_NAME - 1, -1):
@@ -98,6 +114,11 @@ class DocumentNames:
         return [best[1]] if best else []
 
 
+def quoted_terms(question: str) -> list[str]:
+    """The terms a question puts in quotation marks (“流动人口”): what it asks about, never a document's name."""
+    return _QUOTED.findall(question)
+
+
 # A phrase ending in a genre of official document is the end of a document's name.
 _GENRE_END = re.compile("(?:办法|条例|规定|细则|通知|通告|公告|方案|意见|决定|规划|指南|纲要|规则|法)$")
 # jieba's tags of words no name is made of: prepositions (根据, 按), verbs (印发), pronouns, particles…
@@ -123,6 +144,11 @@ def _name_runs(norm: str) -> list[int]:
                 break
         starts.append(begin)
     return starts
+
+
+def _shares_phrase(text: str, title: str) -> bool:
+    """Whether a text and a title share a phrase of at least _MIN_NAME characters."""
+    return any(text[i : i + _MIN_NAME] in title for i in range(len(text) - _MIN_NAME + 1))
 
 
 def _spelled_in(piece: str, text: str) -> bool:
@@ -181,11 +207,12 @@ def without_title(question: str, title: str) -> str:
     """
     rest = re.sub(r"《[^》]*》", " ", question)
     norm_title = normalize(title)
+    quoted = quoted_terms(rest)
     while True:
         best = ""
         for i in range(len(rest)):
             for j in range(len(rest), i + max(_MIN_NAME, len(best) + 1) - 1, -1):
-                if rest[i:j] in norm_title:
+                if rest[i:j] in norm_title and not any(rest[i:j] in term for term in quoted):
                     best = rest[i:j]
                     break
         if not best:

@@ -226,6 +226,11 @@ def test_a_place_and_a_shared_title_phrase_name_the_one_document_of_that_place()
     assert names.placed("在武汉申请公共租赁住房需要什么材料") == ["wuhan"]
     assert names.placed("在广州申请公共租赁住房需要什么材料") == []  # no title holds 广州
     assert names.placed("申请公共租赁住房需要什么材料") == []  # no place named
+    # the place may be the issuer's: 徐州市商务局 issued the notice, its title says only 全市
+    tradein = Document("xuzhou", "关于组织开展全市家电以旧换新经营主体遴选的通知", "各县（市、区）商务局：……", issuers=("徐州市商务局",))
+    beijing = _doc("beijing", "北京市2025年汽车以旧换新补贴实施方案", "一、补贴范围……")
+    names = DocumentNames([tradein, beijing, _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS)])
+    assert names.placed("徐州家电以旧换新经营主体要交哪些材料") == ["xuzhou"]
 
 
 def test_a_quoted_term_of_a_named_title_is_still_asked() -> None:

@@ -28,9 +28,11 @@ class DocumentNames:
         self.titles: dict[str, str] = {}
         self.numbers: dict[str, str] = {}
         self.texts: dict[str, str] = {}
+        self.issuers: dict[str, str] = {}
         for doc in documents:
             self.titles[doc.doc_id] = normalize(doc.title)
             self.numbers[doc.doc_id] = normalize(doc.doc_number)
+            self.issuers[doc.doc_id] = normalize(" ".join(doc.issuers))
             self.texts[doc.doc_id] = openings[doc.doc_id] if openings is not None else normalized_opening(doc.text)
         # Every title in one string: a phrase no title holds is ruled out by one search, not one per document.
         self._all_titles = "\n".join(self.titles.values())
@@ -64,9 +66,10 @@ class DocumentNames:
         return norm
 
     def placed(self, question: str) -> list[str]:
-        """The one document whose title shares a phrase with the question and also holds a place the
-        question names: "在武汉申请公共租赁住房…" is about 武汉市公共租赁住房…规定 although another
-        city's title also holds 公共租赁住房. The shared phrase is a topic, not a name (other titles
+        """The one document whose title shares a phrase with the question and whose title or issuer
+        holds a place the question names: "在武汉申请公共租赁住房…" is about 武汉市公共租赁住房…规定
+        although another city's title also holds 公共租赁住房; "徐州家电以旧换新…" about the notice
+        徐州市商务局 issued. The shared phrase is a topic, not a name (other titles
         or texts hold it): the question is asked within that document, its words all kept."""
         if len(self.titles) < 2:
             return []
@@ -75,7 +78,7 @@ class DocumentNames:
         if not places:
             return []
         sharing = [d for d, t in self.titles.items() if _shares_phrase(norm, t)]
-        owners = [d for d in sharing if any(p in self.titles[d] for p in places)]
+        owners = [d for d in sharing if any(p in self.titles[d] or p in self.issuers[d] for p in places)]
         return owners if len(owners) == 1 and len(sharing) < len(self.titles) else []
 
     def _names_a_document(self, rest: str) -> bool:

@@ -773,6 +773,21 @@ def test_of_two_year_targets_in_one_sentence_the_year_asked_is_quoted(tmp_path: 
     assert "4.66人" in quoted and "不低于4人" not in quoted
 
 
+def test_a_parallel_clause_naming_what_is_asked_is_quoted_with_the_best_sentence(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "funding.txt",
+        "某省义务教育经费通知\n\n（一）统一基准定额。中央确定2016年生均公用经费基准定额为：中西部地区普通小学每生每年600元、"
+        "普通初中每生每年800元；东部地区普通小学每生每年650元、普通初中每生每年850元。\n",
+    )
+    first = _sentence(service, "800元")
+    asked = _quoted(service, service.answerer.compose(first, analyse("东部地区普通初中的生均公用经费基准定额是每生每年多少钱？"))[0])
+    assert "850元" in asked
+    # a question the sentence itself names in full is answered by it alone
+    own = _quoted(service, service.answerer.compose(first, analyse("中西部地区普通初中的生均公用经费基准定额是每生每年多少钱？"))[0])
+    assert "800元" in own and "850元" not in own
+
+
 def test_a_measure_word_the_tagger_splits_off_a_word_stays_in_it() -> None:
     assert analyse("元宇宙领域要制定多少项标准?").segments[0] == "元宇宙领域"
     assert "成个" not in analyse("到2035年这事儿最后想弄成个啥样?").segments  # 个 after a verb is a measure word

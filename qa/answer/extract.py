@@ -589,6 +589,24 @@ class Answerer:
             previous = u
         return spans
 
+    def _parallel_naming(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> list[tuple[int, int]]:
+        """The fact of the parallel ；-clause beside s that names a word of the question s lacks:
+        "东部地区……多少钱" is not answered by "中西部地区普通小学每生每年600元……；" alone but by
+        the clause after it, "东部地区普通小学每生每年650元……"."""
+        words = {w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2}
+        lacking = {w for w in words if w not in normalize(s.text)}
+        if not lacking:
+            return []
+        run = [s]
+        for u in doc.sentences[s.index + 1 : s.index + _ITEMS_SHOWN]:
+            if u.line != s.line or not run[-1].text.rstrip().endswith(("；", ";")):
+                break
+            run.append(u)
+        for u in run[1:]:
+            if self._type_match(u, intent) and lacking & {w for w in words if w in normalize(u.text)}:
+                return self._fact_clauses(u, intent)
+        return []
+
     def _compose(self, s: Sentence, intent: QuestionIntent) -> tuple[list[Span], AnswerType, str]:
         doc = self.docs[s.doc_id]
         text = doc.doc.text
@@ -603,6 +621,8 @@ class Answerer:
                         if "分别" in intent.norm and t.index > s.index:
                             spans += self._parallel_facts(doc, t, intent, kinds)
                         break
+            elif not _asks_several(intent):
+                spans = sorted([*spans, *self._parallel_naming(doc, s, intent)])
             item = self._item_asked(doc, s, intent)
             if item is not None:
                 # "未设置围挡的，罚款多少": the fine its article states, and the item that makes it apply.

@@ -837,6 +837,13 @@ def test_which_two_bodies_asks_who_and_names_no_topic() -> None:
     assert analyse("由哪一级机关负责").kind == "who"
 
 
+def test_the_document_s_own_title_line_is_no_candidate_answer_whatever_its_punctuation() -> None:
+    title = "国家基本公共卫生服务项目100问之五：0-6岁儿童健康管理服务"
+    text = f"{title}\n\n35、0-6岁儿童健康管理包括哪些内容？\n\n答：（1）新生儿访视（2）新生儿满月健康管理。\n"
+    texts = [s.text for s in document_sentences(Document("qa", title, text)).sentences]
+    assert title not in texts and any(t.startswith("答：") for t in texts)
+
+
 def test_a_sign_off_names_a_centre_or_an_office_as_well_as_a_ministry() -> None:
     text = "关于参保缴费的通告\n参保人员可按月缴费。\n广州市医疗保险服务中心\n2025年10月14日\n"
     table = document_sentences(Document("d", "关于参保缴费的通告", text))

@@ -20,7 +20,7 @@ from typing import Any
 
 from qa.text.chunking import sentence_spans
 from qa.text.grammar import Fact, find_facts, iso_date, years_in
-from qa.text.normalize import char_bigrams
+from qa.text.normalize import char_bigrams, normalize
 from qa.text.outline import PAREN_NUMERALS, Line, parse_outline
 from qa.types import Document
 
@@ -125,9 +125,13 @@ def document_sentences(doc: Document) -> DocumentSentences:
     lines = parse_outline(text)
     sentences: list[Sentence] = []
     groups: dict[str, list[int]] = defaultdict(list)
+    title = normalize(doc.title)
     for n, line in enumerate(lines):
-        if line.is_heading and not any(f.kind == "docnum" for f in find_facts(text[line.text_start : line.end])):
-            continue  # a heading answers nothing, unless it states a document number ("…处理意见 (武劳社〔2004〕135号)")
+        # A heading answers nothing, nor does the document's own title whatever its punctuation ("…100问之五：
+        # 0-6岁儿童健康管理服务"), unless it states a document number ("…处理意见 (武劳社〔2004〕135号)").
+        own_title = bool(title) and normalize(text[line.text_start : line.end]) == title
+        if (line.is_heading or own_title) and not any(f.kind == "docnum" for f in find_facts(text[line.text_start : line.end])):
+            continue
         spans = sentence_spans(text, line.text_start, line.end)
         if not spans:
             continue
@@ -243,7 +247,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 30
+SENTENCES_VERSION = 31
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

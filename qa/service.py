@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.answer.extract import Answerer, Extraction
-from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse, question_parts
-from qa.answer.scope import DocumentNames, names_part, naming_years, quoted_terms, without_title
+from qa.answer.question import FIELD_WORDS, QuestionIntent, analyse, question_parts, quoted_terms
+from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
 from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
@@ -373,8 +373,10 @@ class QAService:
                 seg
                 for seg in intent.segments
                 if any(seg in term for term in quoted)
-                or not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
-                and not (len(seg) >= 2 and any(seg in issuer for issuer in issuers))
+                or (
+                    not any(names_part(seg, normalize(d.title), normalize(d.doc_number)) for d in docs)
+                    and not (len(seg) >= 2 and any(seg in issuer for issuer in issuers))
+                )
             )
             intent = replace(
                 intent,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from qa.answer.extract import Answerer, Candidate, _numbers_of_others
-from qa.answer.question import analyse, question_parts
-from qa.answer.scope import DocumentNames, names_part, naming_years, quoted_terms, without_title
+from qa.answer.question import analyse, question_parts, quoted_terms
+from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
 from qa.service import QAService, question_norm

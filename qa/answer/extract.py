@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who, tokens
-from qa.answer.scope import quoted_terms
+from qa.answer.question import TYPED_KINDS, QuestionIntent, asks_who, quoted_terms, tokens
 from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
@@ -594,7 +593,8 @@ class Answerer:
         "东部地区……多少钱" is not answered by "中西部地区普通小学每生每年600元……；" alone but by
         the clause after it, "东部地区普通小学每生每年650元……"."""
         words = {w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2}
-        lacking = {w for w in words if w not in normalize(s.text)}
+        own = normalize(s.text)
+        lacking = {w for w in words if w not in own}
         if not lacking:
             return []
         run = [s]
@@ -603,7 +603,8 @@ class Answerer:
                 break
             run.append(u)
         for u in run[1:]:
-            if self._type_match(u, intent) and lacking & {w for w in words if w in normalize(u.text)}:
+            clause = normalize(u.text)
+            if any(w in clause for w in lacking) and self._type_match(u, intent):
                 return self._fact_clauses(u, intent)
         return []
 

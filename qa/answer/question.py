@@ -113,6 +113,11 @@ class QuestionIntent:
     norm: str = ""  # the normalised question
 
 
+def quoted_terms(question: str) -> list[str]:
+    """The terms a question puts in quotation marks (“流动人口”): what it asks about, never a document's name."""
+    return _QUOTED.findall(question)
+
+
 def tokens(text: str) -> list[tuple[str, str]]:
     """jieba's (word, part of speech) pairs for a normalised text."""
     return pos_tokens(text)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from qa.answer.question import quoted_terms
 from qa.text.dictionary import pos_tokens
 from qa.text.grammar import DOCNUM
 from qa.text.normalize import normalize, normalized_opening
 from qa.types import Document
 
 _MIN_NAME = 4  # characters of a title a question must repeat to name a document by it
-_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,30})[”\"」』]")
 _YEARS_IN_BRACKETS = re.compile(r"[(（][^)）]*[)）]")
 
 
@@ -115,11 +115,6 @@ class DocumentNames:
                 best = (len(phrase), owners[0])
                 break
         return [best[1]] if best else []
-
-
-def quoted_terms(question: str) -> list[str]:
-    """The terms a question puts in quotation marks (“流动人口”): what it asks about, never a document's name."""
-    return _QUOTED.findall(question)
 
 
 # A phrase ending in a genre of official document is the end of a document's name.

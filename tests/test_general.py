@@ -709,6 +709,18 @@ def test_a_time_relative_to_an_event_answers_when(tmp_path: Path) -> None:
     assert not service.answerer._type_match(_sentence(service, "不超过3年"), intent)  # a length of time is not a when
 
 
+def test_a_bare_frequency_is_no_amount_that_answers_how_much(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "quota.txt",
+        "配额管理办法\n\n第二十条 主管部门采取竞价方式，每年定期在指定平台发放有偿配额。\n\n第二十一条 竞价底价为每吨50元，每两年调整一次。\n",
+    )
+    intent = analyse("有偿配额竞价发放的底价是多少？")
+    assert intent.kind == "quantity" and not intent.measure
+    assert not service.answerer._type_match(_sentence(service, "采取竞价方式"), intent)  # 每年 says how often
+    assert service.answerer._type_match(_sentence(service, "竞价底价"), intent)
+
+
 def test_a_month_or_year_relative_to_an_event_answers_when(tmp_path: Path) -> None:
     service = _one_document(
         tmp_path,

@@ -292,7 +292,8 @@ class Answerer:
         if intent.kind == "money":
             return "money" in kinds or any(f.unit == "倍" for f in s.facts)  # fines are also multiples
         if intent.kind == "quantity" and not intent.measure:
-            return bool(kinds & {"quantity", "money", "percent", "duration"})  # "多少": an amount of any kind
+            # "多少": an amount of any kind; a bare frequency (每年, 每月) counts nothing.
+            return any(f.kind in _AMOUNTS and not _bare_frequency(f) for f in s.facts)
         if intent.kind == "quantity":
             # "多少小时" is answered by 400小时; a count in another measure is no age, nor an age a count.
             counts = any(f.kind == "quantity" and (f.unit in _AGES) == (intent.measure in _AGES) for f in s.facts)
@@ -897,6 +898,14 @@ def answerability_features(
 
 
 _AMOUNTS = ("quantity", "money", "percent", "duration")
+
+
+def _bare_frequency(f: Fact) -> bool:
+    """A frequency without a numeral ("每年", "每季度"): how often, not how much."""
+    return f.kind == "duration" and f.text.startswith("每") and not _NUMERAL.search(f.text)
+
+
+_NUMERAL = re.compile(r"[\d一二两三四五六七八九十百千万半]")
 
 
 def _role_date(meta: Document, role: str) -> str:

@@ -569,6 +569,21 @@ def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulati
     assert row[covered] > row[FEATURES.index("cover_sentence")]
 
 
+def test_the_word_asked_for_counts_only_when_written_whole(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "某省标准化方案\n\n到2025年，制定行业标准50项以上。\n\n到2030年，制定国家标准20项以上。\n",
+    )
+    answerer = service.answerer
+    intent = analyse("要制定哪几项国家标准？")
+    assert intent.focus == ("国家标准",)
+    rows = answerer.features(intent, answerer.content_grams(intent), [Candidate(_sentence(service, s), 0.5) for s in ("行业标准", "国家标准")], None)
+    named, missing = FEATURES.index("focus_sentence"), FEATURES.index("focus_missing")
+    assert rows[0, named] == 0.0 and rows[0, missing] == 1.0  # 标准 alone is not 国家标准
+    assert rows[1, named] == 1.0 and rows[1, missing] == 0.0
+
+
 def test_a_number_the_question_gives_is_not_the_fact_it_asks(regulation_library: QAService) -> None:
     answerer = regulation_library.answerer
     intent = analyse("机构未建立内部管理制度，处罚款5万元以上的，另外要罚多少？")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -352,7 +353,12 @@ class Answerer:
     def features(self, intent: QuestionIntent, grams: Sequence[str], candidates: Sequence[Candidate], query: np.ndarray | None) -> np.ndarray:
         """The feature matrix (candidates × FEATURES)."""
         x = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
-        focus = [g for f in intent.focus for g in char_bigrams(f)]
+        focus = [char_bigrams(f) for f in intent.focus]
+
+        def names_focus(bigrams: AbstractSet[str]) -> bool:
+            """Whether some focus word is written whole (国家标准, not any 标准)."""
+            return any(all(g in bigrams for g in grams) for grams in focus)
+
         role_dates = {}
         for c in candidates:
             meta = self.index.documents[c.sentence.doc_id]
@@ -391,9 +397,9 @@ class Answerer:
             row[_F["year_match"]] = float(bool(asked & governing))
             row[_F["year_other"]] = float(bool(asked) and bool(s.years) and not asked & set(s.years))
             row[_F["number_match"]] = float(bool(intent.numbers & numbers_in(s.text)))
-            row[_F["focus_sentence"]] = float(bool(focus) and any(g in s.bigrams for g in focus))
-            row[_F["focus_context"]] = float(bool(focus) and any(g in context for g in focus))
-            row[_F["focus_missing"]] = float(bool(focus) and not any(g in context or g in s.bigrams for g in focus))
+            row[_F["focus_sentence"]] = float(names_focus(s.bigrams))
+            row[_F["focus_context"]] = float(names_focus(context))
+            row[_F["focus_missing"]] = float(bool(focus) and not names_focus(context | s.bigrams))
             row[_F["numbered_item"]] = float(s.group is not None)
             row[_F["length"]] = min(1.0, math.log1p(len(s.text)) / 6.0)
             if intent.kind == "date" and intent.date_role in ("published", "signed") and not self._specific_grams(intent, doc):
@@ -420,7 +426,7 @@ class Answerer:
                 x[n, _F["segment_missing"]] = sum(1 for sg in segment_grams if not sg & present) / len(segment_grams)
             if focus and intent.kind in TYPED_KINDS:
                 clauses = [self._text(s.doc_id, a, b) for a, b in self._fact_clauses(s, intent)]
-                x[n, _F["focus_by_fact"]] = float(any(g in char_bigrams(text) for text in clauses for g in focus))
+                x[n, _F["focus_by_fact"]] = float(any(names_focus(set(char_bigrams(text))) for text in clauses))
         if len(candidates):
             # Within one question, how a candidate compares with the best: e5 similarities sit in a
             # narrow band whose level shifts from question to question.

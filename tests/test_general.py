@@ -569,6 +569,14 @@ def test_a_fine_stated_for_the_items_below_is_found_from_the_item_asked(regulati
     assert row[covered] > row[FEATURES.index("cover_sentence")]
 
 
+def test_one_of_the_thing_asked_counts_though_one_is_mostly_an_article(tmp_path: Path) -> None:
+    service = _one_document(tmp_path, "care.txt", "院前医疗急救管理办法\n\n第八条 设区的市设立一个急救中心。\n\n第九条 急救中心应当配备一个专门的调度室。\n")
+    centre = _sentence(service, "设立一个急救中心")
+    assert not [f for f in centre.facts if f.kind == "quantity"]  # 一个 alone is no count…
+    assert service.answerer._type_match(centre, analyse("一个设区的市可以设立几个急救中心？"))  # …but one of what is asked is
+    assert not service.answerer._type_match(_sentence(service, "调度室"), analyse("可以设立几个急救分站？"))
+
+
 def test_the_word_asked_for_counts_only_when_written_whole(tmp_path: Path) -> None:
     service = _one_document(
         tmp_path,

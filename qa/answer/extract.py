@@ -298,7 +298,9 @@ class Answerer:
         if intent.kind == "quantity":
             # "多少小时" is answered by 400小时; a count in another measure is no age, nor an age a count.
             counts = any(f.kind == "quantity" and (f.unit in _AGES) == (intent.measure in _AGES) for f in s.facts)
-            return counts or self._measure_match(s, intent)
+            # "几个急救中心": "设立一个急救中心" counts one, though 一个 is mostly an article.
+            one = any(f"一{intent.measure}{w}" in s.text for w in intent.focus)
+            return counts or one or self._measure_match(s, intent)
         if intent.kind == "duration" and intent.asks_frequency:
             return any(f.kind == "duration" and (f.text.startswith("每") or f.text.endswith("一次")) for f in s.facts)
         if intent.kind in ("percent", "duration", "docnum", "year", "phone", "ordinal"):

@@ -119,6 +119,20 @@ def test_a_labelled_field_of_a_page_header_is_not_a_title() -> None:
     assert by_text["义务教育是重中之重。"][1] == "国务院关于进一步完善城乡义务教育经费保障机制的通知 › 一、重要意义"
 
 
+def test_a_labelled_field_after_numbered_conditions_is_their_sibling_not_inside_the_last() -> None:
+    text = (
+        "创业补贴指引\n\n发布日期：2025-04-08\n\n1、创业租金补贴\n\n补贴条件：\n\n（1）初创企业租赁场地用于经营。\n\n"
+        "（2）申请前连续3个月有在职员工正常缴纳社会保险费。\n\n补贴标准：每连续租满1年补贴6000元。\n\n补贴期限：累计不超过3年。\n\n"
+        "2、创业带动就业补贴\n\n（1）招用员工签订1年以上劳动合同。\n\n补贴标准：每人2000元。\n"
+    )
+    by_text = {t: (h, s) for t, h, s in _lines(text)}
+    assert by_text["（2）申请前连续3个月有在职员工正常缴纳社会保险费。"][1] == "创业补贴指引 › 1、创业租金补贴 › （2）"
+    assert by_text["补贴标准：每连续租满1年补贴6000元。"][1] == "创业补贴指引 › 1、创业租金补贴"
+    assert by_text["补贴期限：累计不超过3年。"][1] == "创业补贴指引 › 1、创业租金补贴"
+    # without a field before the items, a field line stays inside the item it follows
+    assert by_text["补贴标准：每人2000元。"][1] == "创业补贴指引 › 2、创业带动就业补贴 › （1）"
+
+
 def test_a_one_paragraph_document_is_text_not_a_title() -> None:
     text = "本市自2025年1月1日起对新能源汽车给予补贴，每辆补贴五千元，申请人应在购车后六个月内提出申请。" * 3
     lines = parse_outline(text)

@@ -13,7 +13,7 @@ from qa.text.outline import PAREN_NUMERALS, parse_outline
 from qa.types import Chunk, Document
 
 # Bump when chunk boundaries change for the same text: indexes built before are then stale.
-CHUNKER_VERSION = 7  # also covers the outline and the candidate sentences
+CHUNKER_VERSION = 8  # also covers the outline and the candidate sentences
 
 _SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』)）]*")
 # Enumeration items inside a paragraph: 一是…二是…, (一)…(二)…, 1.…2.…

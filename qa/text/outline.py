@@ -81,6 +81,8 @@ _FIELD_LINE = re.compile(r"^[^：:]{1,10}[：:]\s")
 # "二○一一年一月二十七日"), an attachment's label, a note in brackets, a document number, a file
 # name, bodies separated by spaces (a sign-off), or a sentence.
 _NOT_TITLE_HEAD = re.compile(r"^(?:\d{4}|[〇○零一二三四五六七八九]{4})年|^附件|^[（(]|号$|\.|\s|[。；;！!？?，,：:]")
+# A labelled field of body text: "补贴条件：", "补贴标准：每连续租满1年补贴6000元。" (not "问：", not a clause ending in ：).
+_FIELD_LABEL = re.compile(r"^[\u4e00-\u9fff]{2,6}[：:]")
 _LABEL_MAX = 16  # the short title kept after a marker in a content line's label
 
 
@@ -158,6 +160,7 @@ def parse_outline(text: str) -> list[Line]:
     lines: list[Line] = []
     stack: list[tuple[str, str]] = []  # (style, label) of the open sections, outermost first
     part = ""
+    field_depth: int | None = None  # depth of the last labelled field line, while its items are open
     for m in re.finditer(r"[^\n]+", text):
         raw = m.group()
         stripped = raw.strip()
@@ -188,7 +191,12 @@ def parse_outline(text: str) -> list[Line]:
         elif style:
             is_heading = len(stripped) <= _HEADING_MAX and not sentence and style != "bullet"
         else:
-            # Body text: belongs to the innermost open section.
+            # Body text: belongs to the innermost open section. A labelled field ("补贴对象：……") is
+            # a sibling of the field before it ("补贴条件：" and the items under it), not inside its items.
+            if _FIELD_LABEL.match(stripped):
+                if field_depth is not None and field_depth < len(stack):
+                    del stack[field_depth:]
+                field_depth = len(stack)
             path = (part, *[label for _, label in stack]) if part else tuple(label for _, label in stack)
             lines.append(Line(start, end, "", len(stack) + 1, "", False, path, text_start))
             continue
@@ -207,6 +215,8 @@ def parse_outline(text: str) -> list[Line]:
                     stack.pop()
                 stack.pop()
         stack.append((style, _label(stripped, marker, is_heading)))
+        if field_depth is not None and (is_heading or len(stack) <= field_depth):
+            field_depth = None  # a heading, or a line at the fields' level or above: a new run of fields
         path = (part, *[label for _, label in stack]) if part else tuple(label for _, label in stack)
         lines.append(Line(start, end, style, len(stack), marker, is_heading, path, text_start))
     return lines

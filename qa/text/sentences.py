@@ -247,7 +247,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 31
+SENTENCES_VERSION = 32
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -213,6 +213,22 @@ def test_a_question_names_a_document_by_title_words_only_it_has() -> None:
     assert "文" not in rest and rest.endswith(",春节放几天")
 
 
+def test_a_blank_number_field_names_no_document() -> None:
+    from qa.ingest.metadata import labelled_fields
+
+    # A page's header table with the number left blank ("文号: 号") gives no number…
+    fields = labelled_fields(["标题: 某市促进生活垃圾分类减量办法", "文号: 号", "发布单位: 某市绿化和市容管理局"])
+    assert "doc_number" not in fields and fields["issuers"] == "某市绿化和市容管理局"
+    # …and a number without a numeral, however it came, is in no number a question gives.
+    names = DocumentNames(
+        [
+            _doc("waste", "某市促进生活垃圾分类减量办法", "第一条 为了促进垃圾减量，制定本办法。", "号"),
+            _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS, "国办发明电〔2023〕7号"),
+        ]
+    )
+    assert names.named("国办发明电〔2023〕7号说春节放几天") == ["holidays"]
+
+
 def test_a_name_that_only_ends_like_a_title_names_another_document() -> None:
     names = DocumentNames(
         [

@@ -31,7 +31,9 @@ class DocumentNames:
         self.issuers: dict[str, str] = {}
         for doc in documents:
             self.titles[doc.doc_id] = normalize(doc.title)
-            self.numbers[doc.doc_id] = normalize(doc.doc_number)
+            number = normalize(doc.doc_number)
+            # A number without a numeral ("号", a blank form field) would be "in" every number asked.
+            self.numbers[doc.doc_id] = number if re.search(r"[\d〇○零一二三四五六七八九十]", number) else ""
             self.issuers[doc.doc_id] = normalize(" ".join(doc.issuers))
             self.texts[doc.doc_id] = openings[doc.doc_id] if openings is not None else normalized_opening(doc.text)
         # Every title in one string: a phrase no title holds is ruled out by one search, not one per document.

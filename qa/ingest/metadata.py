@@ -47,6 +47,9 @@ _LABELS = {
     "发布机关": "issuers",
     "发文单位": "issuers",
     "发布机构": "issuers",
+    "发布单位": "issuers",
+    "发文部门": "issuers",
+    "发布部门": "issuers",
     "发文字号": "doc_number",
     "文号": "doc_number",
     "成文日期": "date_signed",
@@ -118,6 +121,8 @@ def labelled_fields(lines: Sequence[str]) -> dict[str, str]:
                 value = head[n + 1].strip(" ：:|｜")  # a saved page's table: "成文日期：" with its value on the next line
             if field == "doc_number":
                 value = value.strip("()（）")
+                if not re.search(r"[\d〇○零一二三四五六七八九十]", value):
+                    continue  # "文号: 号": a blank form field, no number
             if field and value and field not in found:
                 found[field] = value
     return found

@@ -269,6 +269,16 @@ def test_a_quoted_term_of_a_named_title_is_still_asked() -> None:
     assert without_title("浙江省流动人口居住登记条例中的“流动人口”指什么", "浙江省流动人口居住登记条例") == "中的“流动人口”指什么"
 
 
+def test_words_said_again_outside_a_title_in_angle_quotes_are_searched_for() -> None:
+    title = "上海市促进生活垃圾分类减量办法"
+    # 《》 sets the title apart: 生活垃圾 outside it is what is asked…
+    assert without_title("《上海市促进生活垃圾分类减量办法》将生活垃圾分为哪几类?", title) == "将生活垃圾分为哪几类?"
+    # …while, unquoted, the title's phrases only name the document
+    assert "生活垃圾" not in without_title("上海市促进生活垃圾分类减量办法将生活垃圾分为哪几类?", title)
+    # a 《》 that is not the title (a certificate's name) leaves the title's phrases to name the document
+    assert "流动人口" not in without_title("浙江省流动人口居住登记条例规定，申领《浙江省居住证》要什么条件", "浙江省流动人口居住登记条例")
+
+
 @pytest.fixture(scope="module")
 def recombined_library(tmp_path_factory: pytest.TempPathFactory) -> QAService:
     """The bundled notice plus documents recombining its sentences under other titles and figures."""

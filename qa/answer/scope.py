@@ -201,12 +201,16 @@ def naming_years(question: str, name: str) -> set[str]:
 
 
 def without_title(question: str, title: str) -> str:
-    """A normalised question without the phrases it shares with a document's title (≥ 4 characters), and without 《…》.
+    """A normalised question without 《…》, or, when it names no title in 《》, without the phrases it shares with a document's title (≥ 4 characters).
 
     Once a question is limited to the document it names, the name only blurs the search within it.
     """
     rest = re.sub(r"《[^》]*》", " ", question)
     norm_title = normalize(title)
+    if any(quoted and quoted in norm_title for quoted in re.findall(r"《([^》]*)》", question)):
+        # Named in 《》, the title is set apart: words said again outside it are asked.
+        rest = " ".join(rest.split())
+        return rest if len(re.sub(r"\W", "", rest)) >= 2 else question
     quoted = quoted_terms(rest)
     while True:
         best = ""

@@ -632,6 +632,14 @@ def test_the_word_asked_for_counts_only_when_written_whole(tmp_path: Path) -> No
     assert rows[1, named] == 1.0 and rows[1, missing] == 0.0
 
 
+def test_a_numeral_inside_a_word_states_no_amount(tmp_path: Path) -> None:
+    service = _one_document(tmp_path, "binding.txt", "关于做好注册绑定工作的通知\n\n申请材料邮寄至营业厅窗口，符合条件的，原则上应于材料收到之日起3个工作日内办结。\n")
+    mailed = _sentence(service, "3个工作日内")
+    # "三方绑定" is a word: it states no 3 of anything, so 3个工作日内 is still the answer
+    assert service.answerer._type_match(mailed, analyse("通过邮寄方式提交三方绑定申请材料，供电企业应在多长时间内办结？"))
+    assert not service.answerer._type_match(mailed, analyse("材料收到之日起3个工作日内要做什么？还要多久？"))
+
+
 def test_a_number_the_question_gives_is_not_the_fact_it_asks(regulation_library: QAService) -> None:
     answerer = regulation_library.answerer
     intent = analyse("机构未建立内部管理制度，处罚款5万元以上的，另外要罚多少？")

@@ -11,6 +11,7 @@ quoted span carries its own document, so a citation always quotes the text it po
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -278,10 +279,13 @@ class Answerer:
         "年满十六周岁后应当在多长时间内申请" is not answered by a sentence whose only duration is
         十六周岁: the question gave it.
         """
+        stated = _stated_amounts(intent.norm)
+
         def given(f: Fact) -> bool:
             if f.kind == "year":
                 return f.text[:4] in intent.years  # "2024年春节从哪天到哪天": 2024年 is not the date asked
-            return f.kind in _AMOUNTS and f.value in intent.numbers
+            # The same amount in the same measure: "三方绑定" states no 3个工作日.
+            return f.kind in _AMOUNTS and (f.value, f.unit) in stated
 
         if not any(given(f) for f in s.facts):
             return s
@@ -906,6 +910,12 @@ def answerability_features(
 
 
 _AMOUNTS = ("quantity", "money", "percent", "duration")
+
+
+@functools.lru_cache(maxsize=256)
+def _stated_amounts(question: str) -> frozenset[tuple[float | None, str]]:
+    """The amounts a question states, with their measures (十六周岁, 5万元)."""
+    return frozenset((f.value, f.unit) for f in find_facts(question) if f.kind in _AMOUNTS)
 
 
 def _bare_frequency(f: Fact) -> bool:

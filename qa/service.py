@@ -399,8 +399,10 @@ _KEYWORD_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=\S)|(?<=\S)\s+(?=[\u4e00-\
 
 def question_norm(text: str) -> str:
     """A question normalised for matching, its typed spaces kept as word boundaries: "申报材料 单个文件"
-    is two keywords, and 料单 no word of it."""
-    return normalize(_KEYWORD_GAP.sub("，", text.strip()))
+    is two keywords, and 料单 no word of it. A space inside 《》 belongs to the title
+    (《上海市碳普惠减排项目方法学 分布式光伏发电》)."""
+    parts = re.split(r"(《[^》]*》)", text.strip())
+    return normalize("".join(p if p.startswith("《") else _KEYWORD_GAP.sub("，", p) for p in parts))
 
 
 _EMBEDDERS: dict[str, Embedder] = {}

@@ -880,6 +880,10 @@ def test_a_measure_word_the_tagger_splits_off_a_word_stays_in_it() -> None:
 def test_typed_spaces_keep_keywords_apart() -> None:
     assert question_norm("出海专项资金 申报材料  单个文件") == "出海专项资金,申报材料,单个文件"
     assert question_norm(" 新产业是什么？ ") == normalize("新产业是什么？")
+    # a space inside 《》 is part of the title, as the text cites it, no gap between keywords
+    cited = normalize("根据《上海市碳普惠减排项目方法学 分布式光伏发电》（沪环气候〔2024〕45号）")
+    assert "《上海市碳普惠减排项目方法学" in question_norm("《上海市碳普惠减排项目方法学 分布式光伏发电》的文号")
+    assert question_norm("《上海市碳普惠减排项目方法学 分布式光伏发电》的文号").split("的")[0] in cited
     assert analyse(question_norm("专项资金 申报材料")).segments == ("专项资金", "申报材料")  # no 金申 between them
 
 

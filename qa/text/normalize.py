@@ -89,8 +89,10 @@ def normalize_aligned(text: str) -> str:
     return to_simplified(fold_chars(text))
 
 
+@lru_cache(maxsize=16384)
 def normalize(text: str) -> str:
-    """Normalise for matching: NFKC, simplified, lower-case, all whitespace removed."""
+    """Normalise for matching: NFKC, simplified, lower-case, all whitespace removed.
+    Cached: answering normalises the same candidate sentences question after question."""
     return "".join(normalize_aligned(text).split())
 
 

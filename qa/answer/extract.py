@@ -25,7 +25,7 @@ from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
-from qa.text.grammar import ORG, Fact, find_facts, iso_date, list_items, numbers_in, years_in
+from qa.text.grammar import ORG, Fact, find_facts, has_numeral, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
 from qa.text.outline import PAREN_NUMERALS
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
@@ -920,10 +920,7 @@ def _stated_amounts(question: str) -> frozenset[tuple[float | None, str]]:
 
 def _bare_frequency(f: Fact) -> bool:
     """A frequency without a numeral ("每年", "每季度"): how often, not how much."""
-    return f.kind == "duration" and f.text.startswith("每") and not _NUMERAL.search(f.text)
-
-
-_NUMERAL = re.compile(r"[\d一二两三四五六七八九十百千万半]")
+    return f.kind == "duration" and f.text.startswith("每") and not has_numeral(f.text)
 
 
 def _role_date(meta: Document, role: str) -> str:

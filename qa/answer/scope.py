@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from qa.answer.question import quoted_terms
 from qa.text.dictionary import pos_tokens
-from qa.text.grammar import DOCNUM
+from qa.text.grammar import DOCNUM, has_numeral
 from qa.text.normalize import normalize, normalized_opening
 from qa.types import Document
 
@@ -33,7 +33,7 @@ class DocumentNames:
             self.titles[doc.doc_id] = normalize(doc.title)
             number = normalize(doc.doc_number)
             # A number without a numeral ("号", a blank form field) would be "in" every number asked.
-            self.numbers[doc.doc_id] = number if re.search(r"[\d〇○零一二三四五六七八九十]", number) else ""
+            self.numbers[doc.doc_id] = number if has_numeral(number) else ""
             self.issuers[doc.doc_id] = normalize(" ".join(doc.issuers))
             self.texts[doc.doc_id] = openings[doc.doc_id] if openings is not None else normalized_opening(doc.text)
         # Every title in one string: a phrase no title holds is ruled out by one search, not one per document.

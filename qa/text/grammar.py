@@ -330,6 +330,11 @@ def find_facts(text: str) -> list[Fact]:
     return facts
 
 
+def has_numeral(text: str) -> bool:
+    """Whether a text writes any number, in Arabic or Chinese numerals (半 included)."""
+    return bool(re.search(rf"[\d{_CN_NUM}半]", text))
+
+
 def numbers_in(text: str) -> set[float]:
     """The values of every number written in a text, Arabic or Chinese, for matching across forms."""
     values = set()

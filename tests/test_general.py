@@ -1236,3 +1236,27 @@ def test_a_term_the_question_quotes_is_one_topic_as_written() -> None:
     assert analyse("什么是“以县为主”").segments == ("以县为主",)  # 以 is no function word inside it
     assert analyse("文件里的「家庭经济困难寄宿生」指哪些人").segments[0] == "家庭经济困难寄宿生"
     assert analyse("“十四五”期间的目标是什么").segments == ("十四五", "期间", "目标")  # in the order asked
+
+
+def test_a_list_holding_the_word_asked_answers_which_list_not_how_many_of_it(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "某省未来产业培育行动方案\n\n"
+        "重点培育量子通信、深海装备、氢能、低空经济、类脑智能等5大未来产业。\n"
+        "到2027年，制定地方标准120项以上。\n",
+    )
+    listed = "重点培育量子通信"
+
+    def candidates(question: str) -> list[str]:
+        _, intent, retrieval, named = service.prepare(question, 5, "hybrid")
+        return [c.sentence.text for c in service.answerer.scored(intent, retrieval, named)[0]]
+
+    # 5 counts the industries; it says nothing of how many standards 量子通信 gets.
+    assert not any(t.startswith(listed) for t in candidates("量子通信领域要制定多少项标准？"))
+    assert not any(t.startswith(listed) for t in candidates("量子通信领域有哪些标准？"))
+    # Which list it is in, or whether it is in one, the list answers.
+    assert any(t.startswith(listed) for t in candidates("量子通信属于哪一类产业？"))
+    assert any(t.startswith(listed) for t in candidates("量子通信是重点培育的产业吗？"))
+    # A count of the list itself is still answered by it.
+    assert any(t.startswith(listed) for t in candidates("重点培育几大未来产业？"))

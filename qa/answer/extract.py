@@ -69,6 +69,7 @@ _ASKS_ADDRESSEE = re.compile("主送|(?:发给|发送给|下发给|印发给|收
 # "为了贯彻落实哪个文件", "依据什么法律": a document is asked for, and its name is quoted in 《》.
 _ASKS_DOCUMENT = re.compile("(?:哪|什么)(?:一|几)?[个份部些项]?(?:文件|纲要|法律|法规|规章|条例|办法|规划|政策文件|通知|意见|决定)(?![号编字])")
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
+_ASKS_WHETHER = re.compile("吗|是否|有没有|是不是")  # "兵团也在主送范围内吗": whether X is in a list
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
 Span = tuple[str, int, int]  # (doc_id, start, end)
@@ -413,13 +414,8 @@ class Answerer:
                 wanted = role_dates[s.doc_id].get(intent.date_role)
                 row[_F["role_date"]] = float(bool(wanted) and any(iso_date(f.text) == wanted for f in s.facts if f.kind == "date"))
             row[_F["lead_year"]] = float(bool(asked) and any(y in lead_text for y in asked) and lead_text.lstrip().startswith(("到", "至", "截至", "在", "20", "19")))
-        # The rarest topic word: bigrams inside the question's words ("设立|出海" joins two words, and a
-        # rare join says nothing about which sentence is meant), not the word that says what is asked
-        # of the topic ("期限最长多久" is answered by "不超过3年").
         segment_grams = [set(char_bigrams(seg)) for seg in intent.segments if len(seg) >= 2 and seg not in intent.focus]
-        inside = {g for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus for g in char_bigrams(w)}
-        known = [g for g in grams if g in self.idf and g in inside] or [g for g in grams if g in self.idf]
-        rarest = max(known, key=lambda g: self.idf[g]) if known else None
+        rarest = self._rarest(intent, grams)
         for n, c in enumerate(candidates):
             s = c.sentence
             doc = self.docs[s.doc_id]
@@ -439,6 +435,14 @@ class Answerer:
             x[:, _F["dense_gap"]] = x[:, _F["dense"]] - x[:, _F["dense"]].max()
             x[:, _F["cover_gap"]] = x[:, _F["cover_sentence"]] - x[:, _F["cover_sentence"]].max()
         return x
+
+    def _rarest(self, intent: QuestionIntent, grams: Sequence[str]) -> str | None:
+        """The rarest topic bigram: inside the question's words ("设立|出海" joins two words, and a
+        rare join says nothing about which sentence is meant), not of the word that says what is
+        asked of the topic ("期限最长多久" is answered by "不超过3年")."""
+        inside = {g for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus for g in char_bigrams(w)}
+        known = [g for g in grams if g in self.idf and g in inside] or [g for g in grams if g in self.idf]
+        return max(known, key=lambda g: self.idf[g]) if known else None
 
     def _holds_role_date(self, s: Sentence, role: str) -> bool:
         wanted = _role_date(self.index.documents[s.doc_id], role)
@@ -489,6 +493,11 @@ class Answerer:
             quoted = {g for term in quoted_terms(intent.norm) for g in char_bigrams(term)}
             grams = [g for g in grams if g not in title or g in quoted] or grams
         candidates = [c for c in self.candidates(intent, retrieval) if self._eligible(c.sentence, intent)]
+        # "量子信息标准数量" is not answered by "元宇宙、量子信息……等9大领域": a list holding the word
+        # asked about answers which list it is in, not what it holds or how many of it there are.
+        rarest = self._rarest(intent, grams)
+        if rarest is not None and intent.kind in ("quantity", "list") and not intent.asks_membership and not _ASKS_WHETHER.search(intent.norm):
+            candidates = [c for c in candidates if not _member_only(c.sentence, intent, rarest)]
         # "甘孜州……项目的机制电价是多少" is not answered by "存量项目（不含甘孜州……项目）机制电价按……执行".
         candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent)]
         if _ASKS_DOCUMENT.search(intent.norm):
@@ -953,6 +962,34 @@ def _numbers_of_others(s: Sentence, intent: QuestionIntent) -> bool:
         if not cited or normalize(cited.group(1)) in intent.norm:
             return False
     return bool(numbers)
+
+
+def _member_only(s: Sentence, intent: QuestionIntent, rarest: str) -> bool:
+    """Whether the question's rarest topic bigram is written in the sentence only inside one item of
+    an enumeration of three or more, no other topic word of the question is in another item, and
+    for a count, the sentence's count is the list's own ("量子信息标准数量" is not answered by
+    "元宇宙、脑机接口、量子信息……等9大领域": 9 counts the list, not anything of 量子信息)."""
+    marker = _MARKER.match(s.text)
+    skip = marker.end() if marker else 0  # "三、义务兵军衔分为上等兵、列兵": 三 is no item
+    items = [(a + skip, b + skip) for a, b in list_items(s.text[skip:])]
+    if len(items) < 3:
+        return False
+    if intent.kind == "quantity":
+        closing = (s.start + items[-1][0], s.start + items[-1][1] + 2)
+        if not any(f.kind == "quantity" and closing[0] <= f.start <= closing[1] for f in s.facts):
+            return False
+    parts = [normalize(s.text[a:b]) for a, b in items]
+    # The first item carries the words leading to the list, the last the words closing it: each
+    # is cut to the length of the longest item between them.
+    longest = max(len(p) for p in parts[1:-1])
+    cores = [parts[0][-longest:], *parts[1:-1], re.split("等|和|及", parts[-1])[0][:longest] or parts[-1][:longest]]
+    holding = [i for i, core in enumerate(cores) if rarest in core]
+    if len(holding) != 1:
+        return False
+    i = holding[0]
+    outside = normalize(s.text[: items[i][0]]) + "|" + normalize(s.text[items[i][1] :])
+    words = {w for seg in intent.segments for w, _ in tokens(seg) if len(w) >= 2 and w not in intent.focus}
+    return rarest not in outside and not any(w in core for w in words for j, core in enumerate(cores) if j != i)
 
 
 def _asks_several(intent: QuestionIntent) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from qa.answer.scoring import FEATURES
+from qa.answer.scoring import ANSWERABILITY_FEATURES, FEATURES
 from qa.evaluate.evaluation import GoldenQuestion
 from qa.evaluate.fit import QuestionRows, _fit_answerability, _fit_ranker, _out_of_fold_outcomes, _outcomes, cross_validate, fit
 from qa.retrieve.retrieval import RetrievalResult
@@ -89,3 +91,28 @@ def test_answerability_learns_only_from_questions_one_decision_gets_right() -> N
     wrong_either_way = [(rng.random(4) * 3, False, False) for _ in range(20)]
     assert _fit_answerability([*answered, *refused, *wrong_either_way, (None, False, True)], 1.0) == (coef, bias)
     assert bias + float(np.dot(coef, np.full(4, 1.0))) > 0 > bias + float(np.dot(coef, np.full(4, 0.5)))  # high features answer
+
+
+def test_the_vector_gap_is_learnt_only_for_the_model_whose_vectors_it_read() -> None:
+    rows = _rows(seed=1)
+    rng = np.random.default_rng(2)
+    with_gaps = []
+    for r in rows:
+        # An unanswerable question's candidates lie apart from it along the first dimension, whatever
+        # their other features say: only the vector gap tells.
+        gaps = rng.random((5, 8)).astype(np.float32) * 0.2
+        gaps[:, 0] += 0.0 if r.golden.answerable else 0.8
+        r.x[:, COVER] += 0.0 if r.golden.answerable else 0.7  # as well covered as the answerable ones
+        with_gaps.append(replace(r, gaps=gaps, model="e5-fingerprint"))
+    weights = fit(with_gaps, folds=3)
+    assert weights.gap_model == "e5-fingerprint" and len(weights.gap_coef) == 8 and len(weights.gap_answer_coef) == len(ANSWERABILITY_FEATURES)
+    assert weights.gap_coef[0] < -1.0  # the planted signal: apart means unanswerable
+    outcomes = _outcomes(with_gaps, weights)
+    n = len(ANSWERABILITY_FEATURES)
+    refused_with = sum(weights.answerability(f) < 0.5 for (f, _, _), r in zip(outcomes, with_gaps, strict=True) if f is not None and not r.golden.answerable)
+    refused_without = sum(weights.answerability(f[:n]) < 0.5 for (f, _, _), r in zip(outcomes, with_gaps, strict=True) if f is not None and not r.golden.answerable)
+    assert refused_with > refused_without  # without the gap (another model's index) the plain model decides
+    # Rows of two models, or without vectors, fit no gap model.
+    mixed = [replace(r, model="other") if i % 2 else r for i, r in enumerate(with_gaps)]
+    assert fit(mixed, folds=3).gap_coef == ()
+    assert fit(rows, folds=3).gap_coef == ()

@@ -436,6 +436,18 @@ class Answerer:
             x[:, _F["cover_gap"]] = x[:, _F["cover_sentence"]] - x[:, _F["cover_sentence"]].max()
         return x
 
+    def sentence_gap(self, s: Sentence, query: np.ndarray | None) -> np.ndarray | None:
+        """|question vector − sentence vector|: where the embedding model sees the two differ; None without vectors."""
+        if self.vectors is None or query is None:
+            return None
+        return np.abs(query.astype(np.float64) - self.vectors[self._first_row[s.doc_id] + s.index].astype(np.float64))
+
+    def vector_gap(self, s: Sentence, retrieval: RetrievalResult) -> np.ndarray | None:
+        """The sentence gap, when the answerability weights were fitted on vectors of this index's model."""
+        if not self.weights.gap_coef or self.weights.gap_model != self.index.manifest.model_fingerprint:
+            return None
+        return self.sentence_gap(s, retrieval.query_vector)
+
     def _rarest(self, intent: QuestionIntent, grams: Sequence[str]) -> str | None:
         """The rarest topic bigram: inside the question's words ("设立|出海" joins two words, and a
         rare join says nothing about which sentence is meant), not of the word that says what is
@@ -560,7 +572,8 @@ class Answerer:
         order = self.weights.order(x)
         best = candidates[int(order[0])]
         missing = self.doc_missing(intent, best.sentence.doc_id)
-        evidence = self.weights.answerability(answerability_features(x, probs, order, retrieval, missing))
+        features = answerability_features(x, probs, order, retrieval, missing, self.vector_gap(best.sentence, retrieval))
+        evidence = self.weights.answerability(features)
         if self._asks_document_field(intent, best.sentence):
             # "文号是什么", "哪天印发的": the document's own field, present in its text, is the evidence.
             evidence = max(evidence, self.weights.threshold)
@@ -892,14 +905,15 @@ class Answerer:
 
 
 def answerability_features(
-    x: np.ndarray, probs: np.ndarray, order: np.ndarray, retrieval: RetrievalResult, doc_missing: float = 0.0
+    x: np.ndarray, probs: np.ndarray, order: np.ndarray, retrieval: RetrievalResult, doc_missing: float = 0.0, gap: np.ndarray | None = None
 ) -> np.ndarray:
     """ANSWERABILITY_FEATURES of a question from its candidates' features, probabilities and ranking,
-    and the share of its topic words that the best candidate's document never writes."""
+    and the share of its topic words that the best candidate's document never writes; followed by
+    the vector gap of the question and the best candidate when one is given."""
     best = x[order[0]]
     second = float(probs[order[1]]) if len(order) > 1 else 0.0
     top_passage = retrieval.passages[0] if retrieval.passages else None
-    return np.array(
+    features = np.array(
         [
             float(probs[order[0]]),
             float(probs[order[0]]) - second,
@@ -916,6 +930,7 @@ def answerability_features(
             doc_missing,
         ]
     )
+    return features if gap is None else np.concatenate([features, gap])
 
 
 _AMOUNTS = ("quantity", "money", "percent", "duration")

@@ -85,6 +85,13 @@ class Weights:
     answer_coef: tuple[float, ...] = ()
     answer_bias: float = 0.0
     rank_coef: tuple[float, ...] = ()  # the ranker (conditional logit); the probability model's own weights without it
+    # The answerability model that also reads the embedding model's view of the question and the best
+    # sentence (|question vector − sentence vector|, one weight per dimension): used only with the
+    # model whose vectors it was fitted on, else the answerability model above.
+    gap_model: str = ""  # the embedding model's fingerprint
+    gap_answer_coef: tuple[float, ...] = ()
+    gap_answer_bias: float = 0.0
+    gap_coef: tuple[float, ...] = ()
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Probabilities for a (candidates × features) matrix."""
@@ -96,10 +103,18 @@ class Weights:
         return np.argsort(-(features @ np.asarray(coef, dtype=np.float64)), kind="stable")
 
     def answerability(self, features: np.ndarray) -> float:
-        """The probability that a question's best candidate answers it (the candidate's own probability without a model)."""
+        """The probability that a question's best candidate answers it (the candidate's own probability without a model).
+
+        `features` are ANSWERABILITY_FEATURES, followed by the vector gap of the question and
+        the sentence when the index was built by the model of `gap_model`.
+        """
+        n = len(ANSWERABILITY_FEATURES)
+        if self.gap_coef and len(features) == n + len(self.gap_coef):
+            z = features[:n] @ np.asarray(self.gap_answer_coef) + features[n:] @ np.asarray(self.gap_coef) + self.gap_answer_bias
+            return float(_logistic(np.asarray([z]))[0])
         if not self.answer_coef:
             return float(features[0])
-        return float(_logistic(np.asarray([features @ np.asarray(self.answer_coef, dtype=np.float64) + self.answer_bias]))[0])
+        return float(_logistic(np.asarray([features[:n] @ np.asarray(self.answer_coef, dtype=np.float64) + self.answer_bias]))[0])
 
     @staticmethod
     def prior() -> Weights:
@@ -134,11 +149,20 @@ def load_weights(path: Path = WEIGHTS_PATH) -> Weights:
             raise SettingsError(f"{path} 的特征与程序不一致，请运行 `qa fit` 重新拟合")
         answer_coef = tuple(float(x) for x in answer.get("coef", ()))
         answer_bias = float(answer.get("bias", 0.0))
+        gap = data.get("answerability_with_vectors", {})
+        if gap and tuple(gap["features"]) != ANSWERABILITY_FEATURES:
+            raise SettingsError(f"{path} 的特征与程序不一致，请运行 `qa fit` 重新拟合")
+        gap_model = str(gap.get("model_fingerprint", ""))
+        gap_answer_coef = tuple(float(x) for x in gap.get("coef", ()))
+        gap_answer_bias = float(gap.get("bias", 0.0))
+        gap_coef = tuple(float(x) for x in gap.get("gap_coef", ()))
         rank_coef = tuple(float(x) for x in data.get("rank_coef", ()))
         if rank_coef and len(rank_coef) != len(coef):
             raise ValueError("rank_coef 的长度与特征不一致")
+        if gap_coef and len(gap_answer_coef) != len(ANSWERABILITY_FEATURES):
+            raise ValueError("answerability_with_vectors 的长度与特征不一致")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SettingsError(f"无法读取答案权重文件 {path}：{exc}") from None
-    if not all(math.isfinite(x) for x in (*coef, bias, threshold, *answer_coef, answer_bias, *rank_coef)):
+    if not all(math.isfinite(x) for x in (*coef, bias, threshold, *answer_coef, answer_bias, *rank_coef, *gap_answer_coef, gap_answer_bias, *gap_coef)):
         raise SettingsError(f"答案权重文件 {path} 含有无效数值")
-    return Weights(coef, bias, threshold, answer_coef, answer_bias, rank_coef)
+    return Weights(coef, bias, threshold, answer_coef, answer_bias, rank_coef, gap_model, gap_answer_coef, gap_answer_bias, gap_coef)

@@ -236,3 +236,21 @@ def test_a_year_stated_earlier_in_a_run_of_clauses_governs_the_clauses_after_it(
     assert east.years == () and east.context_years == ("2016",)
     assert by_text["此后逐年调整。"].context_years == ()  # the run ended with 。
     assert by_text["2030年目标另行制定。"].context_years == ()  # another line
+
+
+def test_a_table_of_contents_and_page_numbers_are_no_text_of_the_document() -> None:
+    raw = "\n".join(
+        ["实施细则", "目", "录", "一、实施背景........................", "- 1 -", "二、实施方式", "....................", "...........", "- 1 -",
+         "一、实施背景", "正文一。", "二、实施方式", "正文二。", "— 3 —"]
+    )
+    assert clean_text(raw).split("\n\n") == ["实施细则", "目", "录", "一、实施背景", "正文一。", "二、实施方式", "正文二。\n"]
+
+
+def test_a_line_cut_inside_a_sentence_is_joined_back() -> None:
+    raw = "\n".join(["（十一", "）加强政策衔接。", "开具《通知书》，", "并上传系统。", "具体如下，", "（一）第一项。", "每日", "6:00", "，预计规模。"])
+    assert clean_text(raw).split("\n\n") == ["（十一）加强政策衔接。", "开具《通知书》，并上传系统。", "具体如下，", "（一）第一项。", "每日", "6:00，预计规模。\n"]
+
+
+def test_an_item_number_cut_from_its_mark_starts_its_item_on_a_split_page() -> None:
+    raw = "\n".join(["确保", "2025", "年底前完成。", "价格", "0.4012", "元。", "七、保障措施", "1", "．落实应急措施。", "2", "．提升预测准确性。"])
+    assert clean_text(raw).split("\n\n") == ["确保2025年底前完成。", "价格0.4012元。", "七、保障措施", "1．落实应急措施。", "2．提升预测准确性。\n"]

@@ -77,7 +77,9 @@ def _logistic(z: np.ndarray) -> np.ndarray:
 class Weights:
     """Three fitted models. A conditional logit ranks one question's candidate sentences against
     each other; a logistic model gives each candidate's own probability of answering; and a
-    logistic model over the best candidate decides whether it answers at all."""
+    logistic model over the best candidate decides whether it answers at all, in two variants:
+    one over the candidate's features alone, and one that also reads the embedding model's
+    vectors (used only on an index of the model it was fitted on)."""
 
     coef: tuple[float, ...]  # candidate probability (logistic)
     bias: float

@@ -63,13 +63,46 @@ _SENTENCE_END = tuple("。！？；!?;")
 _BARE_ENUMERATOR = re.compile(r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、]|[（(][一二三四五六七八九十0-9]{1,3}[）)])$")
 
 
+# A line never begins with punctuation that closes or continues a sentence: one that does was cut
+# from the line before it ("（十一" / "）加强监管", "6:00" / "，预计规模").
+_CONTINUES = re.compile(r"^[，。；、：？！）〕】」』”’》,;)]")
+# A line ending inside a sentence (on a comma or an enumeration mark) goes on in the next one,
+# unless the next one opens an item of its own.
+_OPEN_END = tuple("，、")
+_ITEM_START = re.compile(r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、](?![0-9])|[（(][一二三四五六七八九十0-9]{1,3}[）)]|第[一二三四五六七八九十百零〇0-9]+[条章节款项])")
+# On a page cut at inline elements, a line starting with a unit goes with the number ending the line before.
+_UNIT_START = re.compile(r"^[年月日号时分秒万亿千百元个项%‰]")
+
+
 def _is_fragment(line: str) -> bool:
     return bool(_NUMBER_LINE.match(line) or _PUNCT_FRAGMENT.match(line))
+
+
+def _continues(previous: str, line: str, split_page: bool) -> bool:
+    """Whether a line is the rest of the sentence the previous line began."""
+    if _CONTINUES.match(line) and not _PUNCT_FRAGMENT.match(line):
+        return True
+    if previous.endswith(_OPEN_END) and not _ITEM_START.match(line):
+        return True
+    return split_page and previous[-1:].isdigit() and bool(_UNIT_START.match(line))
+
+
+def _enumerators_rejoined(lines: list[str]) -> list[str]:
+    """An item number cut from its mark ("1" / "．落实措施") put back at the head of its item."""
+    out: list[str] = []
+    for line in lines:
+        if out and re.fullmatch(r"[0-9]{1,2}", out[-1]) and re.match(r"[.．、][^0-9]", line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
 
 
 def join_split_lines(lines: list[str]) -> list[str]:
     """Lines cut at inline elements joined back into their sentences; bare enumerators joined to their line."""
     split_page = sum(1 for line in lines if _NUMBER_LINE.match(line)) >= _SPLIT_PAGE_NUMBER_LINES
+    if split_page:
+        lines = _enumerators_rejoined(lines)
     joined: list[str] = []
     glue_next = False  # the last piece added was a fragment: what follows continues its sentence
     for line in lines:
@@ -77,7 +110,11 @@ def join_split_lines(lines: list[str]) -> list[str]:
             joined[-1] += line
             glue_next = False
             continue
-        if split_page and joined and not joined[-1].endswith(_SENTENCE_END) and not _BARE_ENUMERATOR.match(line):
+        if joined and _continues(joined[-1], line, split_page):
+            joined[-1] += line
+            glue_next = split_page and _is_fragment(line)
+            continue
+        if split_page and joined and not joined[-1].endswith(_SENTENCE_END) and not _BARE_ENUMERATOR.match(line) and not _ITEM_START.match(line):
             previous = joined[-1]
             unit_after_number = len(line) == 1 and previous[-1:].isdigit()
             # A sign-off's date is split too, but the bodies' names above it end their own line.
@@ -89,6 +126,34 @@ def join_split_lines(lines: list[str]) -> list[str]:
         joined.append(line)
         glue_next = split_page and _is_fragment(line)
     return joined
+
+
+# A table of contents: entries run out in dot leaders to a page number, and page numbers
+# ("- 1 -", "— 3 —") stand on lines of their own. Both repeat the document's headings, or number
+# its pages, and are no text of it.
+_LEADER = re.compile(r"(?:[.．·…]\s*){6,}[-－—–\s\d]*$")
+_PAGE_NUMBER = re.compile(r"^[-－—–]\s*\d{1,3}\s*[-－—–]$")
+_TOC_ENTRY_CHARS = 40
+
+
+def _drop_contents(lines: list[str]) -> list[str]:
+    """Lines without the table of contents and page numbers. A heading whose dot leader was cut to
+    the next line goes with it."""
+    kept: list[str] = []
+    in_contents = False
+    for line in lines:
+        if _PAGE_NUMBER.match(line):
+            continue
+        leader = _LEADER.search(line)
+        if not leader:
+            kept.append(line)
+            in_contents = False
+            continue
+        bare = leader.start() == 0
+        if bare and not in_contents and kept and len(kept[-1]) <= _TOC_ENTRY_CHARS and not kept[-1].endswith(_SENTENCE_END):
+            kept.pop()
+        in_contents = True
+    return kept
 
 
 def clean_text(raw: str) -> str:
@@ -107,7 +172,7 @@ def clean_text(raw: str) -> str:
         if kept and line == kept[0] and len(kept) < _HEADER_LINES:
             continue  # the page title repeated as the article title
         kept.append(line)
-    kept = join_split_lines(kept)
+    kept = _drop_contents(join_split_lines(kept))
     return "\n\n".join(kept) + "\n" if kept else ""
 
 

@@ -254,3 +254,20 @@ def test_a_line_cut_inside_a_sentence_is_joined_back() -> None:
 def test_an_item_number_cut_from_its_mark_starts_its_item_on_a_split_page() -> None:
     raw = "\n".join(["确保", "2025", "年底前完成。", "价格", "0.4012", "元。", "七、保障措施", "1", "．落实应急措施。", "2", "．提升预测准确性。"])
     assert clean_text(raw).split("\n\n") == ["确保2025年底前完成。", "价格0.4012元。", "七、保障措施", "1．落实应急措施。", "2．提升预测准确性。\n"]
+
+
+def test_a_text_cut_at_one_width_is_joined_back_into_its_paragraphs() -> None:
+    paragraphs = [
+        "关于做好2025年城乡居民医疗保险参保工作的通知",
+        "一、参保范围",
+        "本市行政区域内未参加职工基本医疗保险的城乡居民，包括学生、儿童和其他非从业人员，均可参加城乡居民医疗保险。",
+        "二、缴费标准",
+        "2025年度个人缴费标准为每人每年400元，享受最低生活保障的人员个人缴费部分由财政全额资助，不需要另行申请。",
+        "三、缴费时间",
+        "集中缴费期为2024年9月1日至12月31日，逾期缴费的设置3个月待遇等待期，待遇等待期内发生的医疗费用不予报销。",
+        "参保人可以通过手机、银行网点或者社区服务窗口办理缴费，办理时需要提供本人有效身份证件和户籍证明材料。",
+    ]
+    wrapped = "\n".join(p[i : i + 20] for p in paragraphs for i in range(0, len(p), 20))
+    assert clean_text(wrapped).split("\n\n") == [*paragraphs[:-1], paragraphs[-1] + "\n"]
+    # Text whose lines are its paragraphs is left as it is.
+    assert clean_text("\n".join(paragraphs)).split("\n\n") == [*paragraphs[:-1], paragraphs[-1] + "\n"]

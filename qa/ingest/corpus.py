@@ -20,6 +20,7 @@ from pathlib import Path
 from qa.errors import CorpusError
 from qa.ingest.errors import UnreadableFile
 from qa.ingest.metadata import extract_metadata, is_signoff_line, parse_date
+from qa.ingest.pdf import join_wrapped_lines, wrap_width
 from qa.ingest.readers import read_document_file
 from qa.ingest.sidecar import ID_PATTERN, MAX_ID_CHARS, Sidecar, read_sidecar
 from qa.types import Document
@@ -172,6 +173,8 @@ def clean_text(raw: str) -> str:
         if kept and line == kept[0] and len(kept) < _HEADER_LINES:
             continue  # the page title repeated as the article title
         kept.append(line)
+    if wrap_width(kept):  # text copied out of a PDF or saved from a terminal: lines cut at one width
+        kept = join_wrapped_lines(kept)
     kept = _drop_contents(join_split_lines(kept))
     return "\n\n".join(kept) + "\n" if kept else ""
 

@@ -26,16 +26,32 @@ _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 # spaces between CJK characters go. A line with a few such spaces ("第一条 为了") keeps them.
 _CJK_GAP = re.compile(rf"(?<={_CJK}) (?={_CJK})")
 _CJK_PAIR = re.compile(rf"(?={_CJK}{_CJK})")
+# A text with fewer lines running on at one width than this is not taken for a wrapped one.
+_MIN_WRAPPED_LINES = 5
 # Fewer visible characters than this per page means the pages are images: a scan.
 _MIN_CHARS_PER_PAGE = 10
 
 
+def _full_width(lines: list[str]) -> int:
+    """The width most body lines fill (0 for too few lines to tell)."""
+    lengths = sorted(len(line) for line in lines if len(line) >= 8)
+    return lengths[int(len(lengths) * 0.8)] if len(lengths) >= 3 else 0
+
+
+def wrap_width(lines: list[str]) -> int:
+    """The width a text was wrapped at, when its lines were cut at one width as a PDF's are: most
+    lines of that width run on without ending a sentence. 0 for text whose lines are paragraphs."""
+    full_width = _full_width(lines)
+    full = [line for line in lines if full_width and abs(len(line) - full_width) <= 0.1 * full_width]
+    running = [line for line in full if not _ENDS_LINE.search(line)]
+    return full_width if len(running) >= _MIN_WRAPPED_LINES and len(running) >= 0.5 * len(full) and len(full) >= 0.3 * len(lines) else 0
+
+
 def join_wrapped_lines(lines: list[str]) -> list[str]:
     """Join lines the page layout wrapped: a full-width line not ending a sentence runs on."""
-    lengths = sorted(len(line) for line in lines if len(line) >= 8)
-    if len(lengths) < 3:
+    full_width = _full_width(lines)  # most body lines are full lines
+    if not full_width:
         return lines
-    full_width = lengths[int(len(lengths) * 0.8)]  # most body lines are full lines
     joined: list[str] = []
     for line in lines:
         previous = joined[-1] if joined else ""
@@ -47,7 +63,8 @@ def join_wrapped_lines(lines: list[str]) -> list[str]:
             and not _PAGE_NUMBER.match(line)
         )
         if runs_on:
-            gap = " " if previous[-1].isascii() and line[0].isascii() else ""
+            # Words of Latin script wrapped apart keep a space between them; numbers and CJK do not.
+            gap = " " if previous[-1].isascii() and previous[-1].isalpha() and line[0].isascii() and line[0].isalpha() else ""
             joined[-1] = previous + gap + line
         else:
             joined.append(line)

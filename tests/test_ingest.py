@@ -292,6 +292,18 @@ def test_pdf_wrapped_lines_are_joined_but_items_stay_lines() -> None:
     ]
 
 
+def test_a_short_last_line_of_a_wrapped_paragraph_ends_it_even_without_a_full_stop() -> None:
+    lines = [
+        "第一条 为规范网络预约出租汽车经营服务行为，保障运营安全和乘客合法权益，根据有关法",
+        "律、行政法规制定",
+        "市交通运输局",
+        "网约车驾驶员证申请表",
+        "第二条 网约车驾驶员应当取得网络预约出租汽车驾驶员证，方可从事网约车经营服务和其",
+        "他相关服务。",
+    ]
+    assert join_wrapped_lines(lines) == [lines[0] + lines[1], lines[2], lines[3], lines[4] + lines[5]]
+
+
 # --- The corpus: every format, the damaged files skipped with reasons ------------------
 
 

@@ -53,11 +53,12 @@ def join_wrapped_lines(lines: list[str]) -> list[str]:
     if not full_width:
         return lines
     joined: list[str] = []
+    last = ""  # the last line as laid out: its width says whether it was wrapped, not the joined line's
     for line in lines:
         previous = joined[-1] if joined else ""
         runs_on = (
             previous
-            and len(previous) >= 0.85 * full_width
+            and len(last) >= 0.85 * full_width
             and not _ENDS_LINE.search(previous)
             and not _OPENS_ITEM.match(line)
             and not _PAGE_NUMBER.match(line)
@@ -68,6 +69,7 @@ def join_wrapped_lines(lines: list[str]) -> list[str]:
             joined[-1] = previous + gap + line
         else:
             joined.append(line)
+        last = line
     return joined
 
 

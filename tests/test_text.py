@@ -271,3 +271,29 @@ def test_a_text_cut_at_one_width_is_joined_back_into_its_paragraphs() -> None:
     assert clean_text(wrapped).split("\n\n") == [*paragraphs[:-1], paragraphs[-1] + "\n"]
     # Text whose lines are its paragraphs is left as it is.
     assert clean_text("\n".join(paragraphs)).split("\n\n") == [*paragraphs[:-1], paragraphs[-1] + "\n"]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["答：包括门诊费、住院费······", "下一行。"],  # an elision closing a sentence is no dot leader
+        ["附件2", "申请表样式", "......", "申请人签字："],
+        ["下列人员可以申请，", "1）在校学生，", "2）退休人员，", "①其他人员。"],
+        ["表：", *(f"| {d} | 每户2500元 | 在本区缴纳社保满1年 |" for d in ("通州区", "大兴区", "昌平区", "顺义区", "房山区", "平谷区"))],
+        [f"北京市某某科技发展有限公司第{n}分公司" for n in "一二三四五六七八九"],  # names of one width are no wrapped text
+    ],
+)
+def test_lines_laid_out_as_they_should_be_are_kept(lines: list[str]) -> None:
+    assert clean_text("\n".join(lines)).split("\n\n") == [*lines[:-1], lines[-1] + "\n"]
+
+
+def test_a_page_number_inside_a_wrapped_paragraph_does_not_cut_it() -> None:
+    paragraph = "本市行政区域内未参加职工基本医疗保险的城乡居民，包括学生、儿童和其他非从业人员，均可参加城乡居民医疗保险，按年度缴费。"
+    paragraphs = [paragraph, "次年" + paragraph, "再次年" + paragraph]
+    lines = [p[i : i + 16] for p in paragraphs for i in range(0, len(p), 16)]
+    raw = "\n".join([*lines[:2], "- 2 -", *lines[2:]])
+    assert clean_text(raw).split("\n\n") == [*paragraphs[:2], paragraphs[2] + "\n"]
+
+
+def test_dot_leaders_are_read_in_linear_time() -> None:
+    assert clean_text("." * 40000 + "x")  # a backtracking pattern took a minute here

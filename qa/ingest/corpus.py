@@ -70,7 +70,10 @@ _CONTINUES = re.compile(r"^[，。；、：？！）〕】」』”’》,;)]")
 # A line ending inside a sentence (on a comma or an enumeration mark) goes on in the next one,
 # unless the next one opens an item of its own.
 _OPEN_END = tuple("，、")
-_ITEM_START = re.compile(r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、](?![0-9])|[（(][一二三四五六七八九十0-9]{1,3}[）)]|第[一二三四五六七八九十百零〇0-9]+[条章节款项])")
+_ITEM_START = re.compile(
+    r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、)）](?![0-9])|[（(][一二三四五六七八九十0-9]{1,3}[）)]|[①-⑳]|[-*•·]\s"
+    r"|第[一二三四五六七八九十百零〇0-9]+[条章节款项部]|附件|附表)"
+)
 # On a page cut at inline elements, a line starting with a unit goes with the number ending the line before.
 _UNIT_START = re.compile(r"^[年月日号时分秒万亿千百元个项%‰]")
 
@@ -132,27 +135,47 @@ def join_split_lines(lines: list[str]) -> list[str]:
 # A table of contents: entries run out in dot leaders to a page number, and page numbers
 # ("- 1 -", "— 3 —") stand on lines of their own. Both repeat the document's headings, or number
 # its pages, and are no text of it.
-_LEADER = re.compile(r"(?:[.．·…]\s*){6,}[-－—–\s\d]*$")
+_LEADER_CHARS = frozenset(".．·…")
 _PAGE_NUMBER = re.compile(r"^[-－—–]\s*\d{1,3}\s*[-－—–]$")
 _TOC_ENTRY_CHARS = 40
+# Dot leaders: this many dots before a page number, or twice as many with none ("……" or "······"
+# closing a sentence is no leader).
+_LEADER_DOTS = 6
+
+
+def _leader(line: str) -> tuple[int, int] | None:
+    """Where a line's dot leader starts and how many dots it has; None for a line without one."""
+    body = line.rstrip(" 0123456789-－—–")
+    numbered = len(body) < len(line) and any(ch.isdigit() for ch in line[len(body) :])
+    start = len(body)
+    while start > 0 and (body[start - 1] in _LEADER_CHARS or body[start - 1] == " "):
+        start -= 1
+    dots = sum(1 for ch in body[start:] if ch in _LEADER_CHARS)
+    if dots >= (_LEADER_DOTS if numbered else 2 * _LEADER_DOTS) or (start == 0 and dots >= _LEADER_DOTS and len(body) == len(line)):
+        return start, dots
+    return None
 
 
 def _drop_contents(lines: list[str]) -> list[str]:
-    """Lines without the table of contents and page numbers. A heading whose dot leader was cut to
-    the next line goes with it."""
+    """Lines without the table of contents. A heading whose dot leader was cut to the next line
+    goes with it."""
     kept: list[str] = []
     in_contents = False
     for line in lines:
-        if _PAGE_NUMBER.match(line):
-            continue
-        leader = _LEADER.search(line)
-        if not leader:
+        leader = _leader(line)
+        if leader is None:
             kept.append(line)
             in_contents = False
             continue
-        bare = leader.start() == 0
-        if bare and not in_contents and kept and len(kept[-1]) <= _TOC_ENTRY_CHARS and not kept[-1].endswith(_SENTENCE_END):
-            kept.pop()
+        start, dots = leader
+        if start == 0 and not in_contents:
+            if dots < 2 * _LEADER_DOTS:
+                kept.append(line)  # a short row of dots standing alone: an elision, not a leader
+                continue
+            while kept and _leader(kept[-1]) is not None:
+                kept.pop()  # the short rows of dots that began this leader
+            if kept and len(kept[-1]) <= _TOC_ENTRY_CHARS and not kept[-1].endswith(_SENTENCE_END):
+                kept.pop()
         in_contents = True
     return kept
 
@@ -160,22 +183,39 @@ def _drop_contents(lines: list[str]) -> list[str]:
 def clean_text(raw: str) -> str:
     """Normalise a document's text: page noise and repeated headings removed, blank-line paragraphs.
 
-    Idempotent: cleaning clean text changes nothing.
+    Idempotent: cleaning clean text changes nothing. Joining lines can reveal more to join (a text
+    is seen to be wrapped only once its other cuts are mended), so cleaning repeats until nothing
+    changes, a few times at most.
     """
+    text = _clean_once(raw)
+    for _ in range(_CLEAN_PASSES - 1):
+        again = _clean_once(text)
+        if again == text:
+            break
+        text = again
+    return text
+
+
+_CLEAN_PASSES = 4
+
+
+def _clean_once(raw: str) -> str:
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    kept: list[str] = []
+    lines: list[str] = []
     for line in text.split("\n"):
         line = line.strip().replace("\u3000", " ").strip()
-        if not line or is_noise_line(line):
+        if not line or is_noise_line(line) or _PAGE_NUMBER.match(line):
             continue
         if _HEADER_LINE.match(line):
             line = _TRAILING_BUTTONS.sub("", line).rstrip()
+        lines.append(line)
+    if wrap_width(lines):  # text copied out of a PDF or saved from a terminal: lines cut at one width
+        lines = join_wrapped_lines(lines)
+    kept: list[str] = []
+    for line in _drop_contents(join_split_lines(lines)):
         if kept and line == kept[0] and len(kept) < _HEADER_LINES:
             continue  # the page title repeated as the article title
         kept.append(line)
-    if wrap_width(kept):  # text copied out of a PDF or saved from a terminal: lines cut at one width
-        kept = join_wrapped_lines(kept)
-    kept = _drop_contents(join_split_lines(kept))
     return "\n\n".join(kept) + "\n" if kept else ""
 
 

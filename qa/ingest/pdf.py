@@ -26,8 +26,10 @@ _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 # spaces between CJK characters go. A line with a few such spaces ("第一条 为了") keeps them.
 _CJK_GAP = re.compile(rf"(?<={_CJK}) (?={_CJK})")
 _CJK_PAIR = re.compile(rf"(?={_CJK}{_CJK})")
-# A text with fewer lines running on at one width than this is not taken for a wrapped one.
+# A text with fewer lines running on at one width than this, or a narrower width, is not taken for a wrapped one.
 _MIN_WRAPPED_LINES = 5
+_MIN_WRAP_WIDTH = 16
+_CLAUSE_MARK = re.compile("[，、；。,;]")
 # Fewer visible characters than this per page means the pages are images: a scan.
 _MIN_CHARS_PER_PAGE = 10
 
@@ -42,8 +44,12 @@ def wrap_width(lines: list[str]) -> int:
     """The width a text was wrapped at, when its lines were cut at one width as a PDF's are: most
     lines of that width run on without ending a sentence. 0 for text whose lines are paragraphs."""
     full_width = _full_width(lines)
-    full = [line for line in lines if full_width and abs(len(line) - full_width) <= 0.1 * full_width]
-    running = [line for line in full if not _ENDS_LINE.search(line)]
+    if full_width < _MIN_WRAP_WIDTH:
+        return 0
+    full = [line for line in lines if abs(len(line) - full_width) <= 0.1 * full_width]
+    # Wrapped prose runs on mid-sentence, with clause marks inside its lines; rows of a table or a
+    # list of names of one width do not.
+    running = [line for line in full if not _ENDS_LINE.search(line) and not line.startswith("|") and _CLAUSE_MARK.search(line)]
     return full_width if len(running) >= _MIN_WRAPPED_LINES and len(running) >= 0.5 * len(full) and len(full) >= 0.3 * len(lines) else 0
 
 

@@ -49,8 +49,10 @@ def wrap_width(lines: list[str]) -> int:
     full = [line for line in lines if abs(len(line) - full_width) <= 0.1 * full_width]
     # Wrapped prose runs on mid-sentence, with clause marks inside its lines; rows of a table or a
     # list of names of one width do not.
-    running = [line for line in full if not _ENDS_LINE.search(line) and not line.startswith("|") and _CLAUSE_MARK.search(line)]
-    return full_width if len(running) >= _MIN_WRAPPED_LINES and len(running) >= 0.5 * len(full) and len(full) >= 0.3 * len(lines) else 0
+    running = [line for line in full if not _ENDS_LINE.search(line) and not line.startswith("|")]
+    prose = sum(1 for line in running if _CLAUSE_MARK.search(line))
+    wrapped = len(running) >= _MIN_WRAPPED_LINES and len(running) >= 0.5 * len(full) and len(full) >= 0.3 * len(lines)
+    return full_width if wrapped and prose >= 0.5 * len(running) else 0
 
 
 def join_wrapped_lines(lines: list[str]) -> list[str]:

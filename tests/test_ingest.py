@@ -19,9 +19,9 @@ from qa.ingest.decoding import decode_text
 from qa.ingest.errors import UnreadableFile
 from qa.ingest.html_page import lines_of, looks_like_html, read_html
 from qa.ingest.metadata import extract_metadata, find_title, parse_date
-from qa.ingest.pdf import join_wrapped_lines
 from qa.ingest.readers import READERS, read_docx, read_markdown, read_plain
 from qa.ingest.sidecar import read_sidecar
+from qa.ingest.wrapping import join_wrapped_lines
 from qa.settings import Settings
 
 from .conftest import CORPUS

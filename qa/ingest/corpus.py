@@ -20,9 +20,9 @@ from pathlib import Path
 from qa.errors import CorpusError
 from qa.ingest.errors import UnreadableFile
 from qa.ingest.metadata import extract_metadata, is_signoff_line, parse_date
-from qa.ingest.pdf import join_wrapped_lines, wrap_width
 from qa.ingest.readers import read_document_file
 from qa.ingest.sidecar import ID_PATTERN, MAX_ID_CHARS, Sidecar, read_sidecar
+from qa.ingest.wrapping import join_wrapped_lines, wrap_width
 from qa.types import Document
 
 _IMAGE = r"[^\s/\\]+?\.(?:jpe?g|png|gif|bmp|webp|svg)"
@@ -180,6 +180,9 @@ def _drop_contents(lines: list[str]) -> list[str]:
     return kept
 
 
+_CLEAN_PASSES = 4
+
+
 def clean_text(raw: str) -> str:
     """Normalise a document's text: page noise and repeated headings removed, blank-line paragraphs.
 
@@ -194,9 +197,6 @@ def clean_text(raw: str) -> str:
             break
         text = again
     return text
-
-
-_CLEAN_PASSES = 4
 
 
 def _clean_once(raw: str) -> str:

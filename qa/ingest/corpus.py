@@ -68,7 +68,8 @@ _BARE_ENUMERATOR = re.compile(r"^(?:[一二三四五六七八九十百]+、|[0-9
 # from the line before it ("（十一" / "）加强监管", "6:00" / "，预计规模").
 _CONTINUES = re.compile(r"^[，。；、：？！）〕】」』”’》,;)]")
 # A line ending inside a sentence (on a comma or an enumeration mark) goes on in the next one,
-# unless the next one opens an item of its own.
+# unless the next one opens an item of its own. Wider than _OPENS_ITEM of qa/ingest/wrapping.py:
+# after a comma "1）" opens an item, while a line cut at one width can start inside "（2）".
 _OPEN_END = tuple("，、")
 _ITEM_START = re.compile(
     r"^(?:[一二三四五六七八九十百]+、|[0-9]{1,2}[.．、)）](?![0-9])|[（(][一二三四五六七八九十0-9]{1,3}[）)]|[①-⑳]|[-*•·]\s"

@@ -127,6 +127,47 @@ def test_issuers_from_the_title_when_there_is_no_signoff() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A regulation's note of adoption gives the body that passed it and the date.
+        (
+            "湖北省流动人口服务和管理条例\n（2012年9月29日湖北省第十一届人民代表大会常务委员会第三十二次会议通过）\n第一章 总则\n",
+            {"title": "湖北省流动人口服务和管理条例", "issuers": ("湖北省人民代表大会常务委员会",), "date_signed": "2012-09-29"},
+        ),
+        # A rule's note of promulgation gives its order number; the text opens with its body, so no title.
+        (
+            "（2011年4月18日环境保护部令第17号公布 自2011年5月1日起施行）\n第一条 为了规范信息报告工作，制定本办法。\n",
+            {"title": "", "doc_number": "环境保护部令第17号"},
+        ),
+        # A 文号 in brackets after the title is the number, not part of the title.
+        (
+            "关于灵活就业人员参加基本医疗保险若干问题的处理意见 (武劳社〔2004〕135号)\n各医疗保险经办机构：\n一、关于步骤安排\n",
+            {"title": "关于灵活就业人员参加基本医疗保险若干问题的处理意见", "doc_number": "武劳社〔2004〕135号"},
+        ),
+        # Site furniture above a two-line title of an interview; a byline with its date and source.
+        (
+            "English\n移动客户端\n当前位置：首页 > 新闻\n推进中考改革 促进素质教育\n——教育部有关负责人就《指导意见》答记者问\n"
+            "2016-09-20 来源：教育部\n日前，教育部印发了指导意见。\n",
+            {"title": "推进中考改革 促进素质教育——教育部有关负责人就《指导意见》答记者问", "issuers": ("教育部",), "date_published": "2016-09-20"},
+        ),
+        # Fields of a web page: a form's compact date, bracketed labels, 信息来源.
+        ("名 称：厦门市人民政府关于调整投靠入户政策的通知\n发文日期：20150213\n", {"title": "厦门市人民政府关于调整投靠入户政策的通知", "date_signed": "2015-02-13"}),
+        ("05. [成文日期] 2025-01-24\n06. [发文字号] 京商流通字〔2025〕2号\n", {"date_signed": "2025-01-24", "doc_number": "京商流通字〔2025〕2号"}),
+        ("深圳市居住登记和居住证办理规定\n信息来源：深圳市公安局\n信息提供日期：2015-06-04\n第一章 总则\n", {"issuers": ("深圳市公安局",), "date_published": "2015-06-04"}),
+        # A heading of the body is never the title.
+        ("## 第一章 总则\n第一条 为了防治扬尘污染，制定本条例。\n", {"title": ""}),
+    ],
+)
+def test_metadata_from_the_notes_bylines_and_fields_a_text_gives(text: str, expected: dict[str, object]) -> None:
+    meta = extract_metadata(text)
+    assert {field: getattr(meta, field) for field in expected} == expected
+
+
+def test_a_markdown_escape_shows_the_mark_itself() -> None:
+    assert read_markdown("05. \\[发布日期\\] 2025-01-24".encode(), "a.md").text == "05. [发布日期] 2025-01-24"
+
+
+@pytest.mark.parametrize(
     ("text", "iso"),
     [
         ("2023年8月3日", "2023-08-03"),
@@ -223,6 +264,36 @@ def test_policy_library_page_fields_above_the_article_are_kept() -> None:
     assert (meta.doc_number, meta.issuers) == ("国办发〔2024〕1号", ("国务院办公厅",))
     assert (meta.date_signed, meta.date_published) == ("2024-01-11", "2024-01-15")
     assert "索引号" not in page.text and "首页" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("above", "title", "date"),
+    [
+        # <title> names only the site's section; the article's title and byline stand above it.
+        ("<div class='artTitle'>关于灵活就业人员参加养老保险的办理指南</div><div>发布单位：市社保局 发布时间：2016-08-09</div>",
+         "关于灵活就业人员参加养老保险的办理指南", "发布时间：2016-08-09"),
+        # No <title> at all: a marked title line and a bare date stamp.
+        ("<table><tr><td>■ 2015年某区公办初中招生通告</td></tr><tr><td>2015-04-27 09:49:14</td></tr></table>",
+         "2015年某区公办初中招生通告", "2015-04-27 09:49:14"),
+    ],
+)
+def test_a_page_title_and_date_just_above_the_article(above: str, title: str, date: str) -> None:
+    head = "<head><title>办事指南-某市社保信息网</title></head>" if "artTitle" in above else ""
+    html = (
+        f"<html>{head}<body><div class='menu'>首页 | 政务公开 | 便民服务</div>{above}<div class='content'>"
+        "<p>一、参保条件：本市户籍人员，未达到退休年龄的，可以申请按月参加职工养老保险。</p>"
+        "<p>二、缴费标准：按申请时本市职工养老保险的缴费工资基数上下限范围内自行申报，缴费比例为20%。</p></div></body></html>"
+    )
+    page = read_html(html)
+    assert (page.title, page.date_published) == (title, date)
+    assert page.text.split("\n")[0] == title
+
+
+def test_pdf_lines_of_unmapped_glyphs_go_and_numbers_rejoin_their_units() -> None:
+    from qa.ingest.pdf import _page_lines
+
+    page = "฿ࣃ൧ᅱള຾ჴ߶໓ࡱ\n津招委高发〔2016〕8 号\n附件：工作规定 2016 年 4 月 13 日\nA new line in English"
+    assert _page_lines([page]) == ["津招委高发〔2016〕8号", "附件：工作规定2016年4月13日", "A new line in English"]
 
 
 def test_an_article_of_br_separated_lines_in_a_table_cell() -> None:

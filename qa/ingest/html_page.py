@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from qa.ingest.metadata import label_pattern
+from qa.ingest.metadata import label_pattern, looks_like_title
 
 _DROPPED = {
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
@@ -35,6 +35,7 @@ _FURNITURE = re.compile(
 _DATE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
 _LABELLED_DATE = re.compile(rf"发布(?:时间|日期)\s*[:：]\s*{_DATE}")
 _BARE_DATE = re.compile(_DATE)
+_BYLINE_DATE = re.compile(rf"(?:(?:时间|日期)\s*[:：]\s*{_DATE}|^\s*{_DATE}\s*$)")
 _FIELD_LINE = re.compile(label_pattern(("发文机关", "发文字号", "成文日期", "发布日期", "发布时间")))
 _TITLE_META = ("ArticleTitle", "articletitle", "og:title", "title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "article:published_time", "firstpublishedtime")
@@ -201,12 +202,16 @@ def _article(body: LexborNode) -> LexborNode:
     return nodes[max(scores, key=lambda key: scores[key])]
 
 
-def _page_title(tree: LexborHTMLParser, page_lines: list[str]) -> str:
-    """The title a page states: its ArticleTitle meta, a 标题： field, its <h1>, else the longest part of <title>."""
+def _page_title(tree: LexborHTMLParser, page_lines: list[str], before_article: list[str], article: list[str]) -> str:
+    """The title a page states: its ArticleTitle meta, a 标题： field, a line shaped as a title just
+    above the article or opening it, its <h1>, else the longest part of <title>."""
     title = _meta(tree, _TITLE_META)
     labelled = next((m for m in map(_TITLE_FIELD.search, page_lines) if m), None)
     if not title and labelled:
         title = labelled.group(1)
+    if not title:
+        # Between the site's menus and the article: "关于…的办理指南", then its byline.
+        title = next((found for found in map(looks_like_title, [*reversed(before_article[-4:]), *article[:2]]) if found), "")
     if not title:
         heading = tree.css_first("h1") or tree.css_first("h2")
         title = "".join(lines_of(heading)) if heading is not None else ""
@@ -223,27 +228,32 @@ def read_html(html: str) -> Page:
     date_meta = _meta(tree, _DATE_META)
     body = tree.body
     if body is None:
-        return Page("", _page_title(tree, []), date_meta)
+        return Page("", _page_title(tree, [], [], []), date_meta)
     _remove_furniture(body)
     page_lines = lines_of(body)
-    title = _page_title(tree, page_lines)
     article = lines_of(_article(body))
+    before = page_lines[: page_lines.index(article[0])] if article and article[0] in page_lines else []
+    title = _page_title(tree, page_lines, before, article)
     head: list[str] = []
     if title and not any(title in line for line in article[:5]):
         head.append(title)
     # Policy-library pages give 发文机关, 发文字号, 成文日期… in a table above the article.
-    before = page_lines[: page_lines.index(article[0])] if article and article[0] in page_lines else []
     head += [line for line in before if _FIELD_LINE.search(line)]
-    date_line = _date_line(page_lines, date_meta)
+    date_line = _date_line(page_lines, date_meta, before)
     if date_line and not any(date_line in line for line in head + article):
         head.append(date_line)
     return Page("\n".join(head + article), title, date_meta or date_line)
 
 
-def _date_line(page_lines: list[str], date_meta: str) -> str:
-    """The page's publication date as it shows it: a labelled date, else the shown date the meta tags name."""
+def _date_line(page_lines: list[str], date_meta: str, before_article: list[str]) -> str:
+    """The page's publication date as it shows it: a labelled date, else the shown date the meta
+    tags name, else the dated byline or date stamp just above the article."""
     for line in page_lines:
         match = _LABELLED_DATE.search(line)
+        if match:
+            return match.group()
+    for line in reversed(before_article[-4:]):
+        match = _BYLINE_DATE.search(line)
         if match:
             return match.group()
     day = re.sub(r"\D", "", date_meta)[:8]

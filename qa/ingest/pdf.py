@@ -21,6 +21,11 @@ _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 # spaces between CJK characters go. A line with a few such spaces ("第一条 为了") keeps them.
 _CJK_GAP = re.compile(rf"(?<={_CJK}) (?={_CJK})")
 _CJK_PAIR = re.compile(rf"(?={_CJK}{_CJK})")
+# Text runs set apart from the CJK beside them: "2016 年 4 月 13 日" is "2016年4月13日".
+_DIGIT_GAP = re.compile(rf"(?<=\d) (?={_CJK})|(?<={_CJK}) (?=\d)")
+# What Chinese policy text is written in: CJK, ASCII, Latin-1, general punctuation, symbols and
+# enclosed numbers. A font without a map to Unicode gives glyphs of other scripts ("฿ࣃ൧ᅱള").
+_READABLE = re.compile(r"[\u0020-\u00ff\u2000-\u27bf\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 # Fewer visible characters than this per page means the pages are images: a scan.
 _MIN_CHARS_PER_PAGE = 10
 
@@ -33,7 +38,13 @@ def _page_lines(pages: list[str]) -> list[str]:
         edges = Counter(line for lines in per_page for line in {*lines[:2], *lines[-2:]})
         repeated = {line for line, count in edges.items() if count >= max(3, len(per_page) // 2) and len(line) <= 40}
     kept = [line for lines in per_page for line in lines if line not in repeated and not PAGE_NUMBER.match(line)]
-    return [_unspaced(line) for line in kept]
+    return [_DIGIT_GAP.sub("", _unspaced(line)) for line in kept if _readable(line)]
+
+
+def _readable(line: str) -> bool:
+    """False for a line mostly of glyphs no Chinese text is written in: a font the PDF does not map to Unicode."""
+    visible = re.sub(r"\s", "", line)
+    return len(_READABLE.findall(visible)) >= 0.5 * len(visible)
 
 
 def _unspaced(line: str) -> str:

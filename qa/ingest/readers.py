@@ -51,6 +51,8 @@ def read_plain(data: bytes, name: str) -> Extracted:
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# A backslash escaping ASCII punctuation shows the mark itself: "\[发布日期\]" is "[发布日期]".
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Markdown may hold inline HTML: a line break is a line, other tags are dropped, entities read.
 _MD_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MD_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
@@ -77,7 +79,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
             continue
         line = _MD_ATTRIBUTES.sub("", _MD_IMAGE.sub("", line))
         line = _MD_LINK.sub(r"\1", line)
-        lines.append(_MD_EMPHASIS.sub(r"\2", line))
+        lines.append(_MD_ESCAPE.sub(r"\1", _MD_EMPHASIS.sub(r"\2", line)))
     return Extracted("\n".join(lines), "md", decoded.encoding)
 
 

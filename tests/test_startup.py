@@ -194,7 +194,7 @@ def test_a_build_says_how_many_passages_it_embeds_and_how_long_it_should_take() 
     lines: list[str] = []
     build_index(_documents()[:2], HashEmbedder(), 300, 60, batch_size=8, report=lines.append)
     assert len(lines) == 1 and re.fullmatch(r"计算向量：约 \d+ 段，预计(?:不到 1| \d+) 分钟", lines[0])
-    assert index_module.estimate_line(1000, 30.0, 1000, 10000) == "计算向量：约 1000 段，预计 5 分钟"
+    assert index_module.estimate_line(1000, 270.0) == "计算向量：约 1000 段，预计 5 分钟"
     lines.clear()
     first = build_index(_documents()[:2], HashEmbedder(), 300, 60)
     build_index(_documents()[:2], HashEmbedder(), 300, 60, previous=first, report=lines.append)

@@ -13,6 +13,7 @@ from qa.answer.question import analyse, question_parts, quoted_terms
 from qa.answer.scope import DocumentNames, names_part, naming_years, without_title
 from qa.answer.scoring import FEATURES
 from qa.evaluate.evaluation import load_golden
+from qa.ingest.metadata import extract_metadata
 from qa.service import QAService, question_norm
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text.grammar import Fact, cn_to_number, find_facts, iso_date
@@ -174,6 +175,7 @@ def test_a_one_paragraph_document_is_text_not_a_title() -> None:
         ("比例为1:2", [("percent", "1:2")]),  # a ratio, not a time of day
         ("监督：89893893，咨询：020-89893889", [("phone", "89893893"), ("phone", "020-89893889")]),
         ("拨打12345。手机13812345678", [("phone", "12345"), ("phone", "13812345678")]),
+        ("咨询电话：88625108转806", [("phone", "88625108转806")]),
         ("投资3000000元", [("money", "3000000元")]),
         ("根据国务院第136次常务会议精神", [("ordinal", "第136次")]),
         ("晚上开放至二十二时。工作日9时至17时办理", [("date", "二十二时"), ("date", "9时至17时")]),
@@ -941,6 +943,13 @@ def test_a_sign_off_names_a_centre_or_an_office_as_well_as_a_ministry() -> None:
     text = "关于参保缴费的通告\n参保人员可按月缴费。\n广州市医疗保险服务中心\n2025年10月14日\n"
     table = document_sentences(Document("d", "关于参保缴费的通告", text))
     assert [text[a:b] for a, b in table.issuers] == ["广州市医疗保险服务中心"]
+
+
+def test_a_sign_off_dated_by_its_month_only_names_the_issuer() -> None:
+    text = "2015年某区公办初中招生通告\n一、招生对象\n具有本区户籍的适龄儿童。\n咨询电话：88625108\n西区文体教育局\n2015年4月\n"
+    table = document_sentences(Document("d", "招生通告", text))
+    assert [text[a:b] for a, b in table.issuers] == ["西区文体教育局"]
+    assert extract_metadata(text).issuers == ("西区文体教育局",) and extract_metadata(text).date_signed == ""
 
 
 def test_without_a_sign_off_the_issuers_are_the_source_field_or_the_title_s_opening_bodies() -> None:

@@ -296,6 +296,16 @@ def test_pdf_lines_of_unmapped_glyphs_go_and_numbers_rejoin_their_units() -> Non
     assert _page_lines([page]) == ["津招委高发〔2016〕8号", "附件：工作规定2016年4月13日", "A new line in English"]
 
 
+def test_a_sign_off_in_a_block_of_its_own_after_the_article_is_kept() -> None:
+    html = (
+        "<html><body><div class='menu'>首页 | 便民服务</div><table><tr><td><div>一、招生对象<br>具有本区户籍的适龄儿童，统一到区初级中学现场报名。"
+        "<br>二、报名时间<br>6月27日至28日上午8:30-11:30，下午2:30-5:30，逾期不再受理。<br>咨询电话：88625108</div>"
+        "<div>&nbsp;</div><div align=right><br>西区文体教育局&nbsp;<br>2015年4月&nbsp;<br></div></td></tr></table>"
+        "<div>第[1]页</div></body></html>"
+    )
+    assert read_html(html).text.split("\n")[-3:] == ["咨询电话：88625108", "西区文体教育局", "2015年4月"]
+
+
 def test_an_article_of_br_separated_lines_in_a_table_cell() -> None:
     html = (
         "<html><body><table><tr><td><a href='#'>首页</a><br><a href='#'>政策</a></td>"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from qa.ingest.metadata import label_pattern, looks_like_title
+from qa.ingest.metadata import is_dated_line, is_signoff_line, label_pattern, looks_like_title
 
 _DROPPED = {
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
@@ -232,7 +232,10 @@ def read_html(html: str) -> Page:
     _remove_furniture(body)
     page_lines = lines_of(body)
     article = lines_of(_article(body))
-    before = page_lines[: page_lines.index(article[0])] if article and article[0] in page_lines else []
+    start = page_lines.index(article[0]) if article and article[0] in page_lines else -1
+    before = page_lines[:start] if start >= 0 else []
+    if start >= 0 and page_lines[start : start + len(article)] == article:
+        article += _sign_off_after(page_lines[start + len(article) : start + len(article) + 5])
     title = _page_title(tree, page_lines, before, article)
     head: list[str] = []
     if title and not any(title in line for line in article[:5]):
@@ -243,6 +246,17 @@ def read_html(html: str) -> Page:
     if date_line and not any(date_line in line for line in head + article):
         head.append(date_line)
     return Page("\n".join(head + article), title, date_meta or date_line)
+
+
+def _sign_off_after(following: list[str]) -> list[str]:
+    """A sign-off the page sets in a block of its own after the article ("西区文体教育局" / "2015年4月"):
+    bodies' names, then a date."""
+    names = 0
+    while names < len(following) and is_signoff_line(following[names]):
+        names += 1
+    if names and names < len(following) and is_dated_line(following[names]):
+        return following[: names + 1]
+    return []
 
 
 def _date_line(page_lines: list[str], date_meta: str, before_article: list[str]) -> str:

@@ -40,6 +40,7 @@ _DATE_YMD = re.compile(r"(\d{4})\s*(?:年|[-/.])\s*(\d{1,2})\s*(?:月|[-/.])\s*(
 _DATE_ONLY_LINE = re.compile(
     rf"^[(（]?\s*(?:\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日|[{_CN_YEAR}]{{4}}\s*年\s*[{_CN_SMALL}]{{1,3}}\s*月\s*[{_CN_SMALL}]{{1,3}}\s*日)\s*[)）]?$"
 )
+_MONTH_ONLY_LINE = re.compile(rf"^(?:\d{{4}}|[{_CN_YEAR}]{{4}})\s*年\s*(?:\d{{1,2}}|[{_CN_SMALL}]{{1,3}})\s*月$")
 # A web page's publication stamp on a line of its own: 2023-08-22, 2023/08/22 15:09.
 _STAMP_LINE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
 # 文号: 工信部联科〔2023〕118号, 国发[2018]41号; orders and announcements: 国务院令第53号, 公告2023年第5号.
@@ -261,6 +262,11 @@ def is_signoff_line(line: str) -> bool:
     return bool(_organisations(line))
 
 
+def is_dated_line(line: str) -> bool:
+    """A line that is only a date, to the day or to the month ("2023年8月3日", "2015年4月")."""
+    return bool(_DATE_ONLY_LINE.match(line) or _MONTH_ONLY_LINE.match(line))
+
+
 def issuers_from_title(title: str) -> tuple[str, ...]:
     """Bodies named before 关于 or 印发 in a title: "财政部 税务总局关于…", "工业和信息化部等四部门关于…"."""
     match = re.match(r"^(.{2,80}?)(?:等[一二三四五六七八九十\d]+个?(?:部门|单位))?(?:联合)?(?:关于|印发|发布)", title)
@@ -286,6 +292,9 @@ def find_signoff(lines: Sequence[str]) -> tuple[tuple[str, ...], str]:
             bodies[:0] = names
         if bodies:
             return tuple(bodies), parse_date(line)
+    for i, line in enumerate(lines):
+        if _MONTH_ONLY_LINE.match(line) and (named := _organisations(lines[i - 1]) if i else []):
+            return tuple(named), ""  # signed with the month only: the bodies, but no date of signing
     tail = [line for line in lines[-3:] if not re.fullmatch(r"[(（].*[)）]", line) or _DATE_ONLY_LINE.match(line)]
     if tail and _DATE_ONLY_LINE.match(tail[-1]):
         return (), parse_date(tail[-1])

@@ -160,8 +160,9 @@ _CLOCK_ONE = r"(?:(?:[01]?\d|2[0-3])[:：][0-5]\d|(?:上午|下午|早上|晚上
 CLOCK = re.compile(rf"(?<![\d:：]){_CLOCK_ONE}(?:\s*[（(]含[)）])?(?:\s*[-~～—至到]\s*{_CLOCK_ONE}(?:\s*[（(]含[)）])?)?(?![\d:：])")
 # Which one of a series: "第136次常务会议", "第十三届", "第二批". Not the parts of a document (第X条, 第X章).
 ORDINAL = re.compile(rf"第\s*(?P<n>\d+|[{_CN_NUM}]{{1,6}})\s*(?P<unit>次|届|批|期|轮)")
-# A telephone number: an area code and a local number, a mobile number, or a short service line (12345).
-PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6,7}|1[3-9]\d{9}|123\d{2}|9\d{4})(?![\d.%％\-－—~～]|\s*[\u4e00-\u9fff])")
+# A telephone number: an area code and a local number, a mobile number, or a short service line (12345),
+# with its extension ("88625108转806").
+PHONE = re.compile(r"(?<![\d.\-－—])(?:(?:\(?0\d{2,3}\)?[-－—]?)?[2-9]\d{6,7}|1[3-9]\d{9}|123\d{2}|9\d{4})(?:\s*(?:转|分机)\s*\d{1,5})?(?![\d.%％\-－—~～]|\s*[\u4e00-\u9fff])")
 # An hour said alone, where a clause or a span ends with it: "开放至二十二时。", "9时至17时", "17时前".
 _HOUR = r"(?:[01]?\d|2[0-4]|[一二两三四五六七八九十]{1,3})\s*时(?:\s*(?:[0-5]?\d\s*分|半))?"
 BARE_HOUR = re.compile(

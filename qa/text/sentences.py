@@ -225,8 +225,12 @@ def _issuers(text: str, lines: list[Line]) -> list[Span]:
     return names if names and all(_ORG_LINE.match(text[a:b]) for a, b in names) else []
 
 
+# A sign-off dated by its month only: "2015年4月", "二〇一五年四月".
+_MONTH_LINE = re.compile(r"^\s*(?:\d{4}|[〇○零一二三四五六七八九]{4})\s*年\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*$")
+
+
 def _sign_off(text: str, lines: list[Line]) -> list[Span]:
-    """The longest run of consecutive one-line organisation names followed by a date (落款)."""
+    """The longest run of consecutive one-line organisation names followed by a date (落款), the day or only the month."""
     best: list[Span] = []
     run: list[Span] = []
     for line in lines:
@@ -235,7 +239,7 @@ def _sign_off(text: str, lines: list[Line]) -> list[Span]:
         if _ORG_LINE.match(re.sub(r"\s+", "", body)) and not line.marker:
             run.append((line.start, line.end))
             continue
-        if run and iso_date(body) and len(body) <= 20 and len(run) > len(best):
+        if run and (iso_date(body) or _MONTH_LINE.match(body)) and len(body) <= 20 and len(run) > len(best):
             best = run
         run = []
     return best
@@ -247,7 +251,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 32
+SENTENCES_VERSION = 33
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -950,6 +950,11 @@ def test_a_sign_off_dated_by_its_month_only_names_the_issuer() -> None:
     table = document_sentences(Document("d", "招生通告", text))
     assert [text[a:b] for a, b in table.issuers] == ["西区文体教育局"]
     assert extract_metadata(text).issuers == ("西区文体教育局",) and extract_metadata(text).date_signed == ""
+    # Bodies listed under the title with the month in brackets, as a city's 实施方案 gives them.
+    plan = "关于城乡居民医保一体化实施方案\n市医改办  市卫计委  市财政局\n(2015年12月)\n为健全医疗保障制度，制定本方案。\n"
+    table = document_sentences(Document("p", "实施方案", plan))
+    assert [plan[a:b] for a, b in table.issuers] == ["市医改办  市卫计委  市财政局"]
+    assert extract_metadata(plan).issuers == ("市医改办", "市卫计委", "市财政局")
 
 
 def test_without_a_sign_off_the_issuers_are_the_source_field_or_the_title_s_opening_bodies() -> None:

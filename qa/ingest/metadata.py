@@ -40,7 +40,7 @@ _DATE_YMD = re.compile(r"(\d{4})\s*(?:年|[-/.])\s*(\d{1,2})\s*(?:月|[-/.])\s*(
 _DATE_ONLY_LINE = re.compile(
     rf"^[(（]?\s*(?:\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日|[{_CN_YEAR}]{{4}}\s*年\s*[{_CN_SMALL}]{{1,3}}\s*月\s*[{_CN_SMALL}]{{1,3}}\s*日)\s*[)）]?$"
 )
-_MONTH_ONLY_LINE = re.compile(rf"^(?:\d{{4}}|[{_CN_YEAR}]{{4}})\s*年\s*(?:\d{{1,2}}|[{_CN_SMALL}]{{1,3}})\s*月$")
+_MONTH_ONLY_LINE = re.compile(rf"^[(（]?\s*(?:\d{{4}}|[{_CN_YEAR}]{{4}})\s*年\s*(?:\d{{1,2}}|[{_CN_SMALL}]{{1,3}})\s*月\s*[)）]?$")
 # A web page's publication stamp on a line of its own: 2023-08-22, 2023/08/22 15:09.
 _STAMP_LINE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
 # 文号: 工信部联科〔2023〕118号, 国发[2018]41号; orders and announcements: 国务院令第53号, 公告2023年第5号.

@@ -225,8 +225,8 @@ def _issuers(text: str, lines: list[Line]) -> list[Span]:
     return names if names and all(_ORG_LINE.match(text[a:b]) for a, b in names) else []
 
 
-# A sign-off dated by its month only: "2015年4月", "二〇一五年四月".
-_MONTH_LINE = re.compile(r"^\s*(?:\d{4}|[〇○零一二三四五六七八九]{4})\s*年\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*$")
+# A sign-off dated by its month only: "2015年4月", "二〇一五年四月", "(2015年12月)".
+_MONTH_LINE = re.compile(r"^\s*[(（]?\s*(?:\d{4}|[〇○零一二三四五六七八九]{4})\s*年\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*[)）]?\s*$")
 
 
 def _sign_off(text: str, lines: list[Line]) -> list[Span]:
@@ -251,7 +251,7 @@ def sentences_by_doc(documents: Iterable[Document]) -> dict[str, DocumentSentenc
 
 # Bump when what document_sentences computes changes: saved tables of another version are computed again
 # (with the library's other derived tables, such as the corrector's, at that build).
-SENTENCES_VERSION = 33
+SENTENCES_VERSION = 34
 
 
 def sentence_idf(docs: Iterable[DocumentSentences]) -> dict[str, float]:

@@ -243,6 +243,11 @@ def test_a_name_that_only_ends_like_a_title_names_another_document() -> None:
     assert names.named("广东碳排放管理试行办法的配额多久分配一次") == ["carbon"]
     # 居住证积分…管理试行办法 is another document, which the library does not hold
     assert names.named("成都 居住证积分管理试行办法 牵头部门") == []
+    # A place put before a title that names none is the document's own when its text is of that place.
+    plan = _doc("plan", "关于城乡居民基本医保政策一体化实施方案", "为推进城乡一体化，结合福州市实际，制定本方案。")
+    names = DocumentNames([plan, _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS)])
+    assert names.named("福州市城乡居民基本医保政策一体化实施方案是由哪几个部门制定的") == ["plan"]
+    assert names.named("厦门市城乡居民基本医保政策一体化实施方案是由哪几个部门制定的") == []
 
 
 def test_a_place_and_a_shared_title_phrase_name_the_one_document_of_that_place() -> None:

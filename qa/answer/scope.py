@@ -83,6 +83,14 @@ class DocumentNames:
         owners = [d for d in sharing if any(p in self.titles[d] or p in self.issuers[d] for p in places)]
         return owners if len(owners) == 1 and len(sharing) < len(self.titles) else []
 
+    def _own_place(self, words: str, doc_id: str) -> bool:
+        """Whether words put before a title are only a place the document is of: "福州市" before
+        "城乡居民…实施方案", whose title names no place but whose issuer or text does."""
+        place = re.sub(r"(?<=..)[省市区县]$", "", words)
+        if len(place) < 2 or not all(pos == "ns" for _, pos in pos_tokens(words)):
+            return False
+        return place in self.issuers[doc_id] or place in self.texts[doc_id]
+
     def _names_a_document(self, rest: str) -> bool:
         """Whether the longest phrase some title shares with the start of a text ends in a genre (…试行办法)."""
         for j in range(len(rest), _MIN_NAME - 1, -1):
@@ -112,7 +120,8 @@ class DocumentNames:
                     continue  # other documents speak of it too: a topic, not a name
                 title = self.titles[owners[0]]
                 runs = runs or _name_runs(norm)
-                if not _spelled_in(norm[runs[i] : i], title[: title.find(phrase)]) and self._names_a_document(norm[i:]):
+                before = norm[runs[i] : i]
+                if not _spelled_in(before, title[: title.find(phrase)]) and not self._own_place(before, owners[0]) and self._names_a_document(norm[i:]):
                     continue  # the question names a document whose name begins with words this title lacks
                 best = (len(phrase), owners[0])
                 break

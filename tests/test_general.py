@@ -988,6 +988,17 @@ def test_who_publishes_a_figure_the_document_names_is_not_who_issued_the_documen
     assert "市统计局" in price.answer
 
 
+def test_who_made_a_plan_named_with_its_place_is_its_issuers(tmp_path: Path) -> None:
+    service = _one_document(
+        tmp_path,
+        "plan.txt",
+        "关于城乡居民医保一体化实施方案\n\n市医改办  市卫计委  市财政局\n\n(2015年12月)\n\n"
+        "为健全基本医疗保障制度，结合福州市实际，制定本方案。\n\n一、参保范围\n\n本市户籍居民均可参保，每年缴费一次。\n",
+    )
+    answer = service.ask("福州城乡居民医保一体化实施方案是由哪些部门联合制定的？")
+    assert answer.found and answer.answer == "市医改办  市卫计委  市财政局"
+
+
 def test_an_item_s_short_heading_is_quoted_with_the_sentence_that_says_it(tmp_path: Path) -> None:
     service = _one_document(
         tmp_path,

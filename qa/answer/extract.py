@@ -25,6 +25,7 @@ from qa.answer.scoring import FEATURES, Weights
 from qa.errors import IndexCorruptError
 from qa.retrieve.index import Index
 from qa.retrieve.retrieval import RetrievalResult
+from qa.text.dictionary import pos_tokens
 from qa.text.grammar import ORG, Fact, find_facts, has_numeral, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
 from qa.text.outline import PAREN_NUMERALS
@@ -727,10 +728,15 @@ class Answerer:
         text = doc.doc.text
         body = next((ln.start for ln in doc.lines if not ln.is_heading and not _NOTE_LINE.fullmatch(text[ln.start : ln.end].strip())), len(text))
         title_chars = set(normalize(doc.doc.title + doc.doc.doc_number + text[:body]))
+        # A place the question puts before the title, which the document's text holds, names it too ("福州市…方案").
+        title_chars |= {c for w, pos in pos_tokens(intent.norm) if pos == "ns" and len(w) >= 2 and w[:2] in text for c in w}
         return [
             g
             for g in self.content_grams(intent)
-            if len(g) == 2 and g not in doc.title_bigrams and not set(g) <= title_chars and g not in ("部门", "单位", "机构", "部委", "机关")
+            if len(g) == 2
+            and g not in doc.title_bigrams
+            and not set(g) <= title_chars
+            and g not in ("部门", "单位", "机构", "部委", "机关", "制定", "印发", "发布", "出台", "颁布", "联合")
         ]
 
     def _best_clause(self, doc: DocumentSentences, s: Sentence, intent: QuestionIntent) -> tuple[int, int]:

@@ -1305,3 +1305,15 @@ def test_the_vector_gap_is_read_only_from_an_index_of_the_model_it_was_fitted_on
     best = answerer.scored(intent, retrieval, named)[0][0].sentence
     assert answerer.sentence_gap(best, retrieval.query_vector) is not None  # the hash vectors are there
     assert answerer.vector_gap(best, retrieval) is None  # but the fitted gap weights are not theirs
+
+
+def test_a_long_definition_is_quoted_whole(tmp_path: Path) -> None:
+    definition = (
+        "碳普惠是指针对机关、企事业单位、社会团体、其他社会组织或个人在绿色出行、能源节约、资源循环利用、可再生能源利用等领域的减碳行为，"
+        "基于碳普惠方法学进行量化和赋予一定价值，并运用商业激励、政策鼓励和核证减排量交易相结合的方式，建立起以绿色低碳为导向的正向激励机制。"
+    )
+    service = _one_document(tmp_path, "notice.txt", f"某市关于开展碳普惠项目申报工作的通知\n\n一、背景\n\n{definition}\n")
+    intent = analyse("“碳普惠”是指什么？")
+    assert intent.kind == "definition"
+    spans, _, _ = service.answerer.compose(_sentence(service, "碳普惠是指"), intent)
+    assert [service.index.documents[d].text[a:b] for d, a, b in spans] == [definition]

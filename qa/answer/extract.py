@@ -694,8 +694,9 @@ class Answerer:
             line = doc.lines[s.line]
             return [(s.doc_id, line.text_start, line.end)], "text", ""  # a year's targets: the paragraph
         a, b = self._with_elaboration(doc, s)
-        if s.end - s.start > _LONG_SENTENCE:
-            a, b = self._best_clause(doc, s, intent)  # a long sentence: the clause that answers
+        # A long sentence: the clause that answers; but a definition ("碳普惠是指……，基于……，并……") is all of it.
+        if s.end - s.start > _LONG_SENTENCE and not (intent.kind == "definition" and _DEFINES.search(s.text)):
+            a, b = self._best_clause(doc, s, intent)
         missing = [seg for seg in intent.segments[:2] if seg not in text[a:b]] if "分别" in intent.norm else []
         if missing:
             # "新型储能和新能源分别归在哪一类": the sentence beside it in the paragraph names the other.

@@ -17,7 +17,7 @@ from qa.answer.scoring import Weights, load_weights
 from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, QAError, QuestionError
 from qa.ingest.corpus import load_corpus
 from qa.retrieve.batching import BatchingEmbedder
-from qa.retrieve.embedder import Embedder, load_embedder
+from qa.retrieve.embedder import Embedder, load_query_embedder
 from qa.retrieve.index import (
     Index,
     build_changes,
@@ -231,7 +231,7 @@ class QAService:
     def load(cls, settings: Settings, show_progress: bool = True) -> QAService:
         """Load the model and the index, building the index on first use."""
         check_corpus_folder(settings)
-        embedder = load_embedder(settings)
+        embedder = load_query_embedder(settings, report=_to_stderr)
         progress = tqdm_progress("建立索引") if show_progress and sys.stderr.isatty() else None
         index, _ = ensure_index(settings, embedder, progress=progress)
         service = cls(settings, embedder, index)
@@ -412,7 +412,7 @@ def service_for_corpus(settings: Settings, corpus_dir: Path, weights: Weights | 
     """A service over another corpus folder (its index kept in `.index-<folder name>` beside the main one), sharing the model."""
     if corpus_dir.resolve() != settings.corpus_dir.resolve():
         settings = settings.with_(corpus_dir=corpus_dir, index_dir=settings.index_dir.parent / f".index-{corpus_dir.resolve().name}")
-    embedder = _EMBEDDERS.get(settings.model) or _EMBEDDERS.setdefault(settings.model, load_embedder(settings))
+    embedder = _EMBEDDERS.get(settings.model) or _EMBEDDERS.setdefault(settings.model, load_query_embedder(settings, report=_to_stderr))
     progress = tqdm_progress("建立索引") if sys.stderr.isatty() else None
     index, _ = ensure_index(settings, embedder, progress=progress)
     return QAService(settings, embedder, index, weights)

@@ -154,13 +154,19 @@ def test_the_export_fuses_attention_and_only_onnx_int8_runs_4bit_matrices(tiny_4
     assert np.sum(int8.embed_queries(TEXTS) * torch_embedder.embed_queries(TEXTS), axis=1).min() >= 0.999
 
 
-def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_model: Path, tmp_path: Path) -> None:
-    cls_model = tmp_path / "cls-model"
+def _cls_pooling_copy(tiny_model: Path, folder: Path) -> Path:
+    """A copy of the tiny model pooled by its first token: a model the ONNX backend cannot reproduce."""
+    cls_model = folder / "cls-model"
     shutil.copytree(tiny_model, cls_model)
     pooling = next(cls_model.glob("*Pooling*/config.json"))
     config = json.loads(pooling.read_text(encoding="utf-8"))
     config.update({"pooling_mode": "cls", "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
     pooling.write_text(json.dumps(config), encoding="utf-8")
+    return cls_model
+
+
+def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_model: Path, tmp_path: Path) -> None:
+    cls_model = _cls_pooling_copy(tiny_model, tmp_path)
     with pytest.raises(ModelLoadError, match="平均池化.*QA_EMBED_BACKEND"):
         OnnxEmbedder(cls_model, tmp_path)
     with pytest.raises(ModelLoadError, match="本地的向量模型文件夹"):
@@ -170,9 +176,25 @@ def test_models_the_onnx_backend_cannot_reproduce_are_refused_in_chinese(tiny_mo
 def test_the_backend_setting_is_checked_and_chooses_the_embedder(tiny_model: Path, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="QA_EMBED_BACKEND"):
         Settings.from_env({"QA_EMBED_BACKEND": "gpu"})
-    assert Settings().embed_backend == "torch"
+    assert Settings().embed_backend == "onnx"
     settings = Settings.from_env({"QA_EMBED_BACKEND": "onnx", "QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
     assert isinstance(load_embedder(settings), OnnxEmbedder)
+    torch_settings = Settings.from_env({"QA_EMBED_BACKEND": "torch", "QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
+    assert isinstance(load_embedder(torch_settings), SentenceTransformerEmbedder)
+
+
+def test_questions_are_encoded_by_pytorch_when_the_model_cannot_be_exported(tiny_model: Path, tmp_path: Path) -> None:
+    from qa.retrieve.embedder import load_query_embedder
+
+    settings = Settings.from_env({"QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
+    assert isinstance(load_query_embedder(settings), OnnxEmbedder)
+    cls_model = _cls_pooling_copy(tiny_model, tmp_path)
+    notices: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fallback = load_query_embedder(settings.with_(model=str(cls_model)), report=notices.append)
+    assert isinstance(fallback, SentenceTransformerEmbedder)
+    assert len(notices) == 1 and "改用 PyTorch" in notices[0]
 
 
 def test_a_build_embeds_with_the_fastest_backend_that_runs_here(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,7 +204,7 @@ def test_a_build_embeds_with_the_fastest_backend_that_runs_here(tiny_model: Path
     with pytest.raises(SettingsError, match="QA_BUILD_BACKEND"):
         Settings.from_env({"QA_BUILD_BACKEND": "gpu"})
     settings = Settings.from_env({"QA_MODEL": str(tiny_model), "QA_CACHE_DIR": str(tmp_path)})
-    assert settings.embed_backend == "torch" and settings.build_backend == "torch-bf16"
+    assert settings.embed_backend == "onnx" and settings.build_backend == "torch-bf16"
     monkeypatch.setattr(embedder_module, "bf16_is_native", lambda: True)
     native = load_build_embedder(settings)
     assert isinstance(native, SentenceTransformerEmbedder) and native.bf16
@@ -192,10 +214,7 @@ def test_a_build_embeds_with_the_fastest_backend_that_runs_here(tiny_model: Path
     assert len(notices) == 1 and "bfloat16" in notices[0] and "改用 ONNX Runtime" in notices[0]
     plain = load_build_embedder(settings.with_(build_backend="torch"))
     assert isinstance(plain, SentenceTransformerEmbedder) and not plain.bf16
-    cls_model = tmp_path / "cls-model"
-    shutil.copytree(tiny_model, cls_model)
-    pooling = next(cls_model.glob("*Pooling*/config.json"))
-    pooling.write_text(json.dumps({**json.loads(pooling.read_text(encoding="utf-8")), "pooling_mode": "cls"}), encoding="utf-8")
+    cls_model = _cls_pooling_copy(tiny_model, tmp_path)
     notices.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -222,7 +241,7 @@ def test_onnx_vectors_match_the_real_model(real_settings: Settings) -> None:
 
     from qa.settings import PROJECT_ROOT
 
-    torch_embedder = load_embedder(real_settings)
+    torch_embedder = load_embedder(real_settings.with_(embed_backend="torch"))
     onnx = load_embedder(real_settings.with_(embed_backend="onnx"))
     assert isinstance(onnx, OnnxEmbedder) and onnx.fingerprint == torch_embedder.fingerprint
     lines = (PROJECT_ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()

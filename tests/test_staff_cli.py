@@ -138,7 +138,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("qa.service.load_embedder", refuse)
+    monkeypatch.setattr("qa.service.load_query_embedder", refuse)
     monkeypatch.setattr("qa.retrieve.embedder.load_embedder", refuse)
 
 

@@ -1,10 +1,11 @@
 """Load test: concurrent questions and feedback against `qa serve`, with the question log on.
 
-    .venv/bin/python eval/load.py [--concurrency 32] [--requests 600] [--workers 1] [--model hash] [--no-log]
+    .venv/bin/python eval/load_staff.py [--concurrency 32] [--requests 600] [--workers 1] [--model hash] [--no-log]
 
 Starts the server on a free loopback port with a fresh index folder and database, sends
-golden questions from `--concurrency` threads (every third answer also gets 有用/没用),
-then reports errors, status codes, latency percentiles, the rows in the database and the
+golden questions from `--concurrency` threads (every third answer also gets 有用/没用; a
+question refused with 503 is asked again after its Retry-After, its latency counted from the
+first try), then reports errors, status codes, latency percentiles, the rows in the database and the
 resident memory of each server process. Figures are printed, never asserted.
 """
 
@@ -43,15 +44,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def post(url: str, body: dict) -> tuple[int, dict]:
+def post(url: str, body: dict) -> tuple[int, dict, float]:
+    """Status, JSON body and the seconds Retry-After asks a refused client to wait."""
     request = urllib.request.Request(
         url, data=json.dumps(body, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), 0.0
     except urllib.error.HTTPError as exc:
-        return exc.code, {}
+        return exc.code, {}, float(exc.headers.get("Retry-After", "1") or 1)
 
 
 def rss_mb(pid: int) -> float:
@@ -116,13 +118,18 @@ def main() -> None:
             for n in next_request:  # shared iterator: each request taken once (GIL makes next() atomic)
                 question = questions[n % len(questions)]
                 t0 = time.perf_counter()
+                refused = 0
                 try:
-                    status, data = post(base + "/api/ask", {"question": question})
-                    elapsed = (time.perf_counter() - t0) * 1000
+                    status, data, wait = post(base + "/api/ask", {"question": question})
+                    while status == 503:  # more than QA_MAX_IN_FLIGHT at once: come back when told to
+                        refused += 1
+                        time.sleep(wait)
+                        status, data, wait = post(base + "/api/ask", {"question": question})
+                    elapsed = (time.perf_counter() - t0) * 1000  # from the first try to the answer
                     feedback_status = None
                     if status == 200 and n % 3 == 0:
                         about = {"answer_id": data["answer_id"]} if data.get("answer_id") else {"question": question, "answer": data["answer"]}
-                        feedback_status, _ = post(base + "/api/feedback", {**about, "useful": n % 2 == 0, "comment": f"负载测试{n}"})
+                        feedback_status, _, _ = post(base + "/api/feedback", {**about, "useful": n % 2 == 0, "comment": f"负载测试{n}"})
                 except OSError as exc:
                     with lock:
                         failures.append(f"{type(exc).__name__}: {exc}")
@@ -130,6 +137,7 @@ def main() -> None:
                 with lock:
                     latencies.append(elapsed)
                     statuses[f"ask {status}"] += 1
+                    statuses["ask 503, asked again"] += refused
                     if feedback_status is not None:
                         statuses[f"feedback {feedback_status}"] += 1
 
@@ -149,7 +157,7 @@ def main() -> None:
     conn = sqlite3.connect(work / "qa.sqlite3")
     rows = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("questions", "feedback")}
     conn.close()
-    errors = len(failures) + sum(n for key, n in statuses.items() if not key.endswith((" 200", " 201")))
+    errors = len(failures) + sum(n for key, n in statuses.items() if not key.endswith((" 200", " 201", "asked again")))
     print(f"requests: {args.requests} questions from {args.concurrency} threads, {args.workers} worker(s), {wall:.1f} s")
     print(f"statuses: {dict(sorted(statuses.items()))}")
     print(f"errors: {errors}" + (f" (e.g. {failures[0]})" if failures else ""))

@@ -161,3 +161,31 @@ def test_a_text_repeated_in_a_build_is_embedded_once_and_every_row_gets_its_vect
 
 def test_embedding_nothing_gives_no_rows() -> None:
     assert index_module.embed_sorted(CountingEmbedder(), [], batch_size=4).shape == (0, 64)
+
+
+class WorkerEmbedder(HashEmbedder):
+    """The hash embedder, as one that starts worker processes for passages and is told to let them go."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+        self.released = 0
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if self.fail:
+            raise RuntimeError("a worker died")
+        return super().embed_documents(texts)
+
+    def release_workers(self) -> None:
+        self.released += 1
+
+
+def test_a_build_lets_go_of_the_embedder_s_workers_when_done_or_failed() -> None:
+    documents = load_corpus(CORPUS).documents
+    done = WorkerEmbedder()
+    build_index(documents, done, 300, 60)
+    assert done.released == 1  # a server that built its index keeps no idle build processes
+    failed = WorkerEmbedder(fail=True)
+    with pytest.raises(RuntimeError):
+        build_index(documents, failed, 300, 60)
+    assert failed.released == 1

@@ -233,6 +233,11 @@ def test_passages_split_over_worker_processes_keep_their_order_and_vectors(tiny_
     assert split.shape == in_process.shape and np.sum(split * in_process, axis=1).min() >= 0.99999
     few = onnx.embed_documents(passages[:3])  # too few to hand out: encoded here
     assert np.sum(few * in_process[:3], axis=1).min() >= 0.99999
+    onnx.release_workers()  # after a build: the processes stop, and a next build starts them again
+    assert onnx._pool is None
+    assert np.sum(onnx.embed_documents(passages) * in_process, axis=1).min() >= 0.99999
+    assert onnx._pool is not None
+    onnx.release_workers()
 
 
 @pytest.mark.model

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.errors import QAError
-from qa.retrieve.embedder import Embedder
+from qa.retrieve.embedder import Embedder, release_workers
 
 
 class QueryBatcherError(QAError):
@@ -151,6 +151,9 @@ class BatchingEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.embed_documents(texts)
+
+    def release_workers(self) -> None:
+        release_workers(self.embedder)
 
     def close(self) -> None:
         self.batcher.close()

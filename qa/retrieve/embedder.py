@@ -54,6 +54,15 @@ class HashEmbedder:
         return self._embed(texts)
 
 
+def release_workers(embedder: Embedder) -> None:
+    """Let go of the worker processes an embedder started to encode passages (ONNX Runtime starts one
+    per core, about 800 MB each): a server that built its index on first run keeps only what
+    answering needs. The embedder still encodes afterwards (it starts them again for a next build)."""
+    release = getattr(embedder, "release_workers", None)
+    if callable(release):
+        release()
+
+
 def progress_bars_only_on_a_terminal() -> AbstractContextManager[None]:
     """transformers' progress bars ("Loading weights") only when stderr is a terminal, not in logs or pipes."""
     from qa.retrieve.e5_convert import transformers_progress

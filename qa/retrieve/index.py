@@ -46,7 +46,7 @@ import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
 from qa.fileio import new_version, publish_version, remove_old_versions, remove_stale_temps, restore_live_link
-from qa.retrieve.embedder import Embedder
+from qa.retrieve.embedder import Embedder, release_workers
 from qa.retrieve.lexical import LexicalIndex
 from qa.text.chunking import CHUNKER_VERSION, chunk_document
 from qa.text.normalize import normalized_opening
@@ -229,8 +229,11 @@ def build_index(
     reusable = _previous_vectors(previous, embedder) if previous is not None else {}
     to_embed = [text for _, _, texts, sentence_texts, key in plans if key not in reusable for text in (*texts, *sentence_texts)]
     threads = _use_all_cores() if to_embed else None
-    fresh = embed_sorted(embedder, to_embed, batch_size, progress, report)
-    _restore_threads(threads)
+    try:
+        fresh = embed_sorted(embedder, to_embed, batch_size, progress, report)
+    finally:
+        release_workers(embedder)
+        _restore_threads(threads)
     chunk_rows: list[np.ndarray] = []
     sentence_rows: list[np.ndarray] = []
     embedded: list[EmbeddedDocument] = []

@@ -309,6 +309,12 @@ class OnnxEmbedder:
             self._document_session = self._session(cores)
         return self._encode(texts, self._doc_prompt, self._document_session)
 
+    def release_workers(self) -> None:
+        """Stop the worker processes of a build (started again by the next one)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def _encode_in_workers(self, texts: Sequence[str], cores: int) -> np.ndarray | None:
         """The passages encoded PART at a time by `cores` single-threaded processes, in order; None when they cannot run."""
         try:

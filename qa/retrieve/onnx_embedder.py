@@ -251,6 +251,7 @@ class OnnxEmbedder:
             ) from None
         self._document_session: Any = None
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_finalizer: weakref.finalize | None = None  # stops the pool if the embedder goes first
         self._int8 = int8
         self._cache_dir = cache_dir
         self._inputs = {i.name for i in self._query_session.get_inputs()}
@@ -311,9 +312,9 @@ class OnnxEmbedder:
 
     def release_workers(self) -> None:
         """Stop the worker processes of a build (started again by the next one)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._pool_finalizer is not None:
+            self._pool_finalizer()  # shuts the pool down, once
+        self._pool, self._pool_finalizer = None, None
 
     def _encode_in_workers(self, texts: Sequence[str], cores: int) -> np.ndarray | None:
         """The passages encoded PART at a time by `cores` single-threaded processes, in order; None when they cannot run."""
@@ -323,13 +324,11 @@ class OnnxEmbedder:
                 self._pool = ProcessPoolExecutor(
                     cores, mp_context=context, initializer=_start_worker, initargs=(self.name, str(self._cache_dir), self._int8)
                 )
-                weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+                self._pool_finalizer = weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
             parts = [list(texts[lo : lo + PART]) for lo in range(0, len(texts), PART)]
             return np.concatenate(list(self._pool.map(_encode_in_worker, parts)))
         except (BrokenProcessPool, OSError):  # a worker died or could not start: this process encodes instead
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self.release_workers()
             return None
 
 

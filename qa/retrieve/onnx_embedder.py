@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -240,6 +241,7 @@ class OnnxEmbedder:
         exported = _read_json(self.folder / EXPORT_MANIFEST) if (self.folder / ONNX_FILE).exists() else {}
         wanted = {"export_version": EXPORT_VERSION, "source_fingerprint": self.fingerprint, "int8": int8}
         if any(exported.get(key) != value for key, value in wanted.items()):
+            print(f"正在把向量模型导出为 ONNX，放到 {self.folder}（只需一次，约 30 秒）……", file=sys.stderr)
             export_onnx(model_dir, self.folder, self.fingerprint, int8)
         self._ort = ort
         self._query_threads = query_threads

@@ -1317,3 +1317,20 @@ def test_a_long_definition_is_quoted_whole(tmp_path: Path) -> None:
     assert intent.kind == "definition"
     spans, _, _ = service.answerer.compose(_sentence(service, "碳普惠是指"), intent)
     assert [service.index.documents[d].text[a:b] for d, a, b in spans] == [definition]
+
+
+def test_a_phrase_the_sentence_only_negates_is_not_what_it_answers() -> None:
+    from qa.text.sentences import Sentence as S
+
+    def sentence(text: str) -> S:
+        return S("x", 0, 0, len(text), text, 0, "", (), (0, 0), (), (), (), None, True)
+
+    refusal = sentence("不符合条件的申领人要求书面答复的，公安机关应当在3个工作日内出具书面答复。")
+    issue = sentence("对符合居住证申领条件的，公安机关应当自受理之日起15个工作日内发放居住证。")
+    asked = analyse("符合条件的话，公安机关多少个工作日内发证？")
+    assert Answerer._only_negated(refusal, asked)
+    assert not Answerer._only_negated(issue, asked)
+    # the question negates it too, or asks whether: the negation may be the answer
+    assert not Answerer._only_negated(refusal, analyse("不符合条件的，公安机关多少个工作日内答复？"))
+    stop = sentence("参保人员就业后不再享受城乡居民医疗保险待遇。")
+    assert not Answerer._only_negated(stop, analyse("就业后还能享受城乡居民医疗保险待遇吗？"))

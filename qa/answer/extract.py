@@ -70,7 +70,8 @@ _ASKS_ADDRESSEE = re.compile("主送|(?:发给|发送给|下发给|印发给|收
 # "为了贯彻落实哪个文件", "依据什么法律": a document is asked for, and its name is quoted in 《》.
 _ASKS_DOCUMENT = re.compile("(?:哪|什么)(?:一|几)?[个份部些项]?(?:文件|纲要|法律|法规|规章|条例|办法|规划|政策文件|通知|意见|决定)(?![号编字])")
 _LEAD_YEAR = re.compile(r"^\s*(?:到|至|截至|截止到?|在|从|自)?\s*(?:19|20)\d{2}\s*年")
-_ASKS_WHETHER = re.compile("吗|是否|有没有|是不是")  # "兵团也在主送范围内吗": whether X is in a list
+_ASKS_WHETHER = re.compile("吗|是否|有没有|是不是")
+_NEGATORS = ("不", "未", "非", "无", "没", "不再")  # before a phrase: "不符合条件的", "未参保的"  # "兵团也在主送范围内吗": whether X is in a list
 # "提出五个方面的保障措施": a sentence announcing a counted enumeration.
 _COUNTED = re.compile(r"[一二三四五六七八九十\d]+(?:项|个方面|个|大|类|条|方面)")
 Span = tuple[str, int, int]  # (doc_id, start, end)
@@ -478,6 +479,22 @@ class Answerer:
         words = [w for seg in segments for w, _ in tokens(seg) if len(w) >= 3]
         return any(_spells_out(w, excluded) and not _spells_out(w, outside) for w in words)
 
+    @staticmethod
+    def _only_negated(s: Sentence, intent: QuestionIntent) -> bool:
+        """Whether a phrase the question states plainly is in the sentence only negated: "符合条件的话，多少个
+        工作日内发证" is not answered by "不符合条件的……3个工作日内出具书面答复". A question of whether
+        ("还能享受……吗") may be answered by the negation itself."""
+        if _ASKS_WHETHER.search(intent.norm):
+            return False
+        text = normalize(s.text)
+        for seg in intent.segments:
+            if len(seg) < 3 or any(intent.norm[max(0, i - 2) : i].endswith(_NEGATORS) for i in _starts(intent.norm, seg)):
+                continue
+            starts = _starts(text, seg)
+            if starts and all(text[max(0, i - 2) : i].endswith(_NEGATORS) for i in starts):
+                return True
+        return False
+
     def _holds_own_number(self, s: Sentence) -> bool:
         number = normalize(self.index.documents[s.doc_id].doc_number)
         return bool(number) and number in normalize(s.text)
@@ -512,7 +529,7 @@ class Answerer:
         if rarest is not None and intent.kind in ("quantity", "list") and not intent.asks_membership and not _ASKS_WHETHER.search(intent.norm):
             candidates = [c for c in candidates if not _member_only(c.sentence, intent, rarest)]
         # "甘孜州……项目的机制电价是多少" is not answered by "存量项目（不含甘孜州……项目）机制电价按……执行".
-        candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent)]
+        candidates = [c for c in candidates if not self._only_excluded(c.sentence, intent) and not self._only_negated(c.sentence, intent)]
         if _ASKS_DOCUMENT.search(intent.norm):
             # …another document than the one the question is about.
             # 《实施方案》 in the plan's own text is the plan itself, not another document.
@@ -947,6 +964,10 @@ _AMOUNTS = ("quantity", "money", "percent", "duration")
 def _stated_amounts(question: str) -> frozenset[tuple[float | None, str]]:
     """The amounts a question states, with their measures (十六周岁, 5万元)."""
     return frozenset((f.value, f.unit) for f in find_facts(question) if f.kind in _AMOUNTS)
+
+
+def _starts(text: str, phrase: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(phrase), text)]
 
 
 def _bare_frequency(f: Fact) -> bool:

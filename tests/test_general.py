@@ -269,6 +269,13 @@ def test_a_place_and_a_shared_title_phrase_name_the_one_document_of_that_place()
     beijing = _doc("beijing", "北京市2025年汽车以旧换新补贴实施方案", "一、补贴范围……")
     names = DocumentNames([tradein, beijing, _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS)])
     assert names.placed("徐州家电以旧换新经营主体要交哪些材料") == ["xuzhou"]
+    # A document whose title names no place but whose text says more of the question, and names the place, may be
+    # the one asked of: the place does not settle it.
+    medical = _doc("medical", "广州市关于开展城乡居民基本医疗保险参保缴费工作的通告", "一、参保范围：本市城乡居民……")
+    pension = _doc("pension", "城乡养老保险制度衔接之转入转出", "办理广州市城乡居民养老保险转出至城镇职工养老保险……")
+    names = DocumentNames([medical, pension, _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS)])
+    assert names.placed("我交的城乡居民养老想转到广州的职工养老，要交满几年") == []
+    assert names.placed("广州城乡居民基本医疗保险什么时候缴费") == ["medical"]
 
 
 def test_a_quoted_term_of_a_named_title_is_still_asked() -> None:

@@ -81,7 +81,19 @@ class DocumentNames:
             return []
         sharing = [d for d, t in self.titles.items() if _shares_phrase(norm, t)]
         owners = [d for d in sharing if any(p in self.titles[d] or p in self.issuers[d] for p in places)]
-        return owners if len(owners) == 1 and len(sharing) < len(self.titles) else []
+        if len(owners) != 1 or len(sharing) == len(self.titles):
+            return []
+        # Another document whose text names the place and says more of the question may be the one asked of:
+        # "…城乡居民养老，想转到广州的职工养老…" is about a Guangzhou guide whose title names no place but whose
+        # text holds 城乡居民养老, not about the one Guangzhou title that holds 城乡居民.
+        owner = owners[0]
+        own = _longest_shared(norm, f"{self.titles[owner]}\n{self.texts[owner]}")
+        rivals = [
+            d
+            for d, text in self.texts.items()
+            if d != owner and any(p in text for p in places) and _shares_phrase(norm, text) and _longest_shared(norm, text) > own
+        ]
+        return [] if rivals else owners
 
     def _own_place(self, words: str, doc_id: str) -> bool:
         """Whether words put before a title are only a place the document is of: "福州市" before
@@ -158,6 +170,17 @@ def _name_runs(norm: str) -> list[int]:
 def _shares_phrase(text: str, title: str) -> bool:
     """Whether a text and a title share a phrase of at least _MIN_NAME characters."""
     return any(text[i : i + _MIN_NAME] in title for i in range(len(text) - _MIN_NAME + 1))
+
+
+def _longest_shared(text: str, other: str) -> int:
+    """The length of the longest phrase of a text that another holds."""
+    longest = 0
+    for i in range(len(text)):
+        j = i + longest + 1
+        while j <= len(text) and text[i:j] in other:
+            longest = j - i
+            j += 1
+    return longest
 
 
 def _spelled_in(piece: str, text: str) -> bool:

@@ -122,6 +122,13 @@ def test_a_neighbour_inside_another_real_word_does_not_vouch_for_a_replacement()
     assert corrector.correct("管理体治改革") == "管理体制改革"  # a typo inside the word still is one
 
 
+def test_a_typo_may_be_any_reading_of_a_character_of_several() -> None:
+    # 藏 is read cang most often, but the typist meant zang: 丧藏 is 丧葬.
+    corrector = HomophoneCorrector(["发给丧葬补助费1000元。丧葬补助费由个人账户支付。"] * 3)
+    assert corrector.correct("丧藏补助费发多少") == "丧葬补助费发多少"
+    assert corrector.correct("西藏的补助费") == "西藏的补助费"  # a real word is left alone
+
+
 def test_negations_and_adverbs_are_never_typos() -> None:
     # 奖补 and 车载 are library words; "能评啥奖不" asks yes or no, "再买" is buying again.
     corrector = HomophoneCorrector(["给予奖补资金。奖补标准。车载设备、车载终端。"] * 3)

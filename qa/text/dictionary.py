@@ -65,6 +65,14 @@ def reading(ch: str) -> str:
     return str(pypinyin.lazy_pinyin(ch, style=pypinyin.Style.NORMAL)[0])
 
 
+@lru_cache(maxsize=50000)
+def all_readings(ch: str) -> tuple[str, ...]:
+    """Every toneless pinyin reading of a character, its most common first (藏: cang, zang)."""
+    pypinyin = _pypinyin()
+    found = pypinyin.pinyin(ch, style=pypinyin.Style.NORMAL, heteronym=True)[0]
+    return tuple(dict.fromkeys([reading(ch), *found]))
+
+
 def _load() -> None:
     # Their tables are a great many small objects that live as long as the process; while they
     # are made, the collector would walk the loaded model's objects again and again (pypinyin:

@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from qa.text.dictionary import cut, reading
+from qa.text.dictionary import all_readings, cut, reading
 from qa.text.dictionary import words as dictionary_words
 from qa.text.normalize import normalize
 
@@ -253,7 +253,8 @@ class HomophoneCorrector:
             left = "" if left in _FUNCTION_CHARS else left
             right = "" if right in _FUNCTION_CHARS else right
             best, best_key = ch, (0, 0, 0)
-            for candidate in sorted(self._chars_by_sound.get(reading(ch), ())):
+            # A character of several readings is a typo for any of them: 丧藏 (cang, zang) for 丧葬.
+            for candidate in sorted(set().union(*(self._chars_by_sound.get(sound, ()) for sound in all_readings(ch)))):
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]
                 hits = [g for g in fits if self._in_word(g)]
                 # Ties go to the character the library uses more (文号 over 问号 in policy text).

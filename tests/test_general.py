@@ -278,6 +278,17 @@ def test_a_place_and_a_shared_title_phrase_name_the_one_document_of_that_place()
     assert names.placed("广州城乡居民基本医疗保险什么时候缴费") == ["medical"]
 
 
+def test_title_words_do_not_name_a_document_of_another_place_than_the_question_s() -> None:
+    fuzhou = Document("fuzhou", "福州市教育局关于2016年小学招生工作的意见", "各县（市）区教育局：……", issuers=("福州市教育局",))
+    hangzhou = Document("hangzhou", "杭州市教育局关于2016年市区小学一年级入学报名的通告", "市区公办小学……", issuers=("杭州市教育局",))
+    names = DocumentNames([fuzhou, hangzhou, _doc("holidays", "国务院办公厅关于2024年部分节假日安排的通知", HOLIDAYS)])
+    # 2016年小学招生 is only in the Fuzhou title, but the question asks of Hangzhou, as the other title does.
+    assert names.named("杭州2016年小学招生通告里说的市区包括哪些区域") == []
+    assert names.placed("杭州2016年小学招生通告里说的市区包括哪些区域") == ["hangzhou"]
+    assert names.named("福州2016年小学招生工作的意见什么时候发布") == ["fuzhou"]
+    assert names.named("2016年小学招生工作的意见什么时候发布") == ["fuzhou"]
+
+
 def test_a_quoted_term_of_a_named_title_is_still_asked() -> None:
     assert quoted_terms("浙江所说的“流动人口”具体指什么样的人?") == ["流动人口"]
     # the title's words name the document, except the term the question quotes

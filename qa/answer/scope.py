@@ -55,7 +55,8 @@ class DocumentNames:
             hits = hits or [d for d, t in self.texts.items() if key in t[:400]]
             if hits:
                 return hits
-        return self._by_unique_title_words(norm)
+        found = self._by_unique_title_words(norm)
+        return [] if found and self._placed_elsewhere(norm, found[0]) else found
 
     def without_own_numbers(self, question: str, ids: Iterable[str]) -> str:
         """A normalised question without the document numbers by which it names those documents."""
@@ -76,7 +77,7 @@ class DocumentNames:
         if len(self.titles) < 2:
             return []
         norm = normalize(question)
-        places = {re.sub(r"(?<=..)[省市区县]$", "", w) for w, pos in pos_tokens(norm) if pos == "ns" and len(w) >= 2}
+        places = _places(norm)
         if not places:
             return []
         sharing = [d for d, t in self.titles.items() if _shares_phrase(norm, t)]
@@ -94,6 +95,17 @@ class DocumentNames:
             if d != owner and any(p in text for p in places) and _shares_phrase(norm, text) and _longest_shared(norm, text) > own
         ]
         return [] if rivals else owners
+
+    def _placed_elsewhere(self, norm: str, doc_id: str) -> bool:
+        """Whether the question names a place the document never does, while the title or issuer of another
+        document sharing a phrase with the question names it: "杭州2016年小学招生通告" shares 2016年小学招生
+        with a Fuzhou title alone, but it asks of the Hangzhou notice."""
+        places = _places(norm)
+        if not places or any(p in self.titles[doc_id] or p in self.issuers[doc_id] or p in self.texts[doc_id] for p in places):
+            return False
+        return any(
+            d != doc_id and any(p in t or p in self.issuers[d] for p in places) and _shares_phrase(norm, t) for d, t in self.titles.items()
+        )
 
     def _own_place(self, words: str, doc_id: str) -> bool:
         """Whether words put before a title are only a place the document is of: "福州市" before
@@ -165,6 +177,11 @@ def _name_runs(norm: str) -> list[int]:
                 break
         starts.append(begin)
     return starts
+
+
+def _places(norm: str) -> set[str]:
+    """The places a normalised text names, without 省/市/区/县 (广州市 → 广州)."""
+    return {re.sub(r"(?<=..)[省市区县]$", "", w) for w, pos in pos_tokens(norm) if pos == "ns" and len(w) >= 2}
 
 
 def _shares_phrase(text: str, title: str) -> bool:

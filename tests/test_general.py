@@ -549,6 +549,25 @@ def test_without_a_date_of_publication_the_date_signed_is_the_date_put_out(holid
     assert answer.found and "2023年10月25日" in answer.answer
 
 
+def test_a_date_of_something_the_document_tells_of_is_not_the_document_s_own(tmp_path: Path) -> None:
+    folder = tmp_path / "notice"
+    folder.mkdir()
+    (folder / "enrol.txt").write_text(
+        "某区教育局关于2016年小学一年级入学报名的通告\n\n一、报名时间\n\n小学报名于6月25日至26日进行。\n\n"
+        "二、报名学区\n\n具体报名学区由各区教育局划定，6月22日前在小学学校门口和社区张贴公布。\n\n某区教育局\n\n2016年6月20日\n",
+        encoding="utf-8",
+    )
+    (folder / "enrol.json").write_text(json.dumps({"title": "某区教育局关于2016年小学一年级入学报名的通告", "date_published": "2016-06-20"}), encoding="utf-8")
+    (folder / "dogs.txt").write_text(REGULATION, encoding="utf-8")
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    # 公布 asks when the schools post the districts, not when the notice was published…
+    posted = service.ask("小学报名学区在学校门口张贴公布的截止日期是哪天？")
+    assert posted.found and "6月22日" in posted.answer, posted.answer
+    # …while a question of the notice itself still gets the notice's date.
+    published = service.ask("这篇通告是哪天发布的？")
+    assert published.found and "2016年6月20日" in published.answer, published.answer
+
+
 def test_characters_the_library_never_uses_are_what_a_correction_reads(holiday_library: QAService) -> None:
     assert holiday_library.answerer.unknown_characters(analyse("春节放假的安徘")) == {"徘"}
     assert holiday_library.answerer.unknown_characters(analyse("春节放假的安排")) == set()

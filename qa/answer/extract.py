@@ -28,7 +28,7 @@ from qa.retrieve.retrieval import RetrievalResult
 from qa.text.dictionary import pos_tokens
 from qa.text.grammar import ORG, Fact, find_facts, has_numeral, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
-from qa.text.outline import PAREN_NUMERALS
+from qa.text.outline import GENRE_WORDS, PAREN_NUMERALS
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation, Document
 
@@ -554,8 +554,14 @@ class Answerer:
                 candidates = []  # a year the documents never mention ("2040年的目标")
             candidates = in_year or candidates
         if intent.kind == "date" and intent.date_role in ("signed", "published"):
-            # "落款日期", "哪天发布的": the document's metadata says which of its dates that is.
-            by_role = [c for c in candidates if self._holds_role_date(c.sentence, intent.date_role)]
+            # "落款日期", "这篇通知哪天发布的": the document's metadata says which of its dates that is, when the
+            # document is what is asked about ("学校门口张贴公布的截止日期" is not).
+            by_role = [
+                c
+                for c in candidates
+                if self._holds_role_date(c.sentence, intent.date_role)
+                and not [g for g in self._specific_grams(intent, self.docs[c.sentence.doc_id]) if g not in GENRE_WORDS]
+            ]
             candidates = by_role or candidates
         elif intent.kind == "docnum":
             # "印发通知的文号是什么": the number the document's own metadata gives it, not one it cites.

@@ -568,6 +568,27 @@ def test_a_date_of_something_the_document_tells_of_is_not_the_document_s_own(tmp
     assert published.found and "2016年6月20日" in published.answer, published.answer
 
 
+def test_a_labelled_line_is_read_with_the_line_that_introduces_its_run(tmp_path: Path) -> None:
+    folder = tmp_path / "schools"
+    folder.mkdir()
+    (folder / "schools.txt").write_text(
+        "某市教育局关于小学招生工作的意见\n\n（四）台商子女可以到区域内相对就近的定点小学就读，也可以就近入学。\n\n"
+        "五城区接收台商子女的定点学校：\n\n鼓楼区：实验小学、教育学院一附小；\n\n台江区：台江第三中心小学、台江实验小学；\n\n"
+        "马尾区：马尾实验小学、师大二附小。\n\n（五）孤儿的户籍在本片区的，就近安排入学。\n",
+        encoding="utf-8",
+    )
+    (folder / "dogs.txt").write_text(REGULATION, encoding="utf-8")
+    service = QAService.load(Settings(model="hash", corpus_dir=folder, index_dir=tmp_path / "index"), show_progress=False)
+    doc = service.answerer.docs["schools"]
+    item = next(s for s in doc.sentences if s.text.startswith("马尾区"))
+    # Its context holds what the run is a list of (接收台商子女的定点学校), beside its own 马尾区.
+    assert [t.text for t in service.answerer._introducing_line(doc, item)] == ["五城区接收台商子女的定点学校："]
+    first = next(s for s in doc.sentences if s.text.startswith("鼓楼区"))
+    assert [t.text for t in service.answerer._introducing_line(doc, first)] == ["五城区接收台商子女的定点学校："]
+    opening = next(s for s in doc.sentences if s.text.startswith("（五）"))
+    assert service.answerer._introducing_line(doc, opening) == []
+
+
 def test_characters_the_library_never_uses_are_what_a_correction_reads(holiday_library: QAService) -> None:
     assert holiday_library.answerer.unknown_characters(analyse("春节放假的安徘")) == {"徘"}
     assert holiday_library.answerer.unknown_characters(analyse("春节放假的安排")) == set()

@@ -28,7 +28,7 @@ from qa.retrieve.retrieval import RetrievalResult
 from qa.text.dictionary import pos_tokens
 from qa.text.grammar import ORG, Fact, find_facts, has_numeral, iso_date, list_items, numbers_in, years_in
 from qa.text.normalize import char_bigrams, normalize
-from qa.text.outline import GENRE_WORDS, PAREN_NUMERALS
+from qa.text.outline import FIELD_LABEL, GENRE_WORDS, PAREN_NUMERALS
 from qa.text.sentences import DocumentSentences, Sentence, document_sentences, sentence_idf
 from qa.types import AnswerType, Chunk, Citation, Document
 
@@ -215,11 +215,16 @@ class Answerer:
         return doc.sentences[scored[0][1]]
 
     def _introducing_line(self, doc: DocumentSentences, s: Sentence) -> list[Sentence]:
-        """The sentences of the line ending in a colon that introduces the numbered item `s` is in, if any."""
-        if s.group is None or s.group[0].startswith("article"):
+        """The sentences of the line ending in a colon that introduces the numbered item `s` is in, or the
+        labelled line (鼓楼区：……；马尾区：……) it is one of, if any."""
+        labelled = s.group is None and s.is_line_start and bool(FIELD_LABEL.match(s.text.lstrip()))
+        if not labelled and (s.group is None or s.group[0].startswith("article")):
             return []
         for t in reversed(doc.sentences[max(0, s.index - _ITEMS_BELOW) : s.index]):
-            if t.is_line_start and (t.group is None or t.group[0].startswith("article")):
+            if labelled and t.is_line_start and (t.group is not None or not FIELD_LABEL.match(t.text.lstrip())):
+                line = [u for u in doc.sentences[t.index : s.index] if u.line == t.line]
+                return line if line[-1].text.rstrip().endswith(("：", ":")) else []
+            if not labelled and t.is_line_start and (t.group is None or t.group[0].startswith("article")):
                 line = [u for u in doc.sentences[t.index : s.index] if u.line == t.line]
                 return line if line[-1].text.rstrip().endswith(("：", ":")) else []
         return []

@@ -82,7 +82,7 @@ _FIELD_LINE = re.compile(r"^[^：:]{1,10}[：:]\s")
 # name, bodies separated by spaces (a sign-off), or a sentence.
 _NOT_TITLE_HEAD = re.compile(r"^(?:\d{4}|[〇○零一二三四五六七八九]{4})年|^附件|^[（(]|号$|\.|\s|[。；;！!？?，,：:]")
 # A labelled field of body text: "补贴条件：", "补贴标准：每连续租满1年补贴6000元。" (not "问：", not a clause ending in ：).
-_FIELD_LABEL = re.compile(r"^[\u4e00-\u9fff]{2,6}[：:]")
+FIELD_LABEL = re.compile(r"^[\u4e00-\u9fff]{2,6}[：:]")
 _LABEL_MAX = 16  # the short title kept after a marker in a content line's label
 
 
@@ -193,7 +193,7 @@ def parse_outline(text: str) -> list[Line]:
         else:
             # Body text: belongs to the innermost open section. A labelled field ("补贴对象：……") is
             # a sibling of the field before it ("补贴条件：" and the items under it), not inside its items.
-            if _FIELD_LABEL.match(stripped):
+            if FIELD_LABEL.match(stripped):
                 if field_depth is not None and field_depth < len(stack):
                     del stack[field_depth:]
                 field_depth = len(stack)

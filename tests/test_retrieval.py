@@ -129,6 +129,13 @@ def test_a_typo_may_be_any_reading_of_a_character_of_several() -> None:
     assert corrector.correct("西藏的补助费") == "西藏的补助费"  # a real word is left alone
 
 
+def test_a_typo_that_ends_the_word_before_it_is_read_with_that_word() -> None:
+    # 输 after the real word 通知 makes no bigram, but 通知书 is a dictionary word the library uses.
+    corrector = HomophoneCorrector(["学校向家长发放入学通知书。录取通知书由学校发放。"] * 3)
+    assert corrector.correct("入学通知输几号前发") == "入学通知书几号前发"
+    assert corrector.correct("入学通知书几号前发") == "入学通知书几号前发"
+
+
 def test_negations_and_adverbs_are_never_typos() -> None:
     # 奖补 and 车载 are library words; "能评啥奖不" asks yes or no, "再买" is buying again.
     corrector = HomophoneCorrector(["给予奖补资金。奖补标准。车载设备、车载终端。"] * 3)

@@ -48,6 +48,11 @@ def words() -> Container[str]:
     return _Words()
 
 
+def is_word(text: str) -> bool:
+    """Whether a text is a word of jieba's dictionary itself, not only a word's beginning."""
+    return bool(_jieba().dt.FREQ.get(text))
+
+
 def cut(text: str) -> list[str]:
     """jieba's words of a text."""
     return list(_jieba().cut(text))

@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from qa.text.dictionary import all_readings, cut, reading
+from qa.text.dictionary import all_readings, cut, is_word, reading
 from qa.text.dictionary import words as dictionary_words
 from qa.text.normalize import normalize
 
@@ -245,6 +245,9 @@ class HomophoneCorrector:
                 # Suspect only for its word: the replacement must mend that word (补帖 → 补贴, not 布帖).
                 left = left if j > start else ""
                 right = right if j + 1 < end else ""
+            # The word before, when the character begins a word: with a replacement it may make a longer
+            # dictionary word (通知|输 → 通知书, 就|叶 → 就业), whatever rules below set its last character aside.
+            before = norm_question[word_of[j - 1][0] : j] if left and j == start else ""
             # A neighbour inside another real word is that word's, not a half of this one's: "具体|指"
             # gives no 体 to make 指 into 制 (体制).
             left = "" if left and j == start and self._locked(word_of[j - 1], norm_question) else left
@@ -257,6 +260,8 @@ class HomophoneCorrector:
             for candidate in sorted(set().union(*(self._chars_by_sound.get(sound, ()) for sound in all_readings(ch)))):
                 fits = [g for g in ((left + candidate) if left else "", (candidate + right) if right else "") if g]
                 hits = [g for g in fits if self._in_word(g)]
+                if not left and before and is_word(before + candidate):
+                    hits.append(before[-1] + candidate)
                 # Ties go to the character the library uses more (文号 over 问号 in policy text).
                 key = (len(hits), sum(self.bigrams[g] for g in hits), self._char_counts[candidate])
                 # A character the corpus uses often ("出" in 提出, 突出) is more likely meant

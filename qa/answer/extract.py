@@ -221,10 +221,13 @@ class Answerer:
         if not labelled and (s.group is None or s.group[0].startswith("article")):
             return []
         for t in reversed(doc.sentences[max(0, s.index - _ITEMS_BELOW) : s.index]):
-            if labelled and t.is_line_start and (t.group is not None or not FIELD_LABEL.match(t.text.lstrip())):
-                line = [u for u in doc.sentences[t.index : s.index] if u.line == t.line]
-                return line if line[-1].text.rstrip().endswith(("：", ":")) else []
-            if not labelled and t.is_line_start and (t.group is None or t.group[0].startswith("article")):
+            if not t.is_line_start:
+                continue
+            if labelled:
+                before_run = t.group is not None or not FIELD_LABEL.match(t.text.lstrip())
+            else:
+                before_run = t.group is None or t.group[0].startswith("article")
+            if before_run:
                 line = [u for u in doc.sentences[t.index : s.index] if u.line == t.line]
                 return line if line[-1].text.rstrip().endswith(("：", ":")) else []
         return []
